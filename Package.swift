@@ -1,0 +1,48 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// LLVM 19 from Debian's llvm-19-dev: headers and libLLVM-19 live under this prefix.
+let llvmPrefix = "/usr/lib/llvm-19"
+
+let package = Package(
+  name: "ssmc",
+  products: [
+    .executable(name: "ssmc", targets: ["ssmc"]),
+    .library(name: "SSMCRuntime", targets: ["SSMCRuntime"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+  ],
+  targets: [
+    // The IR: builds and tests with nothing but the standard library.
+    .target(name: "SSMCIR"),
+    // protoc-c output for onnx.proto (regenerate with tools/gen-onnx-proto.sh).
+    .target(
+      name: "ONNXProto",
+      linkerSettings: [.linkedLibrary("protobuf-c")]),
+    .target(name: "SSMCFrontend", dependencies: ["SSMCIR", "ONNXProto"]),
+    .target(name: "SSMCPasses", dependencies: ["SSMCIR"]),
+    // LLVM's C API; a shim header gathers the llvm-c headers we use.
+    .target(
+      name: "CLLVM",
+      cSettings: [.unsafeFlags(["-I\(llvmPrefix)/include"])],
+      linkerSettings: [
+        .unsafeFlags(["-L\(llvmPrefix)/lib", "-Xlinker", "-rpath", "-Xlinker", "\(llvmPrefix)/lib"]),
+        .linkedLibrary("LLVM-19"),
+      ]),
+    .target(
+      name: "SSMCCodegen",
+      dependencies: ["SSMCIR", "CLLVM"],
+      swiftSettings: [.unsafeFlags(["-Xcc", "-I\(llvmPrefix)/include"])]),
+    // Loads compiled models through dlopen; knows nothing of the compiler.
+    .target(name: "SSMCRuntime"),
+    .executableTarget(
+      name: "ssmc",
+      dependencies: [
+        "SSMCIR", "SSMCFrontend", "SSMCPasses", "SSMCCodegen", "SSMCRuntime",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      swiftSettings: [.unsafeFlags(["-Xcc", "-I\(llvmPrefix)/include"])]),
+    .testTarget(name: "SSMCIRTests", dependencies: ["SSMCIR"]),
+  ]
+)

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Prints the venv folder for the current tools/requirements.txt (SSMC_VENV overrides).
+here=$(cd "$(dirname "$0")" && pwd)
+if [ -n "${SSMC_VENV:-}" ]; then echo "$SSMC_VENV"; exit 0; fi
+hash=$(sha256sum "$here/requirements.txt" | cut -c1-12)
+echo "${XDG_CACHE_HOME:-$HOME/.cache}/ssmc/venv-$hash"
