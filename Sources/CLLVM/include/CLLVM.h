@@ -1,0 +1,9 @@
+// The parts of LLVM 19's C API that ssmc uses.
+#include <llvm-c/Core.h>
+#include <llvm-c/Analysis.h>
+#include <llvm-c/Target.h>
+#include <llvm-c/TargetMachine.h>
+#include <llvm-c/Transforms/PassBuilder.h>
+#include <llvm-c/IRReader.h>
+#include <llvm-c/BitWriter.h>
+#include <llvm-c/Support.h>

@@ -1,0 +1,1 @@
+// SSMCFrontend module.

@@ -1,0 +1,1 @@
+// SSMCIR module.

@@ -1,0 +1,1 @@
+// SSMCPasses module.

@@ -1,0 +1,1 @@
+// SSMCRuntime module.
