@@ -1,0 +1,24 @@
+/// Multidirectional (numpy-style) broadcasting of shapes, as ONNX defines it.
+public enum Broadcast {
+  /// The broadcast shape of `shapes`, or nil when two dims conflict.
+  public static func shape(_ shapes: [[Dim]]) -> [Dim]? {
+    let rank = shapes.map(\.count).max() ?? 0
+    var result: [Dim] = []
+    for axis in 0..<rank {
+      var dim: Dim = .fixed(1)
+      for s in shapes {
+        let i = axis - (rank - s.count)
+        guard i >= 0 else { continue }
+        let d = s[i]
+        if d == .fixed(1) || d == dim { continue }
+        if dim == .fixed(1) { dim = d; continue }
+        // Two different dims, neither 1: static conflict, or symbols we cannot prove equal.
+        if case .fixed = dim, case .symbol = d { continue }  // the symbol must equal the fixed size at run time
+        if case .symbol = dim, case .fixed = d { dim = d; continue }
+        return nil
+      }
+      result.append(dim)
+    }
+    return result
+  }
+}

@@ -1,0 +1,24 @@
+/// Every op the IR knows, by IR name. Each family file under Ops/ contributes its schemas.
+public enum OpRegistry {
+  public static let all: [String: OpSchema] = {
+    var table: [String: OpSchema] = [:]
+    let families: [[OpSchema]] = [
+      elementwiseOps, reductionOps, tensorOps, shapeOps, linalgOps, convolutionOps, normalizationOps, scanOps,
+    ]
+    for schema in families.joined() {
+      precondition(table[schema.name] == nil, "op \(schema.name) is defined twice")
+      table[schema.name] = schema
+    }
+    return table
+  }()
+
+  public static func schema(_ name: String) -> OpSchema? { all[name] }
+  /// The schema of an ONNX op type in a domain ("" or "ai.onnx" for the default domain).
+  public static func schema(onnxType: String, domain: String) -> OpSchema? {
+    switch domain {
+    case "", "ai.onnx": all[onnxType].flatMap { $0.domain == "" ? $0 : nil }
+    case "ai.ssmc": all["ssmc." + onnxType]
+    default: nil
+    }
+  }
+}
