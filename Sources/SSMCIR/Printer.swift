@@ -5,7 +5,7 @@
 ///       %y = Mul(%x, %w) : f32[1,3] loc("mul0")
 ///       return %y as "output"
 ///     }
-public struct Printer {
+public struct Printer: Sendable {
   /// Constants with more elements than this print as `<elided>` (the text then no longer parses back).
   public var elideConstantsLargerThan: Int?
   /// Constants with at most this many elements print as a value list; larger ones as hex bytes.

@@ -1,0 +1,32 @@
+import Foundation
+import SSMCIR
+
+/// The passes ssmc knows, by name, and the default pipeline.
+public enum Pipeline {
+  /// Every pass, by its CLI name.
+  public static let registry: [String: any Pass] = {
+    let all: [any Pass] = [ShapeInference(), FoldConstants(), EliminateDeadCode(), EliminateCommonSubexpressions()]
+    return Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
+  }()
+
+  /// The default pipeline, in order, each entry with the reason it runs there.
+  public static let standard: [any Pass] = [
+    ShapeInference(),  // types for every value; folds the Shape/Gather/Concat chains shapes depend on
+    FoldConstants(),  // evaluates all-constant subgraphs (weight transposes, casts) once, at compile time
+    EliminateCommonSubexpressions(),  // exporters repeat identical shape math and constants per layer
+    EliminateDeadCode(),  // drops what folding and CSE left unused
+  ]
+
+  /// Parses a comma-separated list of pass names (`shape-inference,fold-constants,dce`).
+  public static func parse(_ list: String) throws(Diagnostics) -> [any Pass] {
+    var passes: [any Pass] = []
+    for name in list.split(separator: ",").map({ String($0).trimmingCharacters(in: .whitespaces) }) {
+      guard let pass = registry[name] else {
+        let known = registry.keys.sorted().joined(separator: ", ")
+        throw Diagnostics(Diagnostic(.internalError, "unknown pass '\(name)'; known passes: \(known)"))
+      }
+      passes.append(pass)
+    }
+    return passes
+  }
+}

@@ -1,0 +1,69 @@
+import SSMCIR
+
+/// Gives every value its type by running each op's shape rule in topological order.
+///
+/// Shapes of later nodes often depend on values computed from earlier shapes (`Shape -> Gather -> Concat ->
+/// Reshape`), so a node whose operands are all constants (or a `Shape` of a typed value) and whose op has a
+/// folder is evaluated on the spot and becomes a constant; small results only, so weights are left to
+/// fold-constants. All problems found are reported together.
+public struct ShapeInference: Pass {
+  public let name = "shape-inference"
+  /// Largest result (in elements) folded while inferring shapes.
+  public var foldLimit = 1 << 16
+  public init() {}
+
+  public func run(on graph: inout Graph) throws(Diagnostics) -> Bool {
+    var problems: [Diagnostic] = []
+    var changed = false
+    var kept: [Node] = []
+    for node in graph.nodes {
+      guard let schema = OpRegistry.schema(node.op) else {
+        problems.append(Diagnostic(.unsupportedOp, "unknown op '\(node.op)'", at: Location(node: node.name, opType: node.op)))
+        kept.append(node)
+        continue
+      }
+      let context = graph.context(for: node)
+      if let folded = Folding.tryFold(node, schema: schema, context: context, limit: foldLimit) {
+        for (result, data) in zip(node.results, folded) {
+          graph.constants[result] = data
+          graph[result].type = data.type
+        }
+        changed = true
+        continue
+      }
+      kept.append(node)
+      // Operands of unknown type: an earlier problem was already reported.
+      guard node.operands.allSatisfy({ $0 == nil || graph.type(of: $0!) != nil }) else { continue }
+      do {
+        let types = try schema.inferTypes(context)
+        guard types.count == node.results.count else {
+          problems.append(Diagnostic(.internalError, "shape rule gave \(types.count) types for \(node.results.count) results", at: context.location))
+          continue
+        }
+        for (result, type) in zip(node.results, types) where graph.type(of: result) != type {
+          graph[result].type = type
+          changed = true
+        }
+      } catch {
+        problems.append(error)
+      }
+    }
+    graph.nodes = kept
+    if !problems.isEmpty { throw Diagnostics(problems) }
+    return changed
+  }
+}
+
+/// Evaluating nodes at compile time.
+enum Folding {
+  /// The node's results when it can be evaluated now, else nil. `Shape` folds from its operand's static type.
+  static func tryFold(_ node: Node, schema: OpSchema, context: OpContext, limit: Int) -> [TensorData]? {
+    guard let fold = schema.fold else { return nil }
+    let operandsConstant = zip(node.operands, context.constants).allSatisfy { $0.0 == nil || $0.1 != nil }
+    let foldsFromType = node.op == "Shape" || node.op == "Size"
+    guard operandsConstant || foldsFromType else { return nil }
+    guard let results = try? fold(context), results.count == node.results.count else { return nil }
+    guard results.allSatisfy({ $0.count <= limit }) else { return nil }
+    return results
+  }
+}
