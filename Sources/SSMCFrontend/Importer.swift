@@ -1,0 +1,136 @@
+import SSMCIR
+
+/// Turns an ONNX model into an IR graph.
+///
+/// Order of work: check opsets; find every node whose op ssmc cannot import (after expanding model-local
+/// functions) and report them all in one error; then build the graph: inputs (with `--input-shape` applied),
+/// initializers and `Constant` nodes as constants, each node through its version adapter, outputs by name.
+/// Types of intermediate values are left to the shape-inference pass.
+public struct Importer {
+  let model: ONNXModel
+  let options: ImportOptions
+  var graph: Graph
+  var values: [String: ValueID] = [:]
+  var problems: [Diagnostic] = []
+  var unknownDimCounter = 0
+
+  public static func importModel(_ model: ONNXModel, options: ImportOptions = ImportOptions()) throws(Diagnostics) -> Graph {
+    var importer = Importer(model: model, options: options, graph: Graph(name: model.graph.name.isEmpty ? "main" : model.graph.name))
+    try importer.run()
+    return importer.graph
+  }
+
+  var defaultOpset: Int { Int(model.opsetImports[""] ?? 0) }
+  var functions: [FunctionKey: ONNXFunction] {
+    Dictionary(model.functions.map { (FunctionKey(domain: $0.domain, name: $0.name), $0) }, uniquingKeysWith: { a, _ in a })
+  }
+
+  mutating func run() throws(Diagnostics) {
+    try checkOpsets()
+    let unsupported = UnsupportedOpFinder(model: model).find()
+    if !unsupported.isEmpty { throw Diagnostics(unsupported) }
+    importInputs()
+    importInitializers()
+    let body = FunctionInliner(functions: functions, isImportable: { OpImport.isDirectlyImportable($0, $1) })
+      .expand(model.graph.nodes, opsets: model.opsetImports)
+    for node in body { importNode(node) }
+    for output in model.graph.outputs {
+      guard let id = values[output.name] else {
+        problems.append(Diagnostic(.malformedModel, "graph output '\(output.name)' is not produced by any node", at: Location(file: model.path)))
+        continue
+      }
+      graph.outputs.append(GraphOutput(name: output.name, value: id))
+    }
+    for name in options.inputShapes.keys where !model.graph.inputs.contains(where: { $0.name == name }) {
+      problems.append(Diagnostic(.badOperand, "--input-shape names '\(name)', which is not a graph input", at: Location(file: model.path)))
+    }
+    if !problems.isEmpty { throw Diagnostics(problems) }
+  }
+
+  func checkOpsets() throws(Diagnostics) {
+    var found: [Diagnostic] = []
+    let location = Location(file: model.path)
+    if let v = model.opsetImports[""] {
+      if !SupportedOpsets.defaultDomain.contains(Int(v)) {
+        let range = SupportedOpsets.defaultDomain
+        found.append(Diagnostic(.unsupportedFeature, "default-domain opset \(v) is not supported; ssmc reads opsets \(range.lowerBound)...\(range.upperBound) (convert older models with onnx.version_converter)", at: location))
+      }
+    } else {
+      found.append(Diagnostic(.malformedModel, "the model imports no default-domain opset", at: location))
+    }
+    if let v = model.opsetImports["ai.ssmc"], !SupportedOpsets.ssmcDomain.contains(Int(v)) {
+      found.append(Diagnostic(.unsupportedFeature, "ai.ssmc opset \(v) is not supported; ssmc knows version 1", at: location))
+    }
+    if !found.isEmpty { throw Diagnostics(found) }
+  }
+
+  mutating func importInputs() {
+    let initializerNames = Set(model.graph.initializers.map(\.name))
+    for input in model.graph.inputs where !initializerNames.contains(input.name) {
+      let location = Location(file: model.path)
+      guard let code = input.elementType, let element = ElementType(rawValue: code) else {
+        problems.append(Diagnostic(.unsupportedFeature, "graph input '\(input.name)' has an unsupported or missing element type", at: location))
+        continue
+      }
+      guard let onnxDims = input.dims else {
+        problems.append(Diagnostic(.unsupportedFeature, "graph input '\(input.name)' has no shape (rank unknown)", at: location))
+        continue
+      }
+      var dims: [Dim] = onnxDims.map { d in
+        switch d {
+        case .value(let v): .fixed(Int(v))
+        case .param(let p): .symbol(p)
+        case .unknown:
+          unknownDimCounter += 1
+          return .symbol("unk__\(unknownDimCounter)")
+        }
+      }
+      if let fixed = options.inputShapes[input.name] {
+        let compatible = fixed.count == dims.count && zip(fixed, dims).allSatisfy { f, d in d.value == nil || d.value == f }
+        if compatible {
+          dims = fixed.map { .fixed($0) }
+        } else {
+          problems.append(Diagnostic(.shapeMismatch, "--input-shape \(input.name)=\(fixed.map(String.init).joined(separator: "x")) does not fit the input's shape \(TensorType(element, dims))", at: location))
+        }
+      }
+      values[input.name] = graph.addInput(name: input.name, type: TensorType(element, dims))
+    }
+  }
+
+  mutating func importInitializers() {
+    for tensor in model.graph.initializers {
+      do throws(Diagnostic) {
+        values[tensor.name] = graph.addConstant(name: tensor.name, try OpImport.tensorData(tensor, file: model.path))
+      } catch {
+        problems.append(error)
+      }
+    }
+  }
+
+  mutating func importNode(_ node: ONNXNode) {
+    let opset = node.domain == "ai.ssmc" ? Int(model.opsetImports["ai.ssmc"] ?? 1) : defaultOpset
+    let location = Location(file: model.path, node: node.name, opType: node.opType, domain: node.domain, opset: opset)
+    var operands: [ValueID?] = []
+    for name in node.inputs {
+      if name.isEmpty {
+        operands.append(nil)
+      } else if let id = values[name] {
+        operands.append(id)
+      } else {
+        problems.append(Diagnostic(.malformedModel, "input '\(name)' is not produced by any earlier node, initializer or graph input", at: location))
+        return
+      }
+    }
+    do throws(Diagnostic) {
+      let imported = try OpImport.convert(node, operands: operands, opset: opset, location: location, graph: &graph)
+      for (name, id) in zip(node.outputs, imported) where !name.isEmpty { values[name] = id }
+    } catch {
+      problems.append(error)
+    }
+  }
+}
+
+struct FunctionKey: Hashable {
+  var domain: String
+  var name: String
+}

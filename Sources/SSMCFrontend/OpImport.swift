@@ -1,0 +1,129 @@
+import SSMCIR
+
+/// Maps one ONNX node to IR: the op's schema, attributes, and the adapters from older opsets to the IR's
+/// (newest) form of the op.
+enum OpImport {
+  /// Whether (opType, domain) maps straight to an IR op (no function expansion needed).
+  static func isDirectlyImportable(_ opType: String, _ domain: String) -> Bool {
+    (domain == "" && opType == "Constant") || OpRegistry.schema(onnxType: opType, domain: domain) != nil
+  }
+
+  /// Adds the IR for `node` to `graph` and returns the values for the node's outputs, in order.
+  static func convert(
+    _ node: ONNXNode, operands: [ValueID?], opset: Int, location: Location, graph: inout Graph
+  ) throws(Diagnostic) -> [ValueID] {
+    if node.domain == "" && node.opType == "Constant" {
+      let name = node.outputs.first ?? node.name
+      return [graph.addConstant(name: name, try constantValue(node, location: location))]
+    }
+    guard let schema = OpRegistry.schema(onnxType: node.opType, domain: node.domain) else {
+      throw Diagnostic(.unsupportedOp, "op is not supported", at: location)
+    }
+    if node.domain == "", let since = SupportedOpsets.introducedAfter13[node.opType], opset < since {
+      throw Diagnostic(.unsupportedOp, "\(node.opType) is not defined in opset \(opset) (it was added in opset \(since))", at: location)
+    }
+    var attributes: [String: Attribute] = [:]
+    for attribute in node.attributes {
+      attributes[attribute.name] = try convert(attribute, location: location)
+    }
+    var operands = operands
+    try adaptToNewestForm(node, opset: opset, operands: &operands, attributes: &attributes, graph: &graph, location: location)
+    // Trailing absent optional inputs carry no meaning; drop them so the IR prints compactly.
+    while let last = operands.last, last == nil { operands.removeLast() }
+    let results = node.outputs.enumerated().map { (i, name) in
+      (name: name.isEmpty ? graph.freshName("\(node.name.isEmpty ? node.opType : node.name)_unused\(i)") : name, type: TensorType?.none)
+    }
+    return graph.addNode(schema.name, operands, attributes: attributes, name: node.name, results: results)
+  }
+
+  /// Rewrites attributes that later opsets turned into inputs, so the IR has one form per op.
+  static func adaptToNewestForm(
+    _ node: ONNXNode, opset: Int, operands: inout [ValueID?], attributes: inout [String: Attribute],
+    graph: inout Graph, location: Location
+  ) throws(Diagnostic) {
+    func attributeToInput(_ key: String, at index: Int) {
+      guard case .ints(let axes)? = attributes.removeValue(forKey: key) else { return }
+      while operands.count < index { operands.append(nil) }
+      let constant = graph.addConstant(name: graph.freshName("\(node.name)_\(key)"), TensorData(int64s: axes.map(Int64.init)))
+      if operands.count == index { operands.append(constant) } else { operands[index] = constant }
+    }
+    let reducesWithAxesAttribute: Set<String> = [
+      "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp",
+      "ReduceSumSquare",
+    ]
+    if node.domain == "" && reducesWithAxesAttribute.contains(node.opType) && opset < 18 {
+      attributeToInput("axes", at: 1)
+    }
+    if node.domain == "" && node.opType == "Split" && opset < 18 && (operands.count < 2 || operands[1] == nil) {
+      attributes["num_outputs"] = .int(node.outputs.count)
+    }
+  }
+
+  static func convert(_ attribute: ONNXAttribute, location: Location) throws(Diagnostic) -> Attribute {
+    switch attribute.value {
+    case .int(let v): return .int(Int(v))
+    case .float(let v): return .float(v)
+    case .string(let v): return .string(v)
+    case .ints(let v): return .ints(v.map { Int($0) })
+    case .floats(let v): return .floats(v)
+    case .strings(let v): return .strings(v)
+    case .tensor(let t): return .tensor(try tensorData(t, file: location.file ?? ""))
+    case .graph, .graphs:
+      throw Diagnostic(.unsupportedFeature, "attribute '\(attribute.name)' is a subgraph; ssmc does not compile control flow bodies", at: location)
+    case .tensors:
+      throw Diagnostic(.unsupportedFeature, "attribute '\(attribute.name)' is a list of tensors, which no supported op takes", at: location)
+    }
+  }
+
+  static func tensorData(_ tensor: ONNXTensor, file: String) throws(Diagnostic) -> TensorData {
+    guard let element = ElementType(rawValue: tensor.elementType) else {
+      throw Diagnostic(.unsupportedFeature, "tensor '\(tensor.name)' has element type code \(tensor.elementType), which ssmc does not support", at: Location(file: file))
+    }
+    let shape = tensor.dims.map { Int($0) }
+    guard tensor.data.count == shape.reduce(1, *) * element.byteSize else {
+      throw Diagnostic(.malformedModel, "tensor '\(tensor.name)' has \(tensor.data.count) bytes of data; shape \(shape) of \(element) needs \(shape.reduce(1, *) * element.byteSize)", at: Location(file: file))
+    }
+    return TensorData(element, shape: shape, bytes: tensor.data)
+  }
+
+  /// The value of a `Constant` node, from whichever of its value attributes is set.
+  static func constantValue(_ node: ONNXNode, location: Location) throws(Diagnostic) -> TensorData {
+    guard node.attributes.count == 1, let attribute = node.attributes.first else {
+      throw Diagnostic(.malformedModel, "a Constant node needs exactly one value attribute", at: location)
+    }
+    switch (attribute.name, attribute.value) {
+    case ("value", .tensor(let t)): return try tensorData(t, file: location.file ?? "")
+    case ("value_float", .float(let v)): return TensorData(floats: [v], shape: [])
+    case ("value_floats", .floats(let v)): return TensorData(floats: v)
+    case ("value_int", .int(let v)): return TensorData(int64s: [v], shape: [])
+    case ("value_ints", .ints(let v)): return TensorData(int64s: v)
+    default:
+      throw Diagnostic(.unsupportedFeature, "Constant with attribute '\(attribute.name)' is not supported (string and sparse constants are not)", at: location)
+    }
+  }
+}
+
+/// Lists every node ssmc cannot import, with op type, domain, opset and node name, before any import work.
+struct UnsupportedOpFinder {
+  let model: ONNXModel
+
+  func find() -> [Diagnostic] {
+    let functions = Dictionary(model.functions.map { (FunctionKey(domain: $0.domain, name: $0.name), $0) }, uniquingKeysWith: { a, _ in a })
+    var found: [Diagnostic] = []
+    var seenFunctions = Set<FunctionKey>()
+    func visit(_ nodes: [ONNXNode], opsets: [String: Int64]) {
+      for node in nodes {
+        if OpImport.isDirectlyImportable(node.opType, node.domain) { continue }
+        let key = FunctionKey(domain: node.domain, name: node.opType)
+        if let function = functions[key] {
+          if seenFunctions.insert(key).inserted { visit(function.nodes, opsets: function.opsetImports.isEmpty ? opsets : function.opsetImports) }
+          continue
+        }
+        let opset = opsets[node.domain].map { Int($0) }
+        found.append(Diagnostic(.unsupportedOp, "unsupported op", at: Location(file: model.path, node: node.name, opType: node.opType, domain: node.domain, opset: opset)))
+      }
+    }
+    visit(model.graph.nodes, opsets: model.opsetImports)
+    return found
+  }
+}
