@@ -44,5 +44,7 @@ let package = Package(
       ],
       swiftSettings: [.unsafeFlags(["-Xcc", "-I\(llvmPrefix)/include"])]),
     .testTarget(name: "SSMCIRTests", dependencies: ["SSMCIR"]),
+    // Fixtures are .onnx files written by tools/make-frontend-fixtures.py; tests find them via #filePath.
+    .testTarget(name: "SSMCFrontendTests", dependencies: ["SSMCFrontend"], exclude: ["Fixtures"]),
   ]
 )
