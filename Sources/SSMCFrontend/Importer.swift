@@ -76,13 +76,14 @@ public struct Importer {
         problems.append(Diagnostic(.unsupportedFeature, "graph input '\(input.name)' has no shape (rank unknown)", at: location))
         continue
       }
-      var dims: [Dim] = onnxDims.map { d in
+      var dims: [Dim] = []
+      for d in onnxDims {
         switch d {
-        case .value(let v): .fixed(Int(v))
-        case .param(let p): .symbol(p)
+        case .value(let v): dims.append(.fixed(Int(v)))
+        case .param(let p): dims.append(.symbol(p))
         case .unknown:
           unknownDimCounter += 1
-          return .symbol("unk__\(unknownDimCounter)")
+          dims.append(.symbol("unk__\(unknownDimCounter)"))
         }
       }
       if let fixed = options.inputShapes[input.name] {

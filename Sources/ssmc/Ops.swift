@@ -1,0 +1,17 @@
+import ArgumentParser
+import SSMCCodegen
+import SSMCIR
+
+struct Ops: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "List the ops ssmc compiles, one per line as DOMAIN OPTYPE.")
+
+  func run() {
+    for name in OpRegistry.all.keys.sorted() where Lowerings.supports(name) {
+      let schema = OpRegistry.all[name]!
+      let domain = schema.domain.isEmpty ? "ai.onnx" : schema.domain
+      let opType = name.hasPrefix("ssmc.") ? String(name.dropFirst(5)) : name
+      print("\(domain) \(opType)")
+    }
+  }
+}
