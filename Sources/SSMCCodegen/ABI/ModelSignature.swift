@@ -1,0 +1,82 @@
+/// A tensor at the model's boundary, as the generated C ABI describes and checks it.
+public struct TensorSignature: Sendable, Equatable {
+  public var name: String
+  /// ONNX `TensorProto.DataType` code: FLOAT=1 UINT8=2 INT8=3 INT32=6 INT64=7 BOOL=9 DOUBLE=11.
+  public var elementType: Int32
+  /// Static dims (symbolic dims are not supported by the ABI yet).
+  public var dims: [Int64]
+
+  public init(name: String, elementType: Int32, dims: [Int64]) {
+    self.name = name
+    self.elementType = elementType
+    self.dims = dims
+  }
+}
+
+/// Everything the C ABI of one compiled model needs: its name, boundary tensors, scratch size and the
+/// symbol of the LLVM kernel implementing it.
+public struct ModelSignature: Sendable, Equatable {
+  /// Prefix of every exported symbol; a C identifier.
+  public var name: String
+  public var inputs: [TensorSignature]
+  public var outputs: [TensorSignature]
+  /// Bytes of scratch memory the kernel gets (64-byte aligned, owned by the context).
+  public var scratchBytes: Int
+  /// `int32_t KERNEL(void *const *inputs, void *const *outputs, void *scratch, void *pool)`.
+  public var kernelSymbol: String
+
+  public init(name: String, inputs: [TensorSignature], outputs: [TensorSignature], scratchBytes: Int, kernelSymbol: String) {
+    self.name = name
+    self.inputs = inputs
+    self.outputs = outputs
+    self.scratchBytes = scratchBytes
+    self.kernelSymbol = kernelSymbol
+  }
+
+  /// Bytes per element for the ONNX element types the ABI supports.
+  public static let elementSizes: [Int32: Int] = [1: 4, 2: 1, 3: 1, 6: 4, 7: 8, 9: 1, 11: 8]
+
+  /// Checks that names are C identifiers and that types and dims are supported.
+  public func validate() throws(CodegenError) {
+    for (what, identifier) in [("model name", name), ("kernel symbol", kernelSymbol)] where !Self.isCIdentifier(identifier) {
+      throw CodegenError(.invalidModule, "\(what) '\(identifier)' is not a C identifier (letters, digits, _; not starting with a digit)")
+    }
+    if name.hasPrefix("ssmc_") || name == "ssmc" {
+      throw CodegenError(.invalidModule, "model name '\(name)' would clash with the generic ssmc_* symbols")
+    }
+    for (role, tensors) in [("input", inputs), ("output", outputs)] {
+      for tensor in tensors {
+        guard Self.elementSizes[tensor.elementType] != nil else {
+          throw CodegenError(.invalidModule, "\(role) '\(tensor.name)': element type \(tensor.elementType) is not supported by the C ABI")
+        }
+        guard tensor.dims.allSatisfy({ $0 >= 0 }) else {
+          throw CodegenError(.invalidModule, "\(role) '\(tensor.name)': dims \(tensor.dims) must be static and non-negative")
+        }
+      }
+    }
+    guard scratchBytes >= 0 else { throw CodegenError(.invalidModule, "negative scratch size \(scratchBytes)") }
+  }
+
+  static func isCIdentifier(_ s: String) -> Bool {
+    guard let first = s.unicodeScalars.first, !("0"..."9").contains(first) else { return false }
+    return s.unicodeScalars.allSatisfy { $0.isASCII && ($0 == "_" || $0.properties.isAlphabetic || ("0"..."9").contains($0)) }
+  }
+}
+
+/// C string literal for arbitrary text (tensor names come from the user's model).
+func cStringLiteral(_ text: String) -> String {
+  var out = "\""
+  for byte in text.utf8 {
+    switch byte {
+    case UInt8(ascii: "\""): out += "\\\""
+    case UInt8(ascii: "\\"): out += "\\\\"
+    case 0x20..<0x7f: out.unicodeScalars.append(Unicode.Scalar(byte))
+    default: out += "\\" + String(byte, radix: 8).leftPadded(to: 3)
+    }
+  }
+  return out + "\""
+}
+
+extension String {
+  func leftPadded(to width: Int) -> String { String(repeating: "0", count: Swift.max(0, width - count)) + self }
+}

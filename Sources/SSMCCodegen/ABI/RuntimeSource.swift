@@ -1,0 +1,205 @@
+/// The model-independent C of every compiled library: context, thread pool, argument checks.
+///
+/// Everything here is `static` or hidden, so two models in one process never share or clash; the kernel
+/// reaches the pool only through the hidden `ssmc_parallel_for`. The pool is persistent: workers sleep on
+/// a condition variable between jobs, and the calling thread runs the first share of every job itself.
+enum RuntimeSource {
+  static let text = #"""
+    #define _GNU_SOURCE
+    #include <pthread.h>
+    #include <stdarg.h>
+    #include <stdio.h>
+    #include <stdlib.h>
+    #include <string.h>
+    #include <unistd.h>
+
+    typedef void (*ssmc_body_fn)(void *closure, int64_t begin, int64_t end);
+
+    typedef struct ssmc_pool {
+      pthread_mutex_t mutex;
+      pthread_cond_t wake;     /* workers wait here for a new generation or stop */
+      pthread_cond_t done;     /* the caller waits here for remaining == 0 */
+      pthread_t *threads;
+      int32_t num_threads;     /* wanted, the calling thread included */
+      int32_t num_workers;     /* started, the calling thread excluded */
+      uint64_t generation;
+      int stop;
+      ssmc_body_fn body;
+      void *closure;
+      int64_t n;
+      int32_t parts;
+      int32_t remaining;
+    } ssmc_pool;
+
+    typedef struct ssmc_worker_arg { ssmc_pool *pool; int32_t index; } ssmc_worker_arg;
+
+    /* Set while this thread runs a body: a nested parallel_for then runs serially. */
+    static __thread int ssmc_in_parallel;
+
+    static void ssmc_run_part(ssmc_body_fn body, void *closure, int64_t n, int32_t parts, int32_t k) {
+      int64_t begin = (int64_t)((__int128)n * k / parts), end = (int64_t)((__int128)n * (k + 1) / parts);
+      if (begin < end) {
+        ssmc_in_parallel = 1;
+        body(closure, begin, end);
+        ssmc_in_parallel = 0;
+      }
+    }
+
+    static void *ssmc_worker_main(void *raw) {
+      ssmc_worker_arg arg = *(ssmc_worker_arg *)raw;
+      free(raw);
+      ssmc_pool *p = arg.pool;
+      pthread_mutex_lock(&p->mutex);
+      uint64_t seen = p->generation;
+      for (;;) {
+        while (!p->stop && p->generation == seen) pthread_cond_wait(&p->wake, &p->mutex);
+        if (p->stop) break;
+        seen = p->generation;
+        ssmc_body_fn body = p->body;
+        void *closure = p->closure;
+        int64_t n = p->n;
+        int32_t parts = p->parts;
+        pthread_mutex_unlock(&p->mutex);
+        if (arg.index < parts) ssmc_run_part(body, closure, n, parts, arg.index);
+        pthread_mutex_lock(&p->mutex);
+        if (--p->remaining == 0) pthread_cond_signal(&p->done);
+      }
+      pthread_mutex_unlock(&p->mutex);
+      return NULL;
+    }
+
+    static int32_t ssmc_online_cpus(void) {
+      long n = sysconf(_SC_NPROCESSORS_ONLN);
+      return n < 1 ? 1 : (n > 1024 ? 1024 : (int32_t)n);
+    }
+
+    static void ssmc_pool_init(ssmc_pool *p) {
+      memset(p, 0, sizeof *p);
+      pthread_mutex_init(&p->mutex, NULL);
+      pthread_cond_init(&p->wake, NULL);
+      pthread_cond_init(&p->done, NULL);
+      p->num_threads = ssmc_online_cpus();
+    }
+
+    static void ssmc_pool_stop(ssmc_pool *p) {
+      if (p->num_workers == 0) return;
+      pthread_mutex_lock(&p->mutex);
+      p->stop = 1;
+      pthread_cond_broadcast(&p->wake);
+      pthread_mutex_unlock(&p->mutex);
+      for (int32_t i = 0; i < p->num_workers; i++) pthread_join(p->threads[i], NULL);
+      free(p->threads);
+      p->threads = NULL;
+      p->num_workers = 0;
+      p->stop = 0;
+    }
+
+    static void ssmc_pool_destroy(ssmc_pool *p) {
+      ssmc_pool_stop(p);
+      pthread_mutex_destroy(&p->mutex);
+      pthread_cond_destroy(&p->wake);
+      pthread_cond_destroy(&p->done);
+    }
+
+    /* Starts the workers on first use; with fewer threads than asked for if the system refuses more. */
+    static void ssmc_pool_start(ssmc_pool *p) {
+      int32_t wanted = p->num_threads - 1;
+      if (p->num_workers > 0 || wanted <= 0) return;
+      p->threads = (pthread_t *)calloc((size_t)wanted, sizeof(pthread_t));
+      if (!p->threads) return;
+      for (int32_t i = 0; i < wanted; i++) {
+        ssmc_worker_arg *arg = (ssmc_worker_arg *)malloc(sizeof *arg);
+        if (!arg) break;
+        arg->pool = p;
+        arg->index = i + 1;
+        if (pthread_create(&p->threads[i], NULL, ssmc_worker_main, arg) != 0) { free(arg); break; }
+        p->num_workers++;
+      }
+    }
+
+    __attribute__((visibility("hidden")))
+    void ssmc_parallel_for(void *pool, int64_t n, ssmc_body_fn body, void *closure) {
+      ssmc_pool *p = (ssmc_pool *)pool;
+      if (n <= 0) return;
+      if (!p || ssmc_in_parallel || p->num_threads <= 1 || n == 1) {
+        body(closure, 0, n);
+        return;
+      }
+      ssmc_pool_start(p);
+      int32_t parts = p->num_workers + 1;
+      if (parts > n) parts = (int32_t)n;
+      pthread_mutex_lock(&p->mutex);
+      p->body = body;
+      p->closure = closure;
+      p->n = n;
+      p->parts = parts;
+      p->remaining = p->num_workers;
+      p->generation++;
+      pthread_cond_broadcast(&p->wake);
+      pthread_mutex_unlock(&p->mutex);
+      ssmc_run_part(body, closure, n, parts, 0);
+      pthread_mutex_lock(&p->mutex);
+      while (p->remaining > 0) pthread_cond_wait(&p->done, &p->mutex);
+      pthread_mutex_unlock(&p->mutex);
+    }
+
+    struct ssmc_context {
+      const void *model;  /* this library's ssmc_model_tag: rejects another model's context */
+      void *scratch;
+      ssmc_pool pool;
+      char error[768];
+    };
+
+    static const char ssmc_model_tag = 0;
+
+    static int32_t ssmc_fail(ssmc_context *ctx, int32_t status, const char *format, ...) {
+      va_list args;
+      va_start(args, format);
+      vsnprintf(ctx->error, sizeof ctx->error, format, args);
+      va_end(args);
+      return status;
+    }
+
+    static const char *ssmc_type_name(int32_t code) {
+      switch (code) {
+      case 1: return "float32"; case 2: return "uint8"; case 3: return "int8"; case 6: return "int32";
+      case 7: return "int64"; case 9: return "bool"; case 11: return "float64"; default: return "unknown";
+      }
+    }
+
+    static void ssmc_format_dims(char *out, size_t size, int32_t rank, const int64_t *dims) {
+      size_t used = (size_t)snprintf(out, size, "[");
+      for (int32_t i = 0; i < rank && used < size; i++)
+        used += (size_t)snprintf(out + used, size - used, i ? ", %lld" : "%lld", (long long)dims[i]);
+      if (used < size) snprintf(out + used, size - used, "]");
+    }
+
+    /* Checks one caller tensor against the model's description of it. */
+    static int32_t ssmc_check_tensor(ssmc_context *ctx, const char *role, int32_t index,
+                                     const ssmc_tensor *t, const ssmc_tensor_info *info) {
+      char expected[256], given[256];
+      if (t->elem_type != info->elem_type)
+        return ssmc_fail(ctx, SSMC_ERROR_INVALID_ARGUMENT, "%s %d '%s': expected element type %s (%d), given %s (%d)",
+                         role, index, info->name, ssmc_type_name(info->elem_type), info->elem_type,
+                         ssmc_type_name(t->elem_type), t->elem_type);
+      if (t->rank < 0 || (t->rank > 0 && !t->dims))
+        return ssmc_fail(ctx, SSMC_ERROR_INVALID_ARGUMENT, "%s %d '%s': rank %d with %s dims", role, index,
+                         info->name, t->rank, t->dims ? "given" : "NULL");
+      int mismatch = t->rank != info->rank;
+      int64_t count = 1;
+      for (int32_t i = 0; !mismatch && i < t->rank; i++) {
+        mismatch = t->dims[i] != info->dims[i];
+        count *= info->dims[i];
+      }
+      if (mismatch) {
+        ssmc_format_dims(expected, sizeof expected, info->rank, info->dims);
+        ssmc_format_dims(given, sizeof given, t->rank < 64 ? t->rank : 64, t->dims);
+        return ssmc_fail(ctx, SSMC_ERROR_SHAPE_MISMATCH, "%s %d '%s': expected shape %s, given %s",
+                         role, index, info->name, expected, given);
+      }
+      if (!t->data && count > 0)
+        return ssmc_fail(ctx, SSMC_ERROR_INVALID_ARGUMENT, "%s %d '%s': data is NULL", role, index, info->name);
+      return SSMC_OK;
+    }
+    """#
+}

@@ -1,1 +1,0 @@
-// SSMCCodegen module.
