@@ -1,5 +1,8 @@
 import Testing
 import SSMCFrontend
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Graph structure, attributes, value infos and functions, checked against what the fixture script wrote.
 @Suite struct ModelStructureTests {
@@ -118,7 +121,3 @@ enum FixtureBytes {
     return bytes
   }
 }
-
-#if canImport(Glibc)
-import Glibc
-#endif
