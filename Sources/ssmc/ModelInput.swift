@@ -30,14 +30,14 @@ struct ModelOptions: ParsableArguments {
   /// Loads and imports the model, printing every problem and exiting non-zero on failure.
   func importGraph() throws -> Graph {
     let options = try importOptions()
-    let model: ONNXModel
+    let onnx: ONNXModel
     do {
-      model = try ONNXModel.load(contentsOf: model)
+      onnx = try ONNXModel.load(contentsOf: model)
     } catch {
       throw reportAndExit(error.description)
     }
     do {
-      return try Importer.importModel(model, options: options)
+      return try Importer.importModel(onnx, options: options)
     } catch {
       throw reportAndExit(error)
     }
