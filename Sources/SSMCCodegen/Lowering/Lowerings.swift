@@ -1,4 +1,15 @@
-/// The lowering of every op ssmc compiles, by IR op name.
+/// The lowering of every op ssmc compiles, by IR op name. Each family file contributes its entries.
 public enum Lowerings {
-  public static func supports(_ op: String) -> Bool { false }
+  public static let table: [String: Lowering] = {
+    var table: [String: Lowering] = [:]
+    for family in [elementwiseLowerings] {
+      for (name, lowering) in family {
+        precondition(table[name] == nil, "op \(name) is lowered twice")
+        table[name] = lowering
+      }
+    }
+    return table
+  }()
+
+  public static func supports(_ op: String) -> Bool { table[op] != nil }
 }

@@ -1,0 +1,164 @@
+import CLLVM
+import SSMCIR
+
+/// Turns an optimized IR graph into an LLVM module with one kernel entry point, plus the model signature
+/// the C ABI is generated from.
+///
+/// Layout of the generated code: constants become read-only globals; every node becomes an internal
+/// function `node.N.OP` taking its operand and result pointers (`noalias`) and the thread pool; the kernel
+/// `NAME_kernel(inputs, outputs, scratch, pool)` computes each value's address (graph input, graph output,
+/// constant global, or scratch offset from the memory plan) and calls the node functions in order.
+public struct ModelCompiler {
+  public let graph: Graph
+  public let name: String
+  public let vectorLanes: Int
+
+  public init(graph: Graph, name: String, vectorLanes: Int = 16) {
+    self.graph = graph
+    self.name = name
+    self.vectorLanes = vectorLanes
+  }
+
+  public var kernelSymbol: String { "\(name)_kernel" }
+
+  /// Every reason the graph cannot be compiled, all at once: dynamic shapes, ops without lowering,
+  /// element types the ABI cannot carry.
+  public func check() throws(Diagnostics) {
+    var problems: [Diagnostic] = []
+    for (i, value) in graph.values.enumerated() where isUsed(ValueID(i)) {
+      guard let type = value.type else {
+        problems.append(Diagnostic(.unknownShape, "value '\(value.name)' has no type after shape inference"))
+        continue
+      }
+      if !type.isStatic {
+        problems.append(Diagnostic(.unsupportedFeature, "value '\(value.name)' has dynamic shape \(type); fix the input dims with --input-shape NAME=D1xD2x..."))
+      }
+    }
+    for node in graph.nodes where Lowerings.table[node.op] == nil {
+      problems.append(Diagnostic(.unsupportedOp, "no code generation for this op yet", at: Location(node: node.name, opType: node.op)))
+    }
+    for (role, ids) in [("input", graph.inputs), ("output", graph.outputs.map(\.value))] {
+      for id in ids {
+        if let element = graph.type(of: id)?.element, ModelSignature.elementSizes[element.rawValue] == nil {
+          problems.append(Diagnostic(.unsupportedFeature, "graph \(role) '\(graph[id].name)' has element type \(element), which the C ABI does not carry"))
+        }
+      }
+    }
+    if !problems.isEmpty { throw Diagnostics(Array(problems.prefix(50))) }
+  }
+
+  private func isUsed(_ id: ValueID) -> Bool {
+    graph.inputs.contains(id) || graph.constants[id] != nil || graph.nodes.contains { $0.results.contains(id) }
+  }
+
+  public var signature: ModelSignature {
+    func tensor(_ name: String, _ id: ValueID) -> TensorSignature {
+      let type = graph.type(of: id)!
+      return TensorSignature(name: name, elementType: type.element.rawValue, dims: type.staticShape!.map { Int64($0) })
+    }
+    return ModelSignature(
+      name: name, inputs: graph.inputs.map { tensor(graph[$0].name, $0) },
+      outputs: graph.outputs.map { tensor($0.name, $0.value) }, scratchBytes: plan.scratchBytes, kernelSymbol: kernelSymbol)
+  }
+
+  private var outputValues: Set<ValueID> { Set(graph.outputs.map(\.value)) }
+
+  private var plan: MemoryPlan {
+    // A value returned as an output lives in the caller's buffer, unless it must also be copied to a second
+    // output or is an input/constant (then the kernel copies it).
+    let outputs = outputValues
+    return MemoryPlan(graph, byteSize: byteSize, isExternal: { outputs.contains($0) })
+  }
+
+  func byteSize(_ id: ValueID) -> Int {
+    let type = graph.type(of: id)!
+    return type.elementCount! * type.element.byteSize
+  }
+
+  /// Builds the module. Call `check()` first.
+  public func emit(into module: LLVMModule) throws(CodegenError) {
+    let k = KernelBuilder(module: module)
+    let plan = self.plan
+    var globals: [ValueID: LLVMValueRef] = [:]
+    for (id, data) in graph.constants.sorted(by: { $0.key < $1.key }) {
+      globals[id] = constantGlobal(module, name: "const.\(id.index)", bytes: data.bytes)
+    }
+    // One function per node, defined before the kernel that calls them.
+    var nodeFunctions: [(LLVMValueRef, LLVMTypeRef)] = []
+    for (index, node) in graph.nodes.enumerated() {
+      nodeFunctions.append(try emitNodeFunction(node, index: index, k: k))
+    }
+    let firstOutput = Dictionary(graph.outputs.enumerated().map { ($0.element.value, $0.offset) }, uniquingKeysWith: { a, _ in a })
+    k.defineKernel(kernelSymbol) { p in
+      var address: [ValueID: IRValue] = [:]
+      for (i, id) in graph.inputs.enumerated() { address[id] = p.input(i) }
+      for (id, global) in globals { address[id] = IRValue(global, k) }
+      for (id, offset) in plan.offsets { address[id] = k.byteOffset(p.scratch, k.i64(Int64(offset))) }
+      for (id, index) in firstOutput where address[id] == nil { address[id] = p.output(index) }
+      for (node, (function, type)) in zip(graph.nodes, nodeFunctions) {
+        let args = node.operands.compactMap { $0.map { address[$0]! } } + node.results.map { address[$0]! } + [p.pool]
+        k.call(function, type: type, args)
+      }
+      // Outputs that are graph inputs or constants, or repeat an earlier output, are copied.
+      for (index, output) in graph.outputs.enumerated() {
+        let source = address[output.value]!
+        let isOwnBuffer = firstOutput[output.value] == index && graph.nodes.contains { $0.results.contains(output.value) }
+        if !isOwnBuffer {
+          k.memcpy(to: p.output(index), from: source, bytes: byteSize(output.value))
+        }
+      }
+    }
+  }
+
+  private func emitNodeFunction(_ node: Node, index: Int, k: KernelBuilder) throws(CodegenError) -> (LLVMValueRef, LLVMTypeRef) {
+    guard let lowering = Lowerings.table[node.op] else {
+      throw CodegenError(.invalidModule, "no lowering for \(node.op)")
+    }
+    let ptr = k.llvm.ptr
+    let present = node.operands.compactMap { $0 }
+    let params = present.indices.map { LLVMModule.Parameter("in\($0)", ptr, noalias: true) }
+      + node.results.indices.map { LLVMModule.Parameter("out\($0)", ptr, noalias: true) } + [.init("pool", ptr)]
+    let symbol = "node.\(index).\(node.op)"
+    var failure: CodegenError?
+    let function = k.defineFunction(symbol, returns: k.llvm.void, params: params, linkage: LLVMInternalLinkage) { p in
+      var operands: [IRValue?] = []
+      var next = 0
+      for operand in node.operands {
+        if operand == nil {
+          operands.append(nil)
+        } else {
+          operands.append(p[next])
+          next += 1
+        }
+      }
+      let results = Array(p[present.count..<(present.count + node.results.count)])
+      let context = LoweringContext(
+        k: k, node: node, graph: graph, operands: operands, results: results, pool: p.last!, vectorLanes: vectorLanes)
+      do {
+        try lowering(context)
+      } catch let error as CodegenError {
+        failure = error
+      } catch {
+        failure = CodegenError(.invalidModule, "\(node.op) '\(node.name)': \(error)")
+      }
+    }
+    if let failure { throw failure }
+    k.llvm.addAttribute("noinline", to: function, index: k.llvm.functionIndex)
+    return (function, k.llvm.functionType(returns: k.llvm.void, params: params.map(\.type)))
+  }
+
+  private func constantGlobal(_ module: LLVMModule, name: String, bytes: [UInt8]) -> LLVMValueRef {
+    let initializer = bytes.withUnsafeBufferPointer { buffer in
+      buffer.withMemoryRebound(to: CChar.self) { chars in
+        LLVMConstStringInContext(module.context, chars.baseAddress, UInt32(bytes.count), 1)!
+      }
+    }
+    let global = LLVMAddGlobal(module.module, LLVMTypeOf(initializer), name)!
+    LLVMSetInitializer(global, initializer)
+    LLVMSetGlobalConstant(global, 1)
+    LLVMSetLinkage(global, LLVMPrivateLinkage)
+    LLVMSetUnnamedAddress(global, LLVMGlobalUnnamedAddr)
+    LLVMSetAlignment(global, 64)
+    return global
+  }
+}

@@ -1,0 +1,75 @@
+"""ctypes binding of the C ABI that `ssmc compile` generates (see docs/abi.md)."""
+import ctypes
+import numpy as np
+
+_DTYPES = {1: np.float32, 2: np.uint8, 3: np.int8, 6: np.int32, 7: np.int64, 9: np.bool_, 11: np.float64}
+
+
+class _Tensor(ctypes.Structure):
+    _fields_ = [("data", ctypes.c_void_p), ("elem_type", ctypes.c_int32), ("rank", ctypes.c_int32),
+                ("dims", ctypes.POINTER(ctypes.c_int64))]
+
+
+class _Info(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char_p), ("elem_type", ctypes.c_int32), ("rank", ctypes.c_int32),
+                ("dims", ctypes.POINTER(ctypes.c_int64))]
+
+
+class SSMCError(RuntimeError):
+    """A failed call into a compiled model; the message is the library's last_error."""
+
+
+class CompiledModel:
+    """A compiled model library with one context (use one instance per thread)."""
+
+    def __init__(self, path, threads=0):
+        self._lib = ctypes.CDLL(path, mode=ctypes.RTLD_LOCAL)
+        lib = self._lib
+        lib.ssmc_create.restype = ctypes.c_void_p
+        lib.ssmc_destroy.argtypes = [ctypes.c_void_p]
+        lib.ssmc_input_info.restype = ctypes.POINTER(_Info)
+        lib.ssmc_output_info.restype = ctypes.POINTER(_Info)
+        lib.ssmc_run.argtypes = [ctypes.c_void_p, ctypes.POINTER(_Tensor), ctypes.c_int32, ctypes.POINTER(_Tensor), ctypes.c_int32]
+        lib.ssmc_last_error.argtypes = [ctypes.c_void_p]
+        lib.ssmc_last_error.restype = ctypes.c_char_p
+        lib.ssmc_set_num_threads.argtypes = [ctypes.c_void_p, ctypes.c_int32]
+        self._ctx = lib.ssmc_create()
+        if not self._ctx:
+            raise SSMCError("could not create a context (out of memory)")
+        if threads:
+            lib.ssmc_set_num_threads(self._ctx, threads)
+        self.inputs = [self._info(lib.ssmc_input_info(i)) for i in range(lib.ssmc_num_inputs())]
+        self.outputs = [self._info(lib.ssmc_output_info(i)) for i in range(lib.ssmc_num_outputs())]
+
+    @staticmethod
+    def _info(p):
+        info = p.contents
+        return {"name": info.name.decode(), "dtype": _DTYPES[info.elem_type],
+                "shape": tuple(info.dims[i] for i in range(info.rank))}
+
+    def run(self, *arrays):
+        """Runs the model on numpy arrays (in input order) and returns the outputs as numpy arrays."""
+        keep = []
+        ins = (_Tensor * max(len(arrays), 1))()
+        for i, a in enumerate(arrays):
+            a = np.ascontiguousarray(a)
+            dims = (ctypes.c_int64 * max(a.ndim, 1))(*a.shape)
+            keep += [a, dims]
+            code = next((c for c, t in _DTYPES.items() if np.dtype(t) == a.dtype), 0)
+            ins[i] = _Tensor(a.ctypes.data, code, a.ndim, dims)
+        outs_np = [np.empty(o["shape"], o["dtype"]) for o in self.outputs]
+        outs = (_Tensor * max(len(outs_np), 1))()
+        for i, a in enumerate(outs_np):
+            dims = (ctypes.c_int64 * max(a.ndim, 1))(*a.shape)
+            keep.append(dims)
+            code = next(c for c, t in _DTYPES.items() if np.dtype(t) == a.dtype)
+            outs[i] = _Tensor(a.ctypes.data, code, a.ndim, dims)
+        status = self._lib.ssmc_run(self._ctx, ins, len(arrays), outs, len(outs_np))
+        if status != 0:
+            raise SSMCError(self._lib.ssmc_last_error(self._ctx).decode())
+        return outs_np
+
+    def __del__(self):
+        if getattr(self, "_ctx", None):
+            self._lib.ssmc_destroy(self._ctx)
+            self._ctx = None
