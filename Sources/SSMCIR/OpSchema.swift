@@ -43,11 +43,14 @@ public struct OpSchema: Sendable {
   public var inferTypes: ShapeRule
   /// Constant evaluator used by folding; nil for ops never folded.
   public var fold: Folder?
+  /// True when the folder needs only operand types, not constant operands (Shape, Size): constant folding
+  /// should try it on every such node and keep the node when it throws (symbolic dims).
+  public var foldsFromTypes: Bool
 
   public init(
     _ name: String, domain: String = "", operands: [OperandSpec], results: Int? = 1, attributes: [AttributeSpec] = [],
     inferTypes: @escaping ShapeRule,
-    fold: Folder? = nil
+    fold: Folder? = nil, foldsFromTypes: Bool = false
   ) {
     self.name = name
     self.domain = domain
@@ -56,6 +59,7 @@ public struct OpSchema: Sendable {
     self.attributes = attributes
     self.inferTypes = inferTypes
     self.fold = fold
+    self.foldsFromTypes = foldsFromTypes
   }
 
   public func attributeSpec(_ name: String) -> AttributeSpec? { attributes.first { $0.name == name } }

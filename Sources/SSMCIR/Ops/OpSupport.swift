@@ -1,0 +1,168 @@
+/// Helpers shared by the shape rules and folders of several op families: reading constant operands as axes or
+/// shapes, symbolic dim products, and element-exact (byte-level) re-indexing of constant tensors.
+
+extension OpContext {
+  /// The integer values of constant operand `index` (axes, shapes, pads, ...), which the shape rule needs.
+  /// An operand whose type says it has no elements counts as the empty list even when it is not a constant.
+  public func constantInts(_ index: Int) throws(Diagnostic) -> [Int] {
+    let t = try type(index)
+    guard t.element == .i64 || t.element == .i32 else {
+      throw error(.typeMismatch, "operand \(operandName(index)) must be i64 or i32, got \(t)")
+    }
+    guard t.rank <= 1 else { throw error("operand \(operandName(index)) must be 1-D, got \(t)") }
+    if t.elementCount == 0 { return [] }
+    return try requireConstant(index).ints
+  }
+  /// Like `constantInts`, but nil when the optional operand is absent.
+  public func optionalConstantInts(_ index: Int) throws(Diagnostic) -> [Int]? {
+    has(index) ? try constantInts(index) : nil
+  }
+  /// The single integer of a constant scalar operand (rank 0, or rank 1 with one element).
+  public func constantScalarInt(_ index: Int) throws(Diagnostic) -> Int {
+    let values = try constantInts(index)
+    guard values.count == 1 else { throw error("operand \(operandName(index)) must hold one value, got \(values.count)") }
+    return values[0]
+  }
+
+  /// Normalizes axes in [-rank, rank) to [0, rank); rejects out-of-range and repeated axes.
+  public func normalizedAxes(_ axes: [Int], rank: Int, what: String = "axes") throws(Diagnostic) -> [Int] {
+    var seen = Set<Int>()
+    var result: [Int] = []
+    for a in axes {
+      guard a >= -rank && a < rank else {
+        throw error(.badAttribute, "\(what) value \(a) is out of range for rank \(rank)")
+      }
+      let n = a < 0 ? a + rank : a
+      guard seen.insert(n).inserted else { throw error(.badAttribute, "\(what) repeats axis \(a)") }
+      result.append(n)
+    }
+    return result
+  }
+
+  /// A 0/1 flag attribute, checked to be 0 or 1.
+  public func flag(_ name: String) throws(Diagnostic) -> Bool {
+    let v = try int(name)
+    guard v == 0 || v == 1 else { throw error(.badAttribute, "attribute '\(name)' must be 0 or 1, got \(v)") }
+    return v == 1
+  }
+
+  /// Checks that operands `indices` (where present) have the element type of operand `reference`.
+  public func requireSameElement(_ indices: [Int], as reference: Int) throws(Diagnostic) {
+    let want = try type(reference).element
+    for i in indices where has(i) {
+      let got = try type(i).element
+      guard got == want else {
+        throw error(.typeMismatch, "\(operandName(i)) is \(got) but \(operandName(reference)) is \(want)")
+      }
+    }
+  }
+
+  /// The elements of operand `index` as a static shape, for folders that work from the type alone.
+  public func staticShape(_ index: Int) throws(Diagnostic) -> [Int] {
+    let t = try type(index)
+    guard let shape = t.staticShape else { throw error(.unknownShape, "\(operandName(index)) has symbolic dims: \(t)") }
+    return shape
+  }
+}
+
+/// A product of dims kept exact when some are symbolic: a fixed factor times a multiset of symbols.
+public struct DimProduct: Sendable, Hashable {
+  public var fixed: Int = 1
+  /// Symbol names, sorted, with repeats.
+  public var symbols: [String] = []
+
+  public init<S: Sequence>(_ dims: S) where S.Element == Dim {
+    for d in dims {
+      switch d {
+      case .fixed(let v): fixed *= v
+      case .symbol(let s): symbols.append(s)
+      }
+    }
+    symbols.sort()
+  }
+  /// The product as one dim, when it is a number or a single symbol; nil for `B*3` and the like.
+  public var dim: Dim? {
+    if symbols.isEmpty { return .fixed(fixed) }
+    if symbols.count == 1 && fixed == 1 { return .symbol(symbols[0]) }
+    if fixed == 0 { return .fixed(0) }
+    return nil
+  }
+  /// `self / other` as one dim, when `other`'s symbols all occur in `self` and the quotient is a whole number
+  /// or a single symbol; nil otherwise.
+  public func quotient(_ other: DimProduct) -> Dim? {
+    var rest = symbols
+    for s in other.symbols {
+      guard let i = rest.firstIndex(of: s) else { return nil }
+      rest.remove(at: i)
+    }
+    guard other.fixed != 0, fixed % other.fixed == 0 else { return nil }
+    var q = DimProduct([])
+    q.fixed = fixed / other.fixed
+    q.symbols = rest
+    return q.dim
+  }
+}
+
+/// The one dim of two that the shape rule can use when both must be equal: a fixed size wins over a symbol;
+/// nil when they provably differ (two different numbers, or two different symbols).
+func unifyDims(_ a: Dim, _ b: Dim) -> Dim? {
+  switch (a, b) {
+  case (.fixed(let x), .fixed(let y)): x == y ? a : nil
+  case (.fixed, .symbol): a
+  case (.symbol, .fixed): b
+  case (.symbol(let x), .symbol(let y)): x == y ? a : nil
+  }
+}
+
+/// Row-major element strides of a shape.
+public func rowMajorStrides(_ shape: [Int]) -> [Int] {
+  var strides = [Int](repeating: 1, count: shape.count)
+  var step = 1
+  for i in stride(from: shape.count - 1, through: 0, by: -1) {
+    strides[i] = step
+    step *= shape[i]
+  }
+  return strides
+}
+
+/// Calls `body` with every multi-index of `shape` in row-major order (once for a scalar, never if a dim is 0).
+public func forEachIndex(_ shape: [Int], _ body: ([Int]) throws(Diagnostic) -> Void) throws(Diagnostic) {
+  if shape.contains(0) { return }
+  var index = [Int](repeating: 0, count: shape.count)
+  while true {
+    try body(index)
+    var axis = shape.count - 1
+    while axis >= 0 {
+      index[axis] += 1
+      if index[axis] < shape[axis] { break }
+      index[axis] = 0
+      axis -= 1
+    }
+    if axis < 0 { return }
+  }
+}
+
+extension TensorData {
+  /// The same elements under another shape of equal element count.
+  public func reshaped(_ shape: [Int]) -> TensorData { TensorData(element, shape: shape, bytes: bytes) }
+
+  /// A tensor of `shape` whose element at each multi-index is this tensor's element at flat index
+  /// `source(index)`, or `fill` where `source` returns nil. Copies bytes, so every element type stays exact.
+  public func remapped(
+    to shape: [Int], fill: Double = 0, _ source: ([Int]) throws(Diagnostic) -> Int?
+  ) throws(Diagnostic) -> TensorData {
+    let size = element.byteSize
+    var fillBytes: [UInt8] = []
+    TensorData.append(fill, as: element, to: &fillBytes)
+    var out: [UInt8] = []
+    out.reserveCapacity(shape.reduce(1, *) * size)
+    try forEachIndex(shape) { index throws(Diagnostic) in
+      if let flat = try source(index) {
+        out.append(contentsOf: bytes[(flat * size)..<((flat + 1) * size)])
+      } else {
+        out.append(contentsOf: fillBytes)
+      }
+    }
+    return TensorData(element, shape: shape, bytes: out)
+  }
+}

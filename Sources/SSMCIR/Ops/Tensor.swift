@@ -1,0 +1,3 @@
+/// Data-movement ops, in three files by concept: layout (TensorLayout.swift), joining and replicating
+/// (TensorCombine.swift), and indexing (TensorIndexing.swift). Identity is elementwise.
+let tensorOps: [OpSchema] = layoutOps + combineOps + indexingOps

@@ -1,0 +1,223 @@
+/// Ops that select or add elements by index: Slice, Gather, GatherElements, Pad.
+let indexingOps: [OpSchema] = [slice, gather, gatherElements, pad]
+
+/// One sliced axis after ONNX's clamping: the first element taken, the step, and how many are taken.
+public struct SliceAxis: Sendable, Hashable {
+  public var start: Int
+  public var step: Int
+  public var count: Dim
+}
+
+/// Slice (opset 13 form): constant starts/ends/axes/steps inputs; negative values count from the end;
+/// starts/ends clamp to [0, dim] for positive steps and [-1, dim-1] for negative ones.
+private let slice = OpSchema(
+  "Slice",
+  operands: [.required("data"), .required("starts"), .required("ends"), .optional("axes"), .optional("steps")],
+  inferTypes: { ctx throws(Diagnostic) in
+    let x = try ctx.type(0)
+    return [x.with(dims: try sliceAxes(ctx).map(\.count))]
+  },
+  fold: { ctx throws(Diagnostic) in
+    let data = try ctx.requireConstant(0)
+    let axes = try sliceAxes(ctx)
+    let strides = rowMajorStrides(data.shape)
+    return [try data.remapped(to: axes.compactMap(\.count.value)) { index in
+      zip(index, axes).enumerated().reduce(0) { $0 + ($1.element.1.start + $1.element.0 * $1.element.1.step) * strides[$1.offset] }
+    }]
+  })
+
+/// The slice of every axis of the data (untouched axes take everything).
+public func sliceAxes(_ ctx: OpContext) throws(Diagnostic) -> [SliceAxis] {
+  let x = try ctx.type(0)
+  let starts = try ctx.constantInts(1)
+  let ends = try ctx.constantInts(2)
+  let axes = try ctx.normalizedAxes(ctx.optionalConstantInts(3) ?? Array(0..<starts.count), rank: x.rank)
+  let steps = try ctx.optionalConstantInts(4) ?? Array(repeating: 1, count: starts.count)
+  guard ends.count == starts.count, axes.count == starts.count, steps.count == starts.count else {
+    throw ctx.error("Slice starts, ends, axes and steps must have equal lengths: \(starts), \(ends), \(axes), \(steps)")
+  }
+  var result = x.dims.map { SliceAxis(start: 0, step: 1, count: $0) }
+  for (k, axis) in axes.enumerated() {
+    let (start, end, step) = (starts[k], ends[k], steps[k])
+    guard step != 0 else { throw ctx.error("Slice step for axis \(axis) is 0") }
+    guard let d = x.dims[axis].value else {
+      // A symbolic dim survives only a slice that provably takes all of it, in order.
+      let big = Int(Int32.max)
+      if step == 1 && (start == 0 || start <= -big) && end >= big { continue }
+      throw ctx.error(.unknownShape, "cannot slice the symbolic dim \(x.dims[axis]) of \(x) with [\(start):\(end):\(step)]")
+    }
+    var s = start < 0 ? start + d : start
+    var e = end < 0 ? end + d : end
+    var count = 0
+    if d > 0 && step > 0 {
+      s = min(max(s, 0), d)
+      e = min(max(e, 0), d)
+      count = e > s ? (e - s + step - 1) / step : 0
+    } else if d > 0 {
+      s = min(max(s, 0), d - 1)
+      e = min(max(e, -1), d - 1)
+      count = s > e ? (s - e - step - 1) / -step : 0
+    }
+    result[axis] = SliceAxis(start: count > 0 ? s : 0, step: step, count: .fixed(count))
+  }
+  return result
+}
+
+/// Gather along `axis`: output dims are data[..<axis] + indices + data[axis+1...]; indices may be negative.
+private let gather = OpSchema(
+  "Gather", operands: [.required("data"), .required("indices")], attributes: [AttributeSpec("axis", .int, default: .int(0))],
+  inferTypes: { ctx throws(Diagnostic) in
+    let (x, i) = (try ctx.type(0), try ctx.type(1))
+    try requireIndexType(ctx, 1)
+    let axis = try ctx.normalizedAxes([ctx.int("axis")], rank: x.rank, what: "axis")[0]
+    return [x.with(dims: Array(x.dims[..<axis]) + i.dims + Array(x.dims[(axis + 1)...]))]
+  },
+  fold: { ctx throws(Diagnostic) in
+    let data = try ctx.requireConstant(0)
+    let indices = try ctx.requireConstant(1)
+    let axis = try ctx.normalizedAxes([ctx.int("axis")], rank: data.shape.count, what: "axis")[0]
+    let size = data.shape[axis]
+    let positions = try checkedIndices(ctx, indices.ints, size: size)
+    let strides = rowMajorStrides(data.shape)
+    let indexStrides = rowMajorStrides(indices.shape)
+    let r = indices.shape.count
+    let shape = Array(data.shape[..<axis]) + indices.shape + Array(data.shape[(axis + 1)...])
+    return [try data.remapped(to: shape) { index in
+      var flat = 0
+      for k in 0..<axis { flat += index[k] * strides[k] }
+      var which = 0
+      for k in 0..<r { which += index[axis + k] * indexStrides[k] }
+      flat += positions[which] * strides[axis]
+      for k in (axis + 1)..<data.shape.count { flat += index[k + r - 1] * strides[k] }
+      return flat
+    }]
+  })
+
+/// GatherElements: out[i] = data[i with i[axis] replaced by indices[i]]; the output has the indices' shape.
+private let gatherElements = OpSchema(
+  "GatherElements", operands: [.required("data"), .required("indices")],
+  attributes: [AttributeSpec("axis", .int, default: .int(0))],
+  inferTypes: { ctx throws(Diagnostic) in
+    let (x, i) = (try ctx.type(0), try ctx.type(1))
+    try requireIndexType(ctx, 1)
+    guard i.rank == x.rank else { throw ctx.error("indices \(i) must have the rank of data \(x)") }
+    _ = try ctx.normalizedAxes([ctx.int("axis")], rank: x.rank, what: "axis")
+    return [x.with(dims: i.dims)]
+  },
+  fold: { ctx throws(Diagnostic) in
+    let data = try ctx.requireConstant(0)
+    let indices = try ctx.requireConstant(1)
+    let axis = try ctx.normalizedAxes([ctx.int("axis")], rank: data.shape.count, what: "axis")[0]
+    let positions = try checkedIndices(ctx, indices.ints, size: data.shape[axis])
+    let strides = rowMajorStrides(data.shape)
+    var n = 0
+    return [try data.remapped(to: indices.shape) { index throws(Diagnostic) in
+      defer { n += 1 }
+      var flat = 0
+      for (k, i) in index.enumerated() {
+        let at = k == axis ? positions[n] : i
+        guard at < data.shape[k] else { throw ctx.error("indices shape \(indices.shape) exceeds data \(data.shape) on axis \(k)") }
+        flat += at * strides[k]
+      }
+      return flat
+    }]
+  })
+
+private func requireIndexType(_ ctx: OpContext, _ index: Int) throws(Diagnostic) {
+  let t = try ctx.type(index)
+  guard t.element == .i64 || t.element == .i32 else { throw ctx.error(.typeMismatch, "indices must be i32 or i64, got \(t)") }
+}
+
+/// Indices in [-size, size) made non-negative; anything else is an error, as in ONNX.
+private func checkedIndices(_ ctx: OpContext, _ values: [Int], size: Int) throws(Diagnostic) -> [Int] {
+  try values.map { v throws(Diagnostic) in
+    guard v >= -size && v < size else { throw ctx.error(.badOperand, "index \(v) is out of range for an axis of size \(size)") }
+    return v < 0 ? v + size : v
+  }
+}
+
+/// Pad (opset 19+ form): pads [begin..., end...] for `axes` (default all), negative pads crop;
+/// modes constant (with the optional constant_value), reflect, edge, wrap.
+private let pad = OpSchema(
+  "Pad", operands: [.required("data"), .required("pads"), .optional("constant_value"), .optional("axes")],
+  attributes: [AttributeSpec("mode", .string, default: .string("constant"))],
+  inferTypes: { ctx throws(Diagnostic) in
+    let x = try ctx.type(0)
+    return [x.with(dims: try padPlan(ctx).map(\.out))]
+  },
+  fold: { ctx throws(Diagnostic) in
+    let data = try ctx.requireConstant(0)
+    let plan = try padPlan(ctx)
+    let mode = try ctx.string("mode") ?? "constant"
+    let fill = ctx.has(2) ? try ctx.requireConstant(2).doubles.first ?? 0 : 0
+    let strides = rowMajorStrides(data.shape)
+    return [try data.remapped(to: plan.compactMap(\.out.value), fill: fill) { index in
+      var flat = 0
+      for (k, i) in index.enumerated() {
+        guard let at = plan[k].source(i, mode: mode) else { return nil }
+        flat += at * strides[k]
+      }
+      return flat
+    }]
+  })
+
+/// How one axis is padded: the kept input range [low, high) after cropping, positive padding before it, output size.
+struct PadAxis {
+  var low: Int, high: Int, before: Int, out: Dim
+
+  /// The input position output position `i` reads, or nil for the constant fill.
+  func source(_ i: Int, mode: String) -> Int? {
+    let n = high - low
+    var q = i - before
+    if q < 0 || q >= n {
+      switch mode {
+      case "edge": q = min(max(q, 0), n - 1)
+      case "wrap": q = ((q % n) + n) % n
+      case "reflect":
+        let period = 2 * (n - 1)
+        if period == 0 { q = 0 } else {
+          q = ((q % period) + period) % period
+          if q >= n { q = period - q }
+        }
+      default: return nil
+      }
+    }
+    return low + q
+  }
+}
+
+private func padPlan(_ ctx: OpContext) throws(Diagnostic) -> [PadAxis] {
+  let x = try ctx.type(0)
+  let mode = try ctx.string("mode") ?? "constant"
+  guard ["constant", "reflect", "edge", "wrap"].contains(mode) else {
+    throw ctx.error(.badAttribute, "Pad mode must be constant, reflect, edge or wrap, got \(mode)")
+  }
+  if ctx.has(2) {
+    let v = try ctx.type(2)
+    guard v.element == x.element, v.elementCount == 1 else {
+      throw ctx.error(.typeMismatch, "constant_value must be one \(x.element) value, got \(v)")
+    }
+  }
+  let pads = try ctx.constantInts(1)
+  let axes = try ctx.normalizedAxes(ctx.optionalConstantInts(3) ?? Array(0..<x.rank), rank: x.rank)
+  guard pads.count == 2 * axes.count else {
+    throw ctx.error("pads \(pads) must have 2 entries per padded axis (\(axes.count) axes)")
+  }
+  var plan = x.dims.map { PadAxis(low: 0, high: $0.value ?? 0, before: 0, out: $0) }
+  for (k, axis) in axes.enumerated() {
+    let (begin, end) = (pads[k], pads[k + axes.count])
+    if begin == 0 && end == 0 { continue }
+    guard let d = x.dims[axis].value else {
+      throw ctx.error(.unknownShape, "cannot pad the symbolic dim \(x.dims[axis]) of \(x) by (\(begin), \(end))")
+    }
+    let low = max(0, -begin)
+    let high = d - max(0, -end)
+    let out = d + begin + end
+    guard out >= 0, high >= low else { throw ctx.error("pads (\(begin), \(end)) crop more than axis \(axis) of \(x) holds") }
+    if mode != "constant" && high == low && out > 0 {
+      throw ctx.error("Pad mode \(mode) cannot pad the empty axis \(axis) of \(x)")
+    }
+    plan[axis] = PadAxis(low: low, high: high, before: max(0, begin), out: .fixed(out))
+  }
+  return plan
+}
