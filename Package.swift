@@ -22,6 +22,8 @@ let package = Package(
       linkerSettings: [.linkedLibrary("protobuf-c")]),
     .target(name: "SSMCFrontend", dependencies: ["SSMCIR", "ONNXProto"]),
     .target(name: "SSMCPasses", dependencies: ["SSMCIR"]),
+    // Tensor files (.npy) and output comparison for `ssmc run` and `ssmc check`.
+    .target(name: "SSMCTensorIO", dependencies: ["SSMCFrontend"]),
     // LLVM's C API; a shim header gathers the llvm-c headers we use.
     .target(
       name: "CLLVM",
@@ -39,7 +41,7 @@ let package = Package(
     .executableTarget(
       name: "ssmc",
       dependencies: [
-        "SSMCIR", "SSMCFrontend", "SSMCPasses", "SSMCCodegen", "SSMCRuntime",
+        "SSMCIR", "SSMCFrontend", "SSMCPasses", "SSMCCodegen", "SSMCRuntime", "SSMCTensorIO",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: [.unsafeFlags(["-Xcc", "-I\(llvmPrefix)/include"])]),
