@@ -48,5 +48,7 @@ let package = Package(
     .testTarget(name: "SSMCIRTests", dependencies: ["SSMCIR"]),
     // Fixtures are .onnx files written by tools/make-frontend-fixtures.py; tests find them via #filePath.
     .testTarget(name: "SSMCFrontendTests", dependencies: ["SSMCFrontend"], exclude: ["Fixtures"]),
+    // Fixtures are written by tools/make-tensor-fixtures.py.
+    .testTarget(name: "SSMCTensorIOTests", dependencies: ["SSMCTensorIO", "SSMCFrontend"], exclude: ["Fixtures"]),
   ]
 )

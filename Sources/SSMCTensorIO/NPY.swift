@@ -93,21 +93,24 @@ public enum NPY {
     let byteOrder = code.hasSuffix("1") ? "|" : "<"
     let shape =
       tensor.dims.count == 1 ? "(\(tensor.dims[0]),)" : "(" + tensor.dims.map { "\($0)" }.joined(separator: ", ") + ")"
-    let dict = "{'descr': '\(byteOrder)\(code)', 'fortran_order': False, 'shape': \(shape), }"
-    // Pad with spaces and end with a newline so the data starts at a multiple of 64 bytes, as numpy does.
+    var dict = "{'descr': '\(byteOrder)\(code)', 'fortran_order': False, 'shape': \(shape), }"
+    // Like numpy: room for the first dim to grow to 21 digits, then spaces and a newline so the data starts
+    // at a multiple of 64 bytes (a full 64 more when already aligned), giving byte-identical files.
+    if let first = tensor.dims.first { dict += String(repeating: " ", count: max(0, 21 - "\(first)".count)) }
+    func headerLength(prefix: Int) -> Int {
+      dict.utf8.count + 1 + 64 - (prefix + dict.utf8.count + 1) % 64
+    }
     var version: UInt8 = 1
-    var prefix = 10
-    var headerLength = (prefix + dict.utf8.count + 1 + 63) / 64 * 64 - prefix
-    if headerLength > Int(UInt16.max) {
+    var length = headerLength(prefix: 10)
+    if length > Int(UInt16.max) {
       version = 2
-      prefix = 12
-      headerLength = (prefix + dict.utf8.count + 1 + 63) / 64 * 64 - prefix
+      length = headerLength(prefix: 12)
     }
     var out = magic + [version, 0]
     let lengthBytes = version == 1 ? 2 : 4
-    for i in 0..<lengthBytes { out.append(UInt8(truncatingIfNeeded: headerLength >> (8 * i))) }
+    for i in 0..<lengthBytes { out.append(UInt8(truncatingIfNeeded: length >> (8 * i))) }
     out += Array(dict.utf8)
-    out += [UInt8](repeating: 0x20, count: headerLength - dict.utf8.count - 1)
+    out += [UInt8](repeating: 0x20, count: length - dict.utf8.count - 1)
     out.append(0x0A)
     out += tensor.data
     return out
