@@ -50,5 +50,7 @@ let package = Package(
     .testTarget(name: "SSMCFrontendTests", dependencies: ["SSMCFrontend"], exclude: ["Fixtures"]),
     // Fixtures are written by tools/make-tensor-fixtures.py.
     .testTarget(name: "SSMCTensorIOTests", dependencies: ["SSMCTensorIO", "SSMCFrontend"], exclude: ["Fixtures"]),
+    // Runs the built ssmc executable; Fixtures/affine.c is a hand-written library with the generic C ABI.
+    .testTarget(name: "ssmcTests", dependencies: ["ssmc", "SSMCTensorIO", "SSMCFrontend"], exclude: ["Fixtures"]),
   ]
 )

@@ -23,6 +23,9 @@ public struct Tolerance: Sendable, Equatable {
 /// an element matches when `|a - e| <= atol + rtol * |e|` and `e` is finite, or when `a == e` (so equal
 /// infinities match), or when both are NaN. Integer and boolean elements must be equal.
 public struct TensorComparison: Sendable, Equatable {
+  /// The expected tensor's element type (ONNX code) and shape.
+  public var elementType: Int32
+  public var shape: [Int]
   /// Why the tensors could not be compared elementwise (different element type or shape); nil otherwise.
   public var problem: String?
   /// Largest `|a - e|`; infinite where one side is NaN or infinite and the other is not the same.
@@ -44,6 +47,8 @@ public struct TensorComparison: Sendable, Equatable {
 
   /// Compares `actual` with `expected` under `tolerance`.
   public init(actual: ONNXTensor, expected: ONNXTensor, tolerance: Tolerance = Tolerance()) {
+    elementType = expected.elementType
+    shape = expected.dims.map { Int($0) }
     guard actual.elementType == expected.elementType else {
       problem = "element type \(elementTypeName(actual.elementType)), expected \(elementTypeName(expected.elementType))"
       return
