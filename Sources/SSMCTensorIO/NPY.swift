@@ -69,10 +69,10 @@ public enum NPY {
       count = product
     }
     let dataStart = headerStart + headerLength
-    guard let byteCount = ONNXElementType.byteCount(elementType, elements: count),
-      byteCount == bytes.count - dataStart
-    else {
-      throw fail("shape \(header.shape) of \(header.descr) needs \(ONNXElementType.byteCount(elementType, elements: count).map { "\($0)" } ?? "too many") data bytes, the file holds \(bytes.count - dataStart)")
+    let byteCount = ONNXElementType.byteCount(elementType, elements: count)
+    guard byteCount == bytes.count - dataStart else {
+      let needed = byteCount.map { "\($0)" } ?? "too many"
+      throw fail("shape \(header.shape) of \(header.descr) needs \(needed) data bytes, the file holds \(bytes.count - dataStart)")
     }
     var data = Array(bytes[dataStart...])
     // Booleans are 0 or 1 in ONNXTensor even if a writer stored another non-zero byte.

@@ -27,7 +27,9 @@ struct Check: ParsableCommand {
   @Option(help: "Absolute tolerance of the elementwise rule.")
   var atol = 1e-7
 
-  @Option(name: .customLong("rel-to-max"), help: ArgumentHelp("Pass when max-abs error <= R * max|expected| (floating-point outputs).", valueName: "R"))
+  @Option(
+    name: .customLong("rel-to-max"),
+    help: ArgumentHelp("Pass when max-abs error <= R * max|expected| (floating-point outputs).", valueName: "R"))
   var relativeToMax: Double?
 
   @Option(help: "Threads to run with, the calling thread included (0: one per online CPU; default: the library's).")

@@ -16,10 +16,14 @@ struct Run: ParsableCommand {
   @Argument(help: ArgumentHelp("The model library made by `ssmc compile`.", valueName: "LIB.so"))
   var library: String
 
-  @Option(name: [.customShort("i"), .customLong("input")], help: ArgumentHelp("An input tensor file, in graph-input order.", valueName: "INPUT"))
+  @Option(
+    name: [.customShort("i"), .customLong("input")],
+    help: ArgumentHelp("An input tensor file, in graph-input order.", valueName: "INPUT"))
   var inputs: [String] = []
 
-  @Option(name: [.customShort("o"), .customLong("output-dir")], help: ArgumentHelp("Directory for output_K.npy (created if missing).", valueName: "OUTDIR"))
+  @Option(
+    name: [.customShort("o"), .customLong("output-dir")],
+    help: ArgumentHelp("Directory for output_K.npy (created if missing).", valueName: "OUTDIR"))
   var outputDirectory = "."
 
   @Option(help: "Threads to run with, the calling thread included (0: one per online CPU; default: the library's).")

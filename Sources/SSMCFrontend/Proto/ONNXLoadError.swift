@@ -31,7 +31,8 @@ public enum ONNXLoadError: Error, Sendable, CustomStringConvertible, Equatable {
     case let .invalidProtobuf(path, count):
       "\(path): not a valid ONNX model (protobuf decoding of \(count) bytes failed; the file is truncated or not ONNX)"
     case let .invalidTensorProtobuf(path, count):
-      "\(path): not a valid ONNX TensorProto (decoding \(count) bytes failed or set no data type; the file is truncated or not a tensor)"
+      "\(path): not a valid ONNX TensorProto (decoding \(count) bytes failed or gave no data type; "
+        + "the file is truncated or not a tensor)"
     case let .missingGraph(path):
       "\(path): the ONNX model has no graph"
     case let .malformed(path, context, reason):
