@@ -43,6 +43,12 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: [.unsafeFlags(["-Xcc", "-I\(llvmPrefix)/include"])]),
+    // FileCheck-style matcher for text IR tests (STYLE.md section 5); test support, not shipped.
+    .target(name: "SSMCCheck"),
     .testTarget(name: "SSMCIRTests", dependencies: ["SSMCIR"]),
+    .testTarget(name: "SSMCCheckTests", dependencies: ["SSMCCheck"]),
+    .testTarget(
+      name: "SSMCPassesTests", dependencies: ["SSMCPasses", "SSMCIR", "SSMCCheck"],
+      exclude: ["Inputs"]),
   ]
 )
