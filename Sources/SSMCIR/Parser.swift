@@ -197,16 +197,35 @@ public struct Parser {
     }
     if token == .punct("<") { throw error("elided constant data cannot be parsed; print without elision") }
     try expect("[")
-    var values: [Double] = []
+    var texts: [String] = []
     if token != .punct("]") {
-      repeat { values.append(try scalar()) } while try accept(",")
+      repeat { texts.append(try scalar()) } while try accept(",")
     }
     try expect("]")
-    guard values.count == count else { throw error("constant has \(values.count) values, its type needs \(count)") }
-    return TensorData(element, shape: shape, doubles: values)
+    guard texts.count == count else { throw error("constant has \(texts.count) values, its type needs \(count)") }
+    // 64-bit integers are read exactly; Double would round values above 2^53.
+    switch element {
+    case .i64:
+      var values: [Int64] = []
+      for t in texts {
+        if let v = Int64(t) { values.append(v) } else { values.append(Int64(clamping: try number(t))) }
+      }
+      return TensorData(.i64, shape: shape, bytes: TensorData.pack(values))
+    case .u64:
+      var values: [UInt64] = []
+      for t in texts {
+        if let v = UInt64(t) { values.append(v) } else { values.append(UInt64(truncatingIfNeeded: Int64(clamping: try number(t)))) }
+      }
+      return TensorData(.u64, shape: shape, bytes: TensorData.pack(values))
+    default:
+      var values: [Double] = []
+      for t in texts { values.append(try number(t)) }
+      return TensorData(element, shape: shape, doubles: values)
+    }
   }
 
-  private mutating func scalar() throws(Diagnostic) -> Double {
+  /// The text of one scalar literal.
+  private mutating func scalar() throws(Diagnostic) -> String {
     let text: String
     switch token {
     case .number(let s): text = s
@@ -214,6 +233,10 @@ public struct Parser {
     default: throw error("expected a number")
     }
     try advance()
+    return text
+  }
+
+  private func number(_ text: String) throws(Diagnostic) -> Double {
     guard let v = Double(text) else { throw error("bad number \(text)") }
     return v
   }

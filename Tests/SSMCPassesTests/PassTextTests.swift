@@ -30,8 +30,12 @@ struct PassTextTests {
       } catch {
         Issue.record("\(error)", sourceLocation: Self.location(file, url, line: error.line))
       }
-      if ProcessInfo.processInfo.environment["SSMC_TEXT_TESTS_VERBOSE"] == "1", case .output(let o) = outcome {
-        print("// \(item.locationDescription)\n\(o)")
+      guard case .output(let printed) = outcome else { continue }
+      // Every printed result must read back to the same text, or the text form loses information.
+      let reprinted = (try? Parser.parse(printed))?.map { Printer().print($0) }.joined()
+      #expect(reprinted == printed, "output of \(item.locationDescription) does not parse back to itself")
+      if ProcessInfo.processInfo.environment["SSMC_TEXT_TESTS_VERBOSE"] == "1" {
+        print("// \(item.locationDescription)\n\(printed)")
       }
     }
   }
