@@ -99,3 +99,55 @@ struct TestFileTests {
     #expect(failure?.description.contains("boom") == true)
   }
 }
+
+/// Generated checks match the output they came from, and replace only the checks of the cases given.
+struct CheckUpdaterTests {
+  static let output = "graph @g(%x: f32[2]) {\n  %y = Relu(%x) : f32[2]\n  return %y\n}\n"
+
+  @Test func generatedChecksMatchTheirOutput() throws {
+    let checks = CheckUpdater.checks(for: Self.output)
+    #expect(checks == [
+      "// CHECK-LABEL: graph @g(", "// CHECK-SAME:  %x: f32[2]) {", "// CHECK-NEXT:  %y = Relu(%x) : f32[2]",
+      "// CHECK-NEXT:  return %y", "// CHECK-NEXT:  }",
+    ])
+    let file = try TestFile(name: "u.ssmc", text: "// RUN: dce\n" + checks.joined(separator: "\n"))
+    try file.cases[0].verify(.output(Self.output))
+    // ... and fail on a changed output.
+    #expect(throws: CheckFailure.self) {
+      try file.cases[0].verify(.output(Self.output.replacingOccurrences(of: "Relu", with: "Neg")))
+    }
+  }
+
+  @Test func escapesRegexOpeners() {
+    #expect(CheckUpdater.literal("a [[b]] {{c}}") == "a {{\\[\\[}}b]] {{\\{\\{}}c}}")
+  }
+
+  @Test func replacesOnlyTheGivenCases() throws {
+    let text = """
+      // RUN: dce
+      // CHECK: stale
+      // CHECK-NOT: stale too
+      graph @g(%x: f32[2]) {
+        return %x
+      }
+      // -----
+      // CHECK: untouched
+      graph @h() { return }
+      """
+    let file = try TestFile(name: "u.ssmc", text: text)
+    let updated = CheckUpdater.update(text, cases: file.cases, outputs: [0: "graph @g(%x: f32[2]) {\n  return %x\n}\n"])
+    #expect(updated == """
+      // RUN: dce
+      // CHECK-LABEL: graph @g(
+      // CHECK-SAME:  %x: f32[2]) {
+      // CHECK-NEXT:  return %x
+      // CHECK-NEXT:  }
+      graph @g(%x: f32[2]) {
+        return %x
+      }
+      // -----
+      // CHECK: untouched
+      graph @h() { return }
+      """)
+  }
+}

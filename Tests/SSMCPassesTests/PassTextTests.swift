@@ -7,6 +7,7 @@ import Testing
 /// Runs every `Inputs/*.ssmc` file: each `// -----` case is parsed, verified, run through its `RUN:` pipeline
 /// with verify-each, printed, and matched against its CHECK lines (or its expected-error lines).
 /// Files under `Inputs/pending/` are not run (they need ops that are not defined yet).
+/// With `SSMC_UPDATE_CHECKS=1`, failing cases get CHECK lines generated from their output (see `CheckUpdater`).
 struct PassTextTests {
   static let inputs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Inputs")
   static let files: [String] =
@@ -23,12 +24,14 @@ struct PassTextTests {
       Issue.record("\(error)", sourceLocation: Self.location(file, url, line: error.line))
       return
     }
+    var failedOutputs: [Int: String] = [:]
     for item in testFile.cases {
       let outcome = CaseRunner.run(item)
       do {
         try item.verify(outcome)
       } catch {
         Issue.record("\(error)", sourceLocation: Self.location(file, url, line: error.line))
+        if item.expectedErrors.isEmpty, case .output(let printed) = outcome { failedOutputs[item.index] = printed }
       }
       guard case .output(let printed) = outcome else { continue }
       // Every printed result must read back to the same text, or the text form loses information.
@@ -37,6 +40,12 @@ struct PassTextTests {
       if ProcessInfo.processInfo.environment["SSMC_TEXT_TESTS_VERBOSE"] == "1" {
         print("// \(item.locationDescription)\n\(printed)")
       }
+    }
+    // Recording always fails (through the issues above), so a new baseline never passes unreviewed.
+    if ProcessInfo.processInfo.environment["SSMC_UPDATE_CHECKS"] == "1", !failedOutputs.isEmpty {
+      let updated = CheckUpdater.update(text, cases: testFile.cases, outputs: failedOutputs)
+      try updated.write(to: url, atomically: true, encoding: .utf8)
+      Issue.record("SSMC_UPDATE_CHECKS: rewrote the CHECK lines of \(failedOutputs.count) failing case(s) in \(file); review the diff")
     }
   }
 
