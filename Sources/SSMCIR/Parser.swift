@@ -4,6 +4,8 @@ public struct Parser {
   private var token: Token = .end
   private var names: [String: ValueID] = [:]
   private var graph = Graph(name: "")
+  private var nameLine = 1
+  private var consumedLine = 1
 
   /// Parses every graph in `text`.
   public static func parse(_ text: String) throws(Diagnostic) -> [Graph] {
@@ -22,7 +24,12 @@ public struct Parser {
 
   private init(_ text: String) { lexer = Lexer(text) }
 
-  private mutating func advance() throws(Diagnostic) { token = try lexer.next() }
+  private mutating func advance() throws(Diagnostic) {
+    consumedLine = lexer.line
+    token = try lexer.next()
+  }
+  /// An error about tokens already consumed: the lookahead the lexer stands on may be on a later line.
+  private func consumedError(_ message: String) -> Diagnostic { Diagnostic(.parseError, "line \(consumedLine): \(message)") }
   private func error(_ message: String) -> Diagnostic { lexer.error("\(message) (at \(describe(token)))") }
   private func describe(_ t: Token) -> String {
     switch t {
@@ -89,6 +96,7 @@ public struct Parser {
   private mutating func parseStatement() throws(Diagnostic) {
     var results: [String] = []
     repeat { results.append(try valueName()) } while try accept(",")
+    let resultLine = nameLine
     try expect("=")
     guard case .identifier(let op) = token else { throw error("expected an op name or 'const'") }
     try advance()
@@ -141,6 +149,7 @@ public struct Parser {
       try expect(")")
     }
     var ids: [ValueID] = []
+    nameLine = resultLine
     for (name, type) in zip(results, types) {
       let id = graph.addValue(name: name, type: type)
       try define(name, id)
@@ -151,15 +160,18 @@ public struct Parser {
 
   private mutating func valueName() throws(Diagnostic) -> String {
     guard case .valueName(let name) = token else { throw error("expected a %value") }
+    nameLine = lexer.line
     try advance()
     return name
   }
+  /// An error about the last %name read. By now the lexer is at the next token, which may be on a later line.
+  private func nameError(_ message: String) -> Diagnostic { Diagnostic(.parseError, "line \(nameLine): \(message)") }
   private mutating func define(_ name: String, _ id: ValueID) throws(Diagnostic) {
-    guard names[name] == nil else { throw error("%\(name) is defined twice") }
+    guard names[name] == nil else { throw nameError("%\(name) is defined twice") }
     names[name] = id
   }
   private func use(_ name: String) throws(Diagnostic) -> ValueID {
-    guard let id = names[name] else { throw error("%\(name) is used before it is defined") }
+    guard let id = names[name] else { throw nameError("%\(name) is used before it is defined") }
     return id
   }
 
@@ -192,7 +204,7 @@ public struct Parser {
     let count = shape.reduce(1, *)
     if case .hex(let bytes) = token {
       try advance()
-      guard bytes.count == count * element.byteSize else { throw error("hex data has \(bytes.count) bytes, type needs \(count * element.byteSize)") }
+      guard bytes.count == count * element.byteSize else { throw consumedError("hex data has \(bytes.count) bytes, type needs \(count * element.byteSize)") }
       return TensorData(element, shape: shape, bytes: bytes)
     }
     if token == .punct("<") { throw error("elided constant data cannot be parsed; print without elision") }
@@ -202,7 +214,7 @@ public struct Parser {
       repeat { texts.append(try scalar()) } while try accept(",")
     }
     try expect("]")
-    guard texts.count == count else { throw error("constant has \(texts.count) values, its type needs \(count)") }
+    guard texts.count == count else { throw consumedError("constant has \(texts.count) values, its type needs \(count)") }
     // 64-bit integers are read exactly; Double would round values above 2^53.
     switch element {
     case .i64:
@@ -237,7 +249,7 @@ public struct Parser {
   }
 
   private func number(_ text: String) throws(Diagnostic) -> Double {
-    guard let v = Double(text) else { throw error("bad number \(text)") }
+    guard let v = Double(text) else { throw consumedError("bad number \(text)") }
     return v
   }
 
