@@ -45,6 +45,8 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: [.unsafeFlags(["-Xcc", "-I\(llvmPrefix)/include"])]),
+    // FileCheck-style matcher for text IR tests (STYLE.md section 5); test support, not shipped.
+    .target(name: "SSMCCheck"),
     .testTarget(name: "SSMCIRTests", dependencies: ["SSMCIR"]),
     // Fixtures are .onnx files written by tools/make-frontend-fixtures.py; tests find them via #filePath.
     .testTarget(name: "SSMCFrontendTests", dependencies: ["SSMCFrontend"], exclude: ["Fixtures"]),
@@ -52,5 +54,9 @@ let package = Package(
     .testTarget(name: "SSMCTensorIOTests", dependencies: ["SSMCTensorIO", "SSMCFrontend"], exclude: ["Fixtures"]),
     // Runs the built ssmc executable; Fixtures/affine.c is a hand-written library with the generic C ABI.
     .testTarget(name: "ssmcTests", dependencies: ["ssmc", "SSMCTensorIO", "SSMCFrontend"], exclude: ["Fixtures"]),
+    .testTarget(name: "SSMCCheckTests", dependencies: ["SSMCCheck"]),
+    .testTarget(
+      name: "SSMCPassesTests", dependencies: ["SSMCPasses", "SSMCIR", "SSMCCheck"],
+      exclude: ["Inputs"]),
   ]
 )
