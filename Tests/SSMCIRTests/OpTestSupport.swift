@@ -27,7 +27,7 @@ enum OpTest {
   }
 
   /// The folder's results for the last node.
-  static func fold(_ inputs: String = "", _ body: String) throws -> [TensorData] {
+  static func fold(_ body: String, inputs: String = "") throws -> [TensorData] {
     let g = try graph(inputs, body)
     let node = g.nodes.last!
     let schema = OpRegistry.schema(node.op)!
