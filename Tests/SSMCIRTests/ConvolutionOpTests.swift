@@ -43,7 +43,7 @@ struct ConvolutionOpTests {
     ("Conv", "[1,4,8,8]", "[6,1,3,3]", "group = 4", "not divisible by group"),
     ("Conv", "[1,3,8,8]", "[8,3,3,3]", "kernel_shape = [2, 2]", "differs from W"),
     ("Conv", "[1,3,8,8]", "[8,3,3,3]", "pads = [1, 1]", "must have 4 entries"),
-    ("Conv", "[1,3,8,8]", "[8,3,3,3]", "strides = [0, 1]", "at least 1"),
+    ("Conv", "[1,3,8,8]", "[8,3,3,3]", "strides = [0, 1]", "must be in 1..."),
     ("Conv", "[1,3,8,8]", "[8,3,3,3]", "auto_pad = \"SAME\"", "auto_pad must be"),
     ("Conv", "[1,3,8,8]", "[8,3,3,3]", "auto_pad = \"VALID\", pads = [1, 1, 1, 1]", "must not both"),
     ("Conv", "[1,3,2,2]", "[8,3,3,3]", "", "exceeds the padded input"),

@@ -57,6 +57,23 @@ extension OpContext {
     }
   }
 
+  /// a * b, or an error when it overflows: malformed sizes must not trap the compiler.
+  public func multiply(_ a: Int, _ b: Int) throws(Diagnostic) -> Int {
+    let (v, overflow) = a.multipliedReportingOverflow(by: b)
+    guard !overflow else { throw error("size \(a) x \(b) overflows") }
+    return v
+  }
+  /// The sum of `values`, or an error when it overflows.
+  public func sum(_ values: [Int]) throws(Diagnostic) -> Int {
+    var total = 0
+    for v in values {
+      let (s, overflow) = total.addingReportingOverflow(v)
+      guard !overflow else { throw error("the sum of \(values) overflows") }
+      total = s
+    }
+    return total
+  }
+
   /// The elements of operand `index` as a static shape, for folders that work from the type alone.
   public func staticShape(_ index: Int) throws(Diagnostic) -> [Int] {
     let t = try type(index)
@@ -65,16 +82,24 @@ extension OpContext {
   }
 }
 
+/// Largest tensor a folder builds; bigger results stay computed at run time.
+public let maxFoldElements = 1 << 26
+
 /// A product of dims kept exact when some are symbolic: a fixed factor times a multiset of symbols.
 public struct DimProduct: Sendable, Hashable {
   public var fixed: Int = 1
+  /// True when the fixed factor overflowed Int; such a product is no dim at all.
+  public var overflowed = false
   /// Symbol names, sorted, with repeats.
   public var symbols: [String] = []
 
   public init<S: Sequence>(_ dims: S) where S.Element == Dim {
     for d in dims {
       switch d {
-      case .fixed(let v): fixed *= v
+      case .fixed(let v):
+        let (p, o) = fixed.multipliedReportingOverflow(by: v)
+        fixed = p
+        overflowed = overflowed || o
       case .symbol(let s): symbols.append(s)
       }
     }
@@ -82,6 +107,7 @@ public struct DimProduct: Sendable, Hashable {
   }
   /// The product as one dim, when it is a number or a single symbol; nil for `B*3` and the like.
   public var dim: Dim? {
+    if overflowed { return nil }
     if symbols.isEmpty { return .fixed(fixed) }
     if symbols.count == 1 && fixed == 1 { return .symbol(symbols[0]) }
     if fixed == 0 { return .fixed(0) }
@@ -90,6 +116,7 @@ public struct DimProduct: Sendable, Hashable {
   /// `self / other` as one dim, when `other`'s symbols all occur in `self` and the quotient is a whole number
   /// or a single symbol; nil otherwise.
   public func quotient(_ other: DimProduct) -> Dim? {
+    if overflowed || other.overflowed { return nil }
     var rest = symbols
     for s in other.symbols {
       guard let i = rest.firstIndex(of: s) else { return nil }
@@ -152,6 +179,10 @@ extension TensorData {
     to shape: [Int], fill: Double = 0, _ source: ([Int]) throws(Diagnostic) -> Int?
   ) throws(Diagnostic) -> TensorData {
     let size = element.byteSize
+    let count = DimProduct(shape.map(Dim.fixed))
+    guard !count.overflowed, count.fixed <= maxFoldElements else {
+      throw Diagnostic(.unsupportedFeature, "a folded result of shape \(shape) is too large")
+    }
     var fillBytes: [UInt8] = []
     TensorData.append(fill, as: element, to: &fillBytes)
     var out: [UInt8] = []

@@ -42,7 +42,7 @@ private func concatGeometry(_ ctx: OpContext) throws(Diagnostic) -> ([Dim], Int)
     along.append(t.dims[axis])
   }
   // A sum with symbols is only a dim when the symbol stands alone next to zero-size parts.
-  let fixedSum = along.compactMap(\.value).reduce(0, +)
+  let fixedSum = try ctx.sum(along.compactMap(\.value))
   let symbols = along.filter { $0.value == nil }
   switch (symbols.count, fixedSum) {
   case (0, _): dims[axis] = .fixed(fixedSum)
@@ -96,8 +96,8 @@ private func splitSizes(_ ctx: OpContext) throws(Diagnostic) -> (Int, [Dim]) {
     guard numOutputs == nil else { throw ctx.error(.badAttribute, "Split takes the split input or num_outputs, not both") }
     guard given.count == n else { throw ctx.error("split \(given) has \(given.count) sizes for \(n) results") }
     guard given.allSatisfy({ $0 >= 0 }) else { throw ctx.error("split \(given) has a negative size") }
-    if let v = d.value, given.reduce(0, +) != v {
-      throw ctx.error("split \(given) sums to \(given.reduce(0, +)), but axis \(axis) of \(x) has size \(v)")
+    if let v = d.value, try ctx.sum(given) != v {
+      throw ctx.error("split \(given) sums to \(try ctx.sum(given)), but axis \(axis) of \(x) has size \(v)")
     }
     return (axis, given.map(Dim.fixed))
   }
@@ -154,6 +154,6 @@ private func tileDims(_ ctx: OpContext) throws(Diagnostic) -> [Dim] {
     if r == 1 { return d }
     if r == 0 { return .fixed(0) }
     guard let v = d.value else { throw ctx.error(.unknownShape, "cannot tile the symbolic dim \(d) \(r) times") }
-    return .fixed(v * r)
+    return .fixed(try ctx.multiply(v, r))
   }
 }

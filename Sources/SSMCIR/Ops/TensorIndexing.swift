@@ -52,11 +52,11 @@ public func sliceAxes(_ ctx: OpContext) throws(Diagnostic) -> [SliceAxis] {
     if d > 0 && step > 0 {
       s = min(max(s, 0), d)
       e = min(max(e, 0), d)
-      count = e > s ? (e - s + step - 1) / step : 0
+      count = e > s ? (e - s - 1) / step + 1 : 0
     } else if d > 0 {
       s = min(max(s, 0), d - 1)
       e = min(max(e, -1), d - 1)
-      count = s > e ? (s - e - step - 1) / -step : 0
+      count = s > e ? Int(UInt(s - e - 1) / step.magnitude) + 1 : 0
     }
     result[axis] = SliceAxis(start: count > 0 ? s : 0, step: step, count: .fixed(count))
   }
@@ -199,6 +199,7 @@ private func padPlan(_ ctx: OpContext) throws(Diagnostic) -> [PadAxis] {
     }
   }
   let pads = try ctx.constantInts(1)
+  guard pads.allSatisfy({ $0 > -(1 << 40) && $0 < 1 << 40 }) else { throw ctx.error("pads \(pads) are out of range") }
   let axes = try ctx.normalizedAxes(ctx.optionalConstantInts(3) ?? Array(0..<x.rank), rank: x.rank)
   guard pads.count == 2 * axes.count else {
     throw ctx.error("pads \(pads) must have 2 entries per padded axis (\(axes.count) axes)")
@@ -212,7 +213,7 @@ private func padPlan(_ ctx: OpContext) throws(Diagnostic) -> [PadAxis] {
     }
     let low = max(0, -begin)
     let high = d - max(0, -end)
-    let out = d + begin + end
+    let out = try ctx.sum([d, begin, end])
     guard out >= 0, high >= low else { throw ctx.error("pads (\(begin), \(end)) crop more than axis \(axis) of \(x) holds") }
     if mode != "constant" && high == low && out > 0 {
       throw ctx.error("Pad mode \(mode) cannot pad the empty axis \(axis) of \(x)")
