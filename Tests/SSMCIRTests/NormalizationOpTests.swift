@@ -5,7 +5,7 @@ import Testing
 /// 21 GroupNormalization, 23 RMSNormalization).
 struct NormalizationOpTests {
   static let inputs = """
-    %x: f32[B,197,384], %g: f32[384], %g2: f32[197,384], %one: f32[1], %img: f32[N,6,5,5], %c: f32[6], %h: f16[384], \
+    %x: f32[B,197,384], %g: f32[384], %g2: f32[197,384], %one: f32[1], %img: f32[N,6,5,5], %c: f32[6], %h: f16[384], %c64: f64[6], \
     %i: i64[2,3]
     """
 
@@ -13,7 +13,9 @@ struct NormalizationOpTests {
     ("%y = LayerNormalization(%x, %g, %g) : ?", "f32[B,197,384]"),
     ("%y, %m, %r = LayerNormalization(%x, %g) : ?, ?, ?", "f32[B,197,384] f32[B,197,1] f32[B,197,1]"),
     ("%y, %m = LayerNormalization(%x, %g2, %one) {axis = 1} : ?, ?", "f32[B,197,384] f32[B,1,1]"),
-    ("%y, %m = LayerNormalization(%x, %g) {stash_type = 11} : ?, ?", "f32[B,197,384] f64[B,197,1]"),
+    ("%y, %m = LayerNormalization(%x, %g) {stash_type = 16} : ?, ?", "f32[B,197,384] bf16[B,197,1]"),
+    ("%y = RMSNormalization(%x, %h) : ?", "f16[B,197,384]"),
+    ("%y = BatchNormalization(%img, %c, %c, %c, %c64) : ?", "f32[N,6,5,5]"),
     ("%y = RMSNormalization(%x, %g) {epsilon = 1e-06} : ?", "f32[B,197,384]"),
     ("%y = RMSNormalization(%x, %g2) {axis = -2} : ?", "f32[B,197,384]"),
     ("%y = BatchNormalization(%img, %c, %c, %c, %c) : ?", "f32[N,6,5,5]"),
@@ -30,7 +32,9 @@ struct NormalizationOpTests {
     ("%y = LayerNormalization(%x, %g) {axis = 3} : ?", "out of range"),
     ("%y = LayerNormalization(%x, %h) : ?", "f16"),
     ("%y = LayerNormalization(%i, %i) : ?", "float X"),
-    ("%y, %m = LayerNormalization(%x, %g) {stash_type = 7} : ?, ?", "not a float element type"),
+    ("%y, %m = LayerNormalization(%x, %g) {stash_type = 7} : ?, ?", "is not one of"),
+    ("%y, %m = LayerNormalization(%x, %g) {stash_type = 11} : ?, ?", "is not one of"),
+    ("%y = InstanceNormalization(%img, %c64, %c) : ?", "f64"),
     ("%y = RMSNormalization(%x, %c) : ?", "does not broadcast"),
     ("%y = BatchNormalization(%img, %c, %c, %c, %g) : ?", "channels"),
     ("%y = BatchNormalization(%img, %c, %c, %c, %c) {training_mode = 1} : ?", "inference form only"),
