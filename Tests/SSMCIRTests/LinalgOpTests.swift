@@ -5,7 +5,7 @@ import Testing
 struct LinalgOpTests {
   static let inputs = """
     %a: f32[B,197,384], %w: f32[384,1536], %v: f32[384], %m: f32[3,4], %n: f32[4,5], %b4: f32[7,1,3,4], \
-    %b3: f32[6,4,5], %c: f32[5], %sq: f32[3,3], %i: i64[4,5]
+    %b3: f32[6,4,5], %b43: f32[1,6,4,5], %c: f32[5], %sq: f32[3,3], %i: i64[4,5]
     """
 
   @Test(arguments: [
@@ -20,8 +20,9 @@ struct LinalgOpTests {
     ("%y = Gemm(%n, %m) {transA = 1, transB = 1} : ?", "f32[5,3]"),
     ("%y = Einsum(%m, %n) {equation = \"ij,jk->ik\"} : ?", "f32[3,5]"),
     ("%y = Einsum(%m, %n) {equation = \"ij,jk\"} : ?", "f32[3,5]"),
-    ("%y = Einsum(%b4, %b3) {equation = \"...ij,...jk\"} : ?", "f32[7,6,3,5]"),
-    ("%y = Einsum(%b4, %b3) {equation = \"...ij, ...jk -> ...ik\"} : ?", "f32[7,6,3,5]"),
+    ("%y = Einsum(%b4, %b43) {equation = \"...ij,...jk\"} : ?", "f32[7,6,3,5]"),
+    ("%y = Einsum(%b4, %b43) {equation = \"...ij, ...jk -> ...ik\"} : ?", "f32[7,6,3,5]"),
+    ("%y = Einsum(%b4, %n) {equation = \"...ij,jk->...ik\"} : ?", "f32[7,1,3,5]"),
     ("%y = Einsum(%sq) {equation = \"ii\"} : ?", "f32[]"),
     ("%y = Einsum(%sq) {equation = \"ii->i\"} : ?", "f32[3]"),
     ("%y = Einsum(%m) {equation = \"bA\"} : ?", "f32[4,3]"),
@@ -45,6 +46,7 @@ struct LinalgOpTests {
     ("%y = Einsum(%m) {equation = \"ij->iz\"} : ?", "in no input"),
     ("%y = Einsum(%b4) {equation = \"...ij->ij\"} : ?", "needs '...'"),
     ("%y = Einsum(%m) {equation = \"i1\"} : ?", "only hold letters"),
+    ("%y = Einsum(%b4, %b3) {equation = \"...ij,...jk\"} : ?", "different numbers of dims"),
   ])
   func rejects(body: String, message: String) throws {
     let e = try OpTest.error(Self.inputs, body)
