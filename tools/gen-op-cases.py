@@ -254,5 +254,39 @@ for op in ["MaxPool", "AveragePool", "LpPool"]:
         case(f"{op}{k}", op, [Sym([1, 2, 10, 9])], **kw)
 case("global-average", "GlobalAveragePool", [Sym([2, 3, 5, 4])])
 
+# Random window geometry: 1-D and 2-D, every padding style, with and without ceil_mode.
+for k in range(60):
+    n = int(rng.integers(1, 3))
+    size = [int(v) for v in rng.integers(5, 12, n)]
+    kernel = [int(v) for v in rng.integers(1, 5, n)]
+    kw = {"strides": [int(v) for v in rng.integers(1, 4, n)], "dilations": [int(v) for v in rng.integers(1, 3, n)]}
+    style = k % 4
+    if style == 0:
+        kw["pads"] = [int(v) for v in rng.integers(0, 3, 2 * n)]
+    elif style == 1:
+        kw["auto_pad"] = "SAME_UPPER"
+    elif style == 2:
+        kw["auto_pad"] = "SAME_LOWER"
+    else:
+        kw["auto_pad"] = "VALID"
+    same = kw.get("auto_pad", "").startswith("SAME")
+    if k < 20:
+        case(f"random-conv{k}", "Conv", [Sym([1, 2] + size), Sym([3, 2] + kernel)], **kw)
+    elif k < 40:
+        # onnxruntime needs pads smaller than the kernel for pools.
+        if "pads" in kw:
+            kw["pads"] = [min(p, kernel[i % n] - 1) for i, p in enumerate(kw["pads"])]
+        if "auto_pad" not in kw:
+            kw["ceil_mode"] = k % 2
+        if same and any(d != 1 for d in kw["dilations"]):
+            continue  # onnxruntime ignores dilations when sizing SAME pools; the spec says ceil(size / stride)
+        case(f"random-pool{k}", ["MaxPool", "AveragePool"][k % 2], [Sym([1, 2] + size)], kernel_shape=kernel, **kw)
+    else:
+        kw["output_padding"] = [int(rng.integers(0, s)) for s in kw["strides"]]
+        effective = [(kk - 1) * d + 1 for kk, d in zip(kernel, kw["dilations"])]
+        if same and (any(p != 0 for p in kw["output_padding"]) or any(e < s for e, s in zip(effective, kw["strides"]))):
+            continue  # onnxruntime clamps SAME padding at 0 here; the spec says size * stride
+        case(f"random-conv-transpose{k}", "ConvTranspose", [Sym([1, 2] + size), Sym([2, 3] + kernel)], **kw)
+
 json.dump({"onnxruntime": ort.__version__, "opset": OPSET, "cases": cases}, sys.stdout, indent=1)
 sys.stdout.write("\n")

@@ -32,6 +32,11 @@ struct ConvolutionOpTests {
     ("LpPool", "[1,2,6]", nil, "kernel_shape = [2], strides = [2]", "f32[1,2,3]"),
     ("MaxPool", "[1,1,5,5]", nil, "kernel_shape = [2, 2], strides = [2, 2], auto_pad = \"VALID\"", "f32[1,1,2,2]"),
     ("GlobalAveragePool", "[2,3,7,7]", nil, "", "f32[2,3,1,1]"),
+    // Spec text where onnxruntime differs: SAME pools are ceil(size / stride) whatever the dilation, and SAME
+    // ConvTranspose outputs are size * stride even when that needs negative padding.
+    ("MaxPool", "[1,2,11]", nil, "auto_pad = \"SAME_LOWER\", dilations = [2], kernel_shape = [4], strides = [3]", "f32[1,2,4]"),
+    ("AveragePool", "[1,2,8]", nil, "auto_pad = \"SAME_UPPER\", dilations = [2], kernel_shape = [3]", "f32[1,2,8]"),
+    ("ConvTranspose", "[1,2,6]", "[2,3,1]", "auto_pad = \"SAME_LOWER\", output_padding = [1], strides = [3]", "f32[1,3,18]"),
     ("GlobalMaxPool", "[B,3,L]", nil, "", "f32[B,3,1]"),
   ] as [(String, String, String?, String, String)])
   func shapes(op: String, x: String, w: String?, attrs: String, expected: String) throws {

@@ -18,6 +18,7 @@ struct TensorDataOpTests {
     ("%s = const i64[1] [0]\n%e = const i64[1] [9223372036854775807]\n%y = Slice(%x, %s, %e) : ?", "f32[B,6,4]"),
     ("%s = const i64[2] [-1, 0]\n%e = const i64[2] [-100, 9]\n%a = const i64[2] [1, -1]\n%t = const i64[2] [-2, 3]\n%y = Slice(%x, %s, %e, %a, %t) : ?", "f32[B,3,2]"),
     ("%s = const i64[1] [5]\n%e = const i64[1] [2]\n%a = const i64[1] [1]\n%y = Slice(%x, %s, %e, %a) : ?", "f32[B,0,4]"),
+    ("%s = const i64[1] [-1]\n%e = const i64[1] [-9223372036854775808]\n%t = const i64[1] [-1]\n%a = const i64[1] [0]\n%y = Slice(%x, %s, %e, %a, %t) : ?", "f32[B,6,4]"),
     ("%y = Gather(%x, %i) {axis = 1} : ?", "f32[B,2,3,4]"),
     ("%k = const i32[] [-1]\n%y = Gather(%x, %k) {axis = -1} : ?", "f32[B,6]"),
     ("%y = GatherElements(%v, %i) {axis = 1} : ?", "f32[2,3]"),

@@ -2,6 +2,7 @@
 let indexingOps: [OpSchema] = [slice, gather, gatherElements, pad]
 
 /// One sliced axis after ONNX's clamping: the first element taken, the step, and how many are taken.
+/// A symbolic axis reversed whole has start -1, meaning its last element.
 public struct SliceAxis: Sendable, Hashable {
   public var start: Int
   public var step: Int
@@ -44,6 +45,10 @@ public func sliceAxes(_ ctx: OpContext) throws(Diagnostic) -> [SliceAxis] {
       // A symbolic dim survives only a slice that provably takes all of it, in order.
       let big = Int(Int32.max)
       if step == 1 && (start == 0 || start <= -big) && end >= big { continue }
+      if step == -1 && (start == -1 || start >= big) && end <= -big {
+        result[axis] = SliceAxis(start: -1, step: -1, count: x.dims[axis])  // start -1: the last element
+        continue
+      }
       throw ctx.error(.unknownShape, "cannot slice the symbolic dim \(x.dims[axis]) of \(x) with [\(start):\(end):\(step)]")
     }
     var s = start < 0 ? start + d : start
