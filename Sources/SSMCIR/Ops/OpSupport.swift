@@ -185,13 +185,78 @@ extension TensorData {
     }
     var fillBytes: [UInt8] = []
     TensorData.append(fill, as: element, to: &fillBytes)
-    var out: [UInt8] = []
-    out.reserveCapacity(shape.reduce(1, *) * size)
-    try forEachIndex(shape) { index throws(Diagnostic) in
-      if let flat = try source(index) {
-        out.append(contentsOf: bytes[(flat * size)..<((flat + 1) * size)])
-      } else {
-        out.append(contentsOf: fillBytes)
+    let elements = self.count
+    var out = [UInt8](repeating: 0, count: count.fixed * size)
+    // The buffer closures rethrow untyped errors, so the failure is carried out by hand.
+    var failure: Diagnostic? = nil
+    bytes.withUnsafeBytes { src in
+      out.withUnsafeMutableBytes { dst in
+        fillBytes.withUnsafeBytes { fillSource in
+          var offset = 0
+          do throws(Diagnostic) {
+            try forEachIndex(shape) { index throws(Diagnostic) in
+              if let flat = try source(index) {
+                guard flat >= 0 && flat < elements else {
+                  throw Diagnostic(.internalError, "folder read element \(flat) of a tensor of \(elements)")
+                }
+                dst.baseAddress!.advanced(by: offset).copyMemory(from: src.baseAddress!.advanced(by: flat * size), byteCount: size)
+              } else {
+                dst.baseAddress!.advanced(by: offset).copyMemory(from: fillSource.baseAddress!, byteCount: size)
+              }
+              offset += size
+            }
+          } catch {
+            failure = error
+          }
+        }
+      }
+    }
+    if let failure { throw failure }
+    return TensorData(element, shape: shape, bytes: out)
+  }
+
+  /// A tensor of `shape` whose element at multi-index i is this tensor's element at flat index
+  /// `base + sum(i[k] * strides[k])`: transposes, slices, broadcasts and split parts without a per-element
+  /// closure (strides may be 0 or negative).
+  public func strided(to shape: [Int], base: Int = 0, strides: [Int]) throws(Diagnostic) -> TensorData {
+    let size = element.byteSize
+    let count = DimProduct(shape.map(Dim.fixed))
+    guard !count.overflowed, count.fixed <= maxFoldElements else {
+      throw Diagnostic(.unsupportedFeature, "a folded result of shape \(shape) is too large")
+    }
+    // Every index stays in range when the two extreme corners do.
+    var low = base
+    var high = base
+    for (d, s) in zip(shape, strides) where d > 0 {
+      if s < 0 { low += (d - 1) * s } else { high += (d - 1) * s }
+    }
+    guard count.fixed == 0 || (low >= 0 && high < self.count) else {
+      throw Diagnostic(.internalError, "strided read [\(low), \(high)] outside a tensor of \(self.count)")
+    }
+    var out = [UInt8](repeating: 0, count: count.fixed * size)
+    if count.fixed == 0 { return TensorData(element, shape: shape, bytes: out) }
+    bytes.withUnsafeBytes { src in
+      out.withUnsafeMutableBytes { dst in
+        var index = [Int](repeating: 0, count: shape.count)
+        var flat = base
+        var offset = 0
+        while true {
+          dst.baseAddress!.advanced(by: offset).copyMemory(from: src.baseAddress!.advanced(by: flat * size), byteCount: size)
+          offset += size
+          // Odometer step: bump the last axis, carrying into earlier ones.
+          var axis = shape.count - 1
+          while axis >= 0 {
+            if index[axis] + 1 < shape[axis] {
+              index[axis] += 1
+              flat += strides[axis]
+              break
+            }
+            flat -= strides[axis] * index[axis]
+            index[axis] = 0
+            axis -= 1
+          }
+          if axis < 0 { break }
+        }
       }
     }
     return TensorData(element, shape: shape, bytes: out)

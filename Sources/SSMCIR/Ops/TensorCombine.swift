@@ -75,12 +75,7 @@ private let split = OpSchema(
     for size in sizes.compactMap(\.value) {
       var shape = data.shape
       shape[axis] = size
-      let start = offset
-      results.append(try data.remapped(to: shape) { index in
-        var flat = start * strides[axis]
-        for (k, i) in index.enumerated() { flat += i * strides[k] }
-        return flat
-      })
+      results.append(try data.strided(to: shape, base: offset * strides[axis], strides: strides))
       offset += size
     }
     return results
@@ -119,8 +114,7 @@ private let expand = OpSchema(
   fold: { ctx throws(Diagnostic) in
     let data = try ctx.requireConstant(0)
     let shape = try expandDims(ctx).compactMap(\.value)
-    let strides = broadcastStrides(of: data.shape, to: shape)
-    return [try data.remapped(to: shape) { index in zip(index, strides).reduce(0) { $0 + $1.0 * $1.1 } }]
+    return [try data.strided(to: shape, strides: broadcastStrides(of: data.shape, to: shape))]
   })
 
 private func expandDims(_ ctx: OpContext) throws(Diagnostic) -> [Dim] {

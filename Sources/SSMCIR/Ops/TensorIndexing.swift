@@ -22,9 +22,10 @@ private let slice = OpSchema(
     let data = try ctx.requireConstant(0)
     let axes = try sliceAxes(ctx)
     let strides = rowMajorStrides(data.shape)
-    return [try data.remapped(to: axes.compactMap(\.count.value)) { index in
-      zip(index, axes).enumerated().reduce(0) { $0 + ($1.element.1.start + $1.element.0 * $1.element.1.step) * strides[$1.offset] }
-    }]
+    let base = zip(axes, strides).reduce(0) { $0 + $1.0.start * $1.1 }
+    return [try data.strided(to: axes.compactMap(\.count.value), base: base, strides: zip(axes, strides).map { a, s in
+      a.count.value ?? 0 > 1 ? a.step * s : 0  // a step past the end (e.g. INT64_MAX) is never taken
+    })]
   })
 
 /// The slice of every axis of the data (untouched axes take everything).

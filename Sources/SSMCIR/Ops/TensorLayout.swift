@@ -12,9 +12,7 @@ private let transpose = OpSchema(
     let data = try ctx.requireConstant(0)
     let perm = try permutation(ctx, rank: data.shape.count)
     let strides = rowMajorStrides(data.shape)
-    return [try data.remapped(to: perm.map { data.shape[$0] }) { index in
-      zip(index, perm).reduce(0) { $0 + $1.0 * strides[$1.1] }
-    }]
+    return [try data.strided(to: perm.map { data.shape[$0] }, strides: perm.map { strides[$0] })]
   })
 
 /// `perm`, or the reversed axes when absent; output axis i is input axis perm[i].
