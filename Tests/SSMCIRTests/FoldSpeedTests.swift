@@ -15,6 +15,5 @@ struct FoldSpeedTests {
     // Element (i, j) of the result is w[j][i] = j * cols + i.
     #expect(result[0].floats[1] == Float(cols) && result[0].floats[rows] == 1)
     #expect(elapsed < .seconds(5), "took \(elapsed)")
-    print("transpose fold of \(rows)x\(cols): \(elapsed)")
   }
 }
