@@ -6,7 +6,6 @@ import Testing
 
 /// Runs every `Inputs/*.ssmc` file: each `// -----` case is parsed, verified, run through its `RUN:` pipeline
 /// with verify-each, printed, and matched against its CHECK lines (or its expected-error lines).
-/// Files under `Inputs/pending/` are not run (they need ops that are not defined yet).
 /// With `SSMC_UPDATE_CHECKS=1`, failing cases get CHECK lines generated from their output (see `CheckUpdater`).
 struct PassTextTests {
   static let inputs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Inputs")
@@ -52,17 +51,6 @@ struct PassTextTests {
   /// An empty or misplaced Inputs folder would make `textCases` run nothing and pass.
   @Test func inputsAreFound() {
     #expect(Self.files.count >= 5, "no .ssmc files found in \(Self.inputs.path)")
-  }
-
-  /// Pending files cannot run yet, but their directives and IR must stay well-formed so enabling them is a move.
-  @Test func pendingFilesAreWellFormed() throws {
-    let pending = Self.inputs.appendingPathComponent("pending")
-    let names = ((try? FileManager.default.contentsOfDirectory(atPath: pending.path)) ?? []).filter { $0.hasSuffix(".ssmc") }
-    #expect(!names.isEmpty, "no pending files in \(pending.path)")
-    for name in names {
-      let file = try TestFile(name: name, text: String(contentsOf: pending.appendingPathComponent(name), encoding: .utf8))
-      for item in file.cases { _ = try Parser.parse(item.textWithFileLineNumbers) }
-    }
   }
 
   /// Points a failure at the .ssmc line, so an editor jumps to the directive.
