@@ -25,6 +25,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -35,6 +36,10 @@ from onnx_backend_report import write_report
 
 EXCLUSIONS = REPO_ROOT / "tools" / "onnx_backend_exclusions.txt"
 TAIL_LINES = 15
+
+# Steps still running, so Ctrl-C can end them: each runs in its own session and would outlive us.
+_live: set[subprocess.Popen] = set()
+_live_lock = threading.Lock()
 
 
 def die(message: str) -> None:
@@ -127,12 +132,17 @@ def run_step(cmd: list[str], deadline: float) -> tuple[bool, str]:
     # Own session so a timeout also ends whatever ssmc started (e.g. the linker).
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             errors="replace", start_new_session=True)
+    with _live_lock:
+        _live.add(proc)
     try:
         out, _ = proc.communicate(timeout=remaining)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         out, _ = proc.communicate()
         return False, transcript + out + "TIMEOUT: killed after the case's time limit\n"
+    finally:
+        with _live_lock:
+            _live.discard(proc)
     if proc.returncode != 0:
         how = f"killed by signal {-proc.returncode}" if proc.returncode < 0 else f"exit status {proc.returncode}"
         return False, transcript + out + f"({how})\n"
@@ -192,14 +202,30 @@ def main() -> int:
             print(name)
         return 0
 
+    # Ctrl-C and a CI job's SIGTERM both end the run and its steps (the default for SIGINT may be "ignore"
+    # when started in the background, which would leave the steps running).
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     results: list[Result] = []
-    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        futures = [pool.submit(run_case, n, cases[n], args.cases / n, args.ssmc, args.timeout, args.keep)
-                   for n in sel.run]
+    pool = ThreadPoolExecutor(max_workers=max(1, args.jobs))
+    futures = [pool.submit(run_case, n, cases[n], args.cases / n, args.ssmc, args.timeout, args.keep)
+               for n in sel.run]
+    try:
         for done, fut in enumerate(as_completed(futures), 1):
             results.append(fut.result())
             if sys.stderr.isatty():
                 print(f"\r[{done}/{len(futures)}]", end="", file=sys.stderr, flush=True)
+    except KeyboardInterrupt:
+        pool.shutdown(wait=False, cancel_futures=True)
+        with _live_lock:
+            for proc in _live:
+                os.killpg(proc.pid, signal.SIGKILL)
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    pool.shutdown()
     if sys.stderr.isatty() and futures:
         print(file=sys.stderr)
 
