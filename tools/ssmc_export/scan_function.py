@@ -195,9 +195,10 @@ def finalize_model(model):
     for ov, present in sorted(needed.items()):
         if ov not in have:
             model.functions.append(make_function(present, opset))
-    if not any(i.domain == DOMAIN for i in model.opset_import):
+    uses_domain = any(n.domain == DOMAIN for g in _graphs(model.graph) for n in g.node)
+    if uses_domain and not any(i.domain == DOMAIN for i in model.opset_import):
         model.opset_import.append(oh.make_opsetid(DOMAIN, 1))
-    if model.ir_version < MIN_IR_VERSION:
+    if needed and model.ir_version < MIN_IR_VERSION:
         model.ir_version = MIN_IR_VERSION
     return model
 
