@@ -60,8 +60,8 @@ class SS2D(nn.Module):
 
     def _core(self, x):
         """x (B, D, H, W) after conv+SiLU -> merged scan output (B, D, H, W)."""
-        b, d, h, w = x.shape
-        r, n = self.dt_rank, self.d_state
+        b, _, h, w = x.shape
+        d, r, n = self.d_inner, self.dt_rank, self.d_state   # python ints: weight shapes stay static
         xs = cross_scan(x)                                              # (B, 4, D, L)
         if self.version == "v05_noz":
             x_dbl = F.conv1d(xs.reshape(b, K * d, h * w), self.x_proj_weight.reshape(K * (r + 2 * n), d, 1),
