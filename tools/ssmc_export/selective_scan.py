@@ -54,7 +54,14 @@ def _f32(t):
 class _SelectiveScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx, u, delta, A, B, C, D, z, delta_bias, delta_softplus, reverse):
-        return selective_scan_eager(u, delta, A, B, C, D, z, delta_bias, delta_softplus, reverse)
+        # Under the ONNX exporter the tracer would record the whole loop over L only to drop it for
+        # the symbolic; hide it (keeps export time and memory independent of L).
+        state = torch._C._get_tracing_state()
+        torch._C._set_tracing_state(None)
+        try:
+            return selective_scan_eager(u, delta, A, B, C, D, z, delta_bias, delta_softplus, reverse)
+        finally:
+            torch._C._set_tracing_state(state)
 
     @staticmethod
     def symbolic(g, u, delta, A, B, C, D, z, delta_bias, delta_softplus, reverse):
