@@ -7,12 +7,21 @@ public struct ImportOptions: Sendable {
   public init(inputShapes: [String: [Int]] = [:]) { self.inputShapes = inputShapes }
 }
 
-/// The opsets ssmc reads: the default domain from 13 to the newest the pinned onnx knows, and our own domain.
+/// The opsets ssmc reads: the default domain from 7 (numpy broadcasting everywhere) to the newest the pinned
+/// onnx knows, and our own domain. Within that range each node's op version is the newest definition not
+/// above the model's opset (`onnxOpVersions`); older definitions are converted to the IR's form by the
+/// adapters in `OpImport`, or rejected where their semantics differ and no adapter exists.
 public enum SupportedOpsets {
-  public static let defaultDomain = 13...28
+  public static let defaultDomain = 7...28
   public static let ssmcDomain = 1...1
-  /// Default-domain ops introduced after opset 13, with the version that introduced them.
-  static let introducedAfter13: [String: Int] = [
-    "LayerNormalization": 17, "Mish": 18, "GroupNormalization": 18, "Gelu": 20, "RMSNormalization": 23,
+  /// Ops whose definitions before this version mean something the IR does not express (and no adapter exists).
+  static let oldestSupportedVersion: [String: Int] = [
+    "Softmax": 13, "LogSoftmax": 13, "BatchNormalization": 9,
   ]
+
+  /// The version of `op` that `opset` selects, or nil when the opset predates the op.
+  static func activeVersion(of op: String, opset: Int) -> Int? {
+    guard let history = onnxOpVersions[op] else { return opset }
+    return history.last { $0 <= opset }
+  }
 }
