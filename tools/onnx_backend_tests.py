@@ -99,6 +99,14 @@ def claimed_ops(ssmc: str) -> set[str]:
     return ops
 
 
+# Element types ssmc compiles (tensor inputs and outputs); a case using any other is excluded with that reason.
+SUPPORTED_TYPES = {"FLOAT", "DOUBLE", "INT64", "INT32", "INT8", "BOOL"}
+
+
+def unsupported_types(case: dict) -> list[str]:
+    return sorted(set(case.get("input_types", []) + case["output_types"]) - SUPPORTED_TYPES)
+
+
 def select(cases: dict, claimed: set[str], exclusions: dict[str, str], pattern: str | None) -> Selection:
     sel = Selection()
     regex = re.compile(pattern) if pattern else None
@@ -109,8 +117,11 @@ def select(cases: dict, claimed: set[str], exclusions: dict[str, str], pattern: 
             sel.excluded[name] = exclusions[name]
             continue
         missing = [op for op in cases[name]["ops"] if op not in claimed]
+        unsupported = unsupported_types(cases[name])
         if missing:
             sel.not_claimed[name] = missing
+        elif unsupported:
+            sel.excluded[name] = f"uses element type {', '.join(unsupported)}, which ssmc does not compile"
         else:
             sel.run.append(name)
     return sel

@@ -68,6 +68,8 @@ enum OpImport {
       setInput(index, TensorData(floats: [v], shape: []), key)
     }
     guard node.domain == "" else { return }
+    // Opset-1 bookkeeping with no meaning for inference.
+    attributes["consumed_inputs"] = nil
     let opset = version
     switch node.opType {
     case "Squeeze", "Unsqueeze", "ReduceSum":
@@ -84,7 +86,7 @@ enum OpImport {
       // Absent bounds stay absent: min at index 1, max at index 2.
       floatAttributeToInput("min", at: 1)
       floatAttributeToInput("max", at: 2)
-    case "Dropout" where version < 12:
+    case "Dropout" where version < 12, "BatchNormalization" where version < 12:
       attributes["ratio"] = nil
       attributes["is_test"] = nil
     default: break

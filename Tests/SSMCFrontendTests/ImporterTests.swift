@@ -78,8 +78,10 @@ struct ImporterTests {
   }
 
   @Test func opsetsOutsideTheSupportedRangeAreRejected() {
-    let old = model([node("Relu", ["x"], ["y"])], inputs: [input("x", [.value(1)])], outputs: ["y"], opset: 6)
-    #expect(diagnostics(old).first?.contains("default-domain opset 6 is not supported") == true)
+    let old = model([node("Add", ["x", "x"], ["y"])], inputs: [input("x", [.value(1)])], outputs: ["y"], opset: 6)
+    #expect(diagnostics(old).first?.contains("Add version 6 (selected by opset 6) is not supported") == true)
+    let zero = model([node("Relu", ["x"], ["y"])], inputs: [input("x", [.value(1)])], outputs: ["y"], opset: 0)
+    #expect(diagnostics(zero).first?.contains("default-domain opset 0 is not supported") == true)
     let newer = model([node("Relu", ["x"], ["y"])], inputs: [input("x", [.value(1)])], outputs: ["y"], opset: 99)
     #expect(diagnostics(newer).first?.contains("opset 99") == true)
   }
