@@ -102,7 +102,10 @@ def claimed_ops(ssmc: str) -> set[str]:
 
 def select(cases: dict, claimed: set[str], exclusions: dict[str, str], pattern: str | None) -> Selection:
     sel = Selection()
-    regex = re.compile(pattern) if pattern else None
+    try:
+        regex = re.compile(pattern) if pattern else None
+    except re.error as e:
+        die(f"--filter {pattern!r}: {e}")
     for name in sorted(cases):
         if regex and not regex.search(name):
             continue
