@@ -27,14 +27,20 @@ enum OpTest {
   }
 
   /// The folder's results for the last node.
-  static func fold(_ inputs: String = "", _ body: String) throws -> [TensorData] {
+  static func fold(_ body: String, inputs: String = "") throws -> [TensorData] {
     let g = try graph(inputs, body)
     let node = g.nodes.last!
     let schema = OpRegistry.schema(node.op)!
     let results = try schema.fold!(g.context(for: node))
     // A folder must agree with the shape rule on the result types.
     let types = try schema.inferTypes(g.context(for: node))
-    precondition(results.map(\.type) == types, "folder and shape rule disagree for \(node.op)")
+    if results.map(\.type) != types { throw Disagreement(folded: results.map(\.type), inferred: types) }
     return results
   }
+}
+
+/// A folder's result types differ from its shape rule's.
+struct Disagreement: Error {
+  var folded: [TensorType]
+  var inferred: [TensorType]
 }

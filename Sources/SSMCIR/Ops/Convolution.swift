@@ -77,11 +77,12 @@ public func convTransposeWindows(_ ctx: OpContext) throws(Diagnostic) -> [Window
   let kernel = try ctx.kernelShape(weights: Array(w.dims[2...]), spatial: n)
   let a = try ctx.windowAttributes(spatial: n)
   let outputPadding = try ctx.ints("output_padding") ?? Array(repeating: 0, count: n)
-  guard outputPadding.count == n, outputPadding.allSatisfy({ $0 >= 0 }) else {
+  guard outputPadding.count == n, outputPadding.allSatisfy({ $0 >= 0 && $0 <= windowLimit }) else {
     throw ctx.error(.badAttribute, "output_padding \(outputPadding) must have \(n) non-negative entries")
   }
   var outputShape = try ctx.ints("output_shape")
   if let s = outputShape {
+    guard s.allSatisfy({ $0 >= 0 && $0 <= windowLimit }) else { throw ctx.error(.badAttribute, "output_shape \(s) is out of range") }
     guard s.count == n || s.count == n + 2 else { throw ctx.error(.badAttribute, "output_shape \(s) must have \(n) or \(n + 2) entries") }
     outputShape = Array(s.suffix(n))
   }
@@ -90,8 +91,8 @@ public func convTransposeWindows(_ ctx: OpContext) throws(Diagnostic) -> [Window
     var win = WindowAxis(
       input: x.dims[i + 2], kernel: kernel[i], stride: a.strides[i], dilation: a.dilations[i],
       padBegin: a.pads[i], padEnd: a.pads[i + n], output: x.dims[i + 2])
-    guard let size = x.dims[i + 2].value else {
-      throw ctx.error(.unknownShape, "ConvTranspose needs static spatial input dims, got \(x)")
+    guard let size = x.dims[i + 2].value, size <= windowLimit else {
+      throw ctx.error(.unknownShape, "ConvTranspose needs static spatial input dims (at most \(windowLimit)), got \(x)")
     }
     let full = win.stride * (size - 1) + outputPadding[i] + win.effectiveKernel
     if outputShape != nil || a.autoPad.hasPrefix("SAME") {

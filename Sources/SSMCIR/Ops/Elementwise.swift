@@ -36,7 +36,7 @@ private let binaryOps: [OpSchema] = [
   binary("Add", +), binary("Sub", -), binary("Mul", *),
   binary("Div") { a, b in a / b },  // integer operands are truncated by the folder's cast
   binary("Pow", pow),
-  binary("Mod", attributes: [AttributeSpec("fmod", .int, default: .int(0))]),
+  mod,
   binary("Equal", result: .bool) { $0 == $1 ? 1 : 0 }, binary("Less", result: .bool) { $0 < $1 ? 1 : 0 },
   binary("Greater", result: .bool) { $0 > $1 ? 1 : 0 },
   binary("LessOrEqual", result: .bool) { $0 <= $1 ? 1 : 0 },
@@ -45,6 +45,21 @@ private let binaryOps: [OpSchema] = [
   binary("Or", result: .bool) { ($0 != 0 || $1 != 0) ? 1 : 0 },
   binary("Xor", result: .bool) { (($0 != 0) != ($1 != 0)) ? 1 : 0 },
 ]
+
+/// Mod: fmod = 1 is C's fmod (sign of the dividend); fmod = 0 is integer modulo with the divisor's sign.
+private let mod: OpSchema = {
+  var schema = binary("Mod", attributes: [AttributeSpec("fmod", .int, default: .int(0))])
+  schema.fold = { ctx throws(Diagnostic) in
+    let element = try ctx.type(0).element
+    let cStyle = try ctx.int("fmod") == 1
+    return [try foldMap(ctx, element: element) { v in
+      guard v[1] != 0 else { return element.isFloat ? .nan : 0 }
+      let r = fmod(v[0], v[1])
+      return cStyle || r == 0 || (r < 0) == (v[1] < 0) ? r : r + v[1]
+    }]
+  }
+  return schema
+}()
 
 private let variadicOps: [OpSchema] = [
   variadic("Max") { $0.contains(where: \.isNaN) ? .nan : $0.max()! },

@@ -46,7 +46,7 @@ private let gemm = OpSchema(
   })
 
 /// Einsum: explicit (`ij,jk->ik`) or implicit (`ij,jk`, output letters appearing once, sorted) equations,
-/// with `...` for broadcast dims and repeated letters for diagonals.
+/// with `...` for broadcast dims (the same number in every term) and repeated letters for diagonals.
 private let einsum = OpSchema(
   "Einsum", operands: [.variadic("Inputs")], attributes: [AttributeSpec("equation", .string, required: true)],
   inferTypes: { ctx throws(Diagnostic) in
@@ -80,6 +80,11 @@ private let einsum = OpSchema(
         guard let unified = unifyDims(known, d) else { throw ctx.error("Einsum letter '\(c)' has sizes \(known) and \(d)") }
         letterDims[c] = unified
       }
+    }
+    // The spec requires every "..." to stand for the same number of dims (numpy would also right-align).
+    let ellipsisRanks = Set(zip(terms, ellipsisShapes).filter { $0.0.contains("...") }.map { $0.1.count })
+    guard ellipsisRanks.count <= 1 else {
+      throw ctx.error("Einsum '...' stands for different numbers of dims: \(ellipsisShapes)")
     }
     guard let ellipsisDims = Broadcast.shape(ellipsisShapes) else {
       throw ctx.error("Einsum '...' dims do not broadcast: \(ellipsisShapes)")

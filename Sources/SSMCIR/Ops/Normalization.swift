@@ -12,13 +12,15 @@ private let layerNorm = OpSchema(
   attributes: [AttributeSpec("axis", .int, default: .int(-1)), epsilon, stashType],
   inferTypes: { ctx throws(Diagnostic) in
     let x = try ctx.type(0)
+    try ctx.requireSameElement([1, 2], as: 0)
     let axis = try normalizedAxis(ctx, rank: x.rank, scales: [1, 2])
     guard (1...3).contains(ctx.resultCount) else { throw ctx.error("LayerNormalization has 1 to 3 results, got \(ctx.resultCount)") }
-    let stat = TensorType(try stashElement(ctx), Array(x.dims[..<axis]) + Array(repeating: .fixed(1), count: x.rank - axis))
+    let stat = TensorType(try stashElement(ctx, allowed: [.f32, .bf16]), Array(x.dims[..<axis]) + Array(repeating: .fixed(1), count: x.rank - axis))
     return [x] + Array(repeating: stat, count: ctx.resultCount - 1)
   })
 
-/// RMSNormalization (opset 23): X / sqrt(mean(X² over [axis, rank)) + epsilon) * scale.
+/// RMSNormalization (opset 23): X / sqrt(mean(X² over [axis, rank)) + epsilon) * scale; Y has scale's
+/// element type, which may differ from X's.
 private let rmsNorm = OpSchema(
   "RMSNormalization", operands: [.required("X"), .required("scale")],
   attributes: [AttributeSpec("axis", .int, default: .int(-1)), epsilon, stashType],
@@ -26,18 +28,18 @@ private let rmsNorm = OpSchema(
     let x = try ctx.type(0)
     _ = try normalizedAxis(ctx, rank: x.rank, scales: [1])
     _ = try stashElement(ctx)
-    return [x]
+    return [x.with(element: try ctx.type(1).element)]
   })
 
 /// Checks X is float and each scale operand broadcasts to X's dims [axis, rank); returns the axis.
 private func normalizedAxis(_ ctx: OpContext, rank: Int, scales: [Int]) throws(Diagnostic) -> Int {
   let x = try ctx.type(0)
   guard x.element.isFloat else { throw ctx.error(.typeMismatch, "\(ctx.schema.name) needs a float X, got \(x)") }
-  try ctx.requireSameElement(scales, as: 0)
   let axis = try ctx.normalizedAxes([ctx.int("axis")], rank: rank, what: "axis")[0]
   let normalized = Array(x.dims[axis...])
   for i in scales where ctx.has(i) {
     let s = try ctx.type(i)
+    guard s.element.isFloat else { throw ctx.error(.typeMismatch, "\(ctx.operandName(i)) must be float, got \(s)") }
     guard s.rank <= normalized.count, Broadcast.shape([normalized, s.dims]) == normalized else {
       throw ctx.error("\(ctx.operandName(i)) \(s) does not broadcast to the normalized dims \(normalized) of X \(x)")
     }
@@ -45,19 +47,21 @@ private func normalizedAxis(_ ctx: OpContext, rank: Int, scales: [Int]) throws(D
   return axis
 }
 
-private func stashElement(_ ctx: OpContext) throws(Diagnostic) -> ElementType {
+private func stashElement(_ ctx: OpContext, allowed: [ElementType] = [.f32, .f64, .f16, .bf16]) throws(Diagnostic) -> ElementType {
   let code = try ctx.int("stash_type")
-  guard let t = ElementType(rawValue: Int32(code)), t.isFloat else {
-    throw ctx.error(.badAttribute, "stash_type \(code) is not a float element type")
+  guard let t = ElementType(rawValue: Int32(code)), allowed.contains(t) else {
+    throw ctx.error(.badAttribute, "stash_type \(code) is not one of \(allowed)")
   }
   return t
 }
 
-/// X (N, C, D...) with per-channel operands of shape (C): checks them and returns X.
-private func perChannel(_ ctx: OpContext, _ operands: [Int]) throws(Diagnostic) -> TensorType {
+/// X (N, C, D...) with per-channel operands of shape (C): checks them and returns X. Only BatchNormalization
+/// lets them have another float type than X.
+private func perChannel(_ ctx: OpContext, _ operands: [Int], sameElement: Bool = true) throws(Diagnostic) -> TensorType {
   let x = try ctx.type(0)
   guard x.element.isFloat else { throw ctx.error(.typeMismatch, "\(ctx.schema.name) needs a float input, got \(x)") }
   guard x.rank >= 2 else { throw ctx.error("\(ctx.schema.name) needs X of shape (N, C, ...), got \(x)") }
+  if sameElement { try ctx.requireSameElement(operands, as: 0) }
   for i in operands {
     let t = try ctx.type(i)
     guard t.element.isFloat, t.rank == 1, unifyDims(t.dims[0], x.dims[1]) != nil else {
@@ -78,7 +82,7 @@ private let batchNorm = OpSchema(
     guard try !ctx.flag("training_mode"), ctx.resultCount == 1 else {
       throw ctx.error(.unsupportedFeature, "BatchNormalization is supported in inference form only (training_mode = 0, one result)")
     }
-    return [try perChannel(ctx, [1, 2, 3, 4])]
+    return [try perChannel(ctx, [1, 2, 3, 4], sameElement: false)]
   })
 
 /// InstanceNormalization: per (n, c) over the spatial dims, then per-channel scale and B.

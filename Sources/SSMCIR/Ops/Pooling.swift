@@ -10,7 +10,7 @@ let poolingOps: [OpSchema] = [
 /// A windowed pool: X (N, C, D1...Dn) -> Y (N, C, O1...On); kernel_shape is required.
 private func pool(_ name: String, extra: [AttributeSpec]) -> OpSchema {
   OpSchema(
-    name, operands: [.required("X")], results: nil,
+    name, operands: [.required("X")], results: name == "MaxPool" ? nil : 1,
     attributes: [
       AttributeSpec("auto_pad", .string, default: .string("NOTSET")), AttributeSpec("ceil_mode", .int, default: .int(0)),
       AttributeSpec("dilations", .ints), AttributeSpec("kernel_shape", .ints, required: true), AttributeSpec("pads", .ints),

@@ -12,6 +12,9 @@ public struct WindowAxis: Sendable, Hashable {
   public var effectiveKernel: Int { (kernel - 1) * dilation + 1 }
 }
 
+/// Bound on window attributes and spatial sizes, so the window arithmetic cannot overflow Int.
+let windowLimit = 1 << 30
+
 /// The window attributes of a node with `spatial` spatial axes, checked and defaulted.
 struct WindowAttributes {
   var strides: [Int]
@@ -26,7 +29,9 @@ extension OpContext {
     func list(_ name: String, default value: Int, count: Int, minimum: Int) throws(Diagnostic) -> [Int] {
       guard let v = try ints(name) else { return Array(repeating: value, count: count) }
       guard v.count == count else { throw error(.badAttribute, "\(name) \(v) must have \(count) entries") }
-      guard v.allSatisfy({ $0 >= minimum }) else { throw error(.badAttribute, "\(name) \(v) must be at least \(minimum)") }
+      guard v.allSatisfy({ $0 >= minimum && $0 <= windowLimit }) else {
+        throw error(.badAttribute, "\(name) \(v) must be in \(minimum)...\(windowLimit)")
+      }
       return v
     }
     let autoPad = try string("auto_pad") ?? "NOTSET"
@@ -46,7 +51,7 @@ extension OpContext {
   func kernelShape(weights: [Dim]?, spatial n: Int) throws(Diagnostic) -> [Int] {
     let attribute = try ints("kernel_shape")
     if let a = attribute {
-      guard a.count == n, a.allSatisfy({ $0 >= 1 }) else { throw error(.badAttribute, "kernel_shape \(a) must have \(n) positive entries") }
+      guard a.count == n, a.allSatisfy({ $0 >= 1 && $0 <= windowLimit }) else { throw error(.badAttribute, "kernel_shape \(a) must have \(n) positive entries") }
     }
     guard let weights else {
       guard let a = attribute else { throw error(.badAttribute, "missing attribute 'kernel_shape'") }
@@ -54,6 +59,7 @@ extension OpContext {
     }
     let fromWeights = weights.compactMap(\.value)
     guard fromWeights.count == n else { throw error(.unknownShape, "the kernel dims of W \(weights) must be static") }
+    guard fromWeights.allSatisfy({ $0 >= 1 && $0 <= windowLimit }) else { throw error("W's kernel dims \(fromWeights) are out of range") }
     if let a = attribute, a != fromWeights { throw error("kernel_shape \(a) differs from W's kernel dims \(fromWeights)") }
     return fromWeights
   }
@@ -69,6 +75,7 @@ extension OpContext {
         input: input[i], kernel: kernel[i], stride: a.strides[i], dilation: a.dilations[i],
         padBegin: a.pads[i], padEnd: a.pads[i + n], output: input[i])
       let ek = w.effectiveKernel
+      if let size = input[i].value, size > windowLimit { throw error("spatial size \(size) is too large") }
       guard let size = input[i].value else {
         // A symbolic size passes through only a window that maps every position to one output.
         let same = a.autoPad.hasPrefix("SAME") || w.padBegin + w.padEnd == ek - 1
