@@ -86,13 +86,13 @@ private func lowerGemm(_ ctx: LoweringContext) throws {
     // C broadcasts unidirectionally to (M, N): strides along m and n, 0 where C has extent 1.
     let cStrides = hasC ? broadcastStrides(of: ctx.operandShape(2), to: [m, n]) : [0, 0]
     let element = try ctx.scalar(ctx.resultType(0).element)
-    epilogue = GemmEpilogue(extras: hasC ? [ctx.operand(2)] : []) { k, acc, row, column, extras in
+    epilogue = GemmEpilogue(extras: hasC ? [ctx.operand(2)] : []) { k, acc, row, column, mask, extras in
       var value = alpha == 1 ? acc : acc * alpha
       guard hasC else { return value }
       let offset = ctx.flatIndex([row], strides: [cStrides[0]]) + ctx.flatIndex([column], strides: [cStrides[1]])
       let c: IRValue
       if acc.isVector && cStrides[1] == 1 {
-        c = k.loadVector(element, lanes: acc.lanes, from: extras[0], at: offset, mask: nil)
+        c = k.loadVector(element, lanes: acc.lanes, from: extras[0], at: offset, mask: mask)
       } else if acc.isVector && cStrides[1] == 0 {
         c = k.splat(k.load(element, from: extras[0], at: offset), lanes: acc.lanes)
       } else {
@@ -106,11 +106,12 @@ private func lowerGemm(_ ctx: LoweringContext) throws {
 }
 
 /// A per-element (or per-vector) transformation applied to the finished accumulator before it is stored:
-/// `(builder, accumulator, row index, first column index, captured extras) -> value`. Vector accumulators
-/// cover consecutive columns. `extras` are pointers the epilogue reads (captured into parallel bodies).
+/// `(builder, accumulator, row index, first column index, lane mask, captured extras) -> value`. Vector
+/// accumulators cover consecutive columns; the mask (nil: all lanes) marks the columns inside the matrix.
+/// `extras` are pointers the epilogue reads (captured into parallel bodies).
 struct GemmEpilogue {
   var extras: [IRValue]
-  var apply: (KernelBuilder, IRValue, IRValue, IRValue, [IRValue]) -> IRValue
+  var apply: (KernelBuilder, IRValue, IRValue, IRValue, IRValue?, [IRValue]) -> IRValue
 }
 
 /// Picks the kernel for a product: the packed f32 kernel when it pays, else loops.
@@ -123,6 +124,10 @@ func emitMatMul(
     throw ctx.error("element type \(ctx.resultType(0).element) is not supported (f32, f64, i64, i32)")
   }
   guard problem.batchCount * problem.m * problem.n > 0 else { return }
+  if element == .f32, GemmKernel.pays(problem, lanes: ctx.vectorLanes) {
+    try GemmKernel(ctx: ctx, problem: problem).emit(a: a, b: b, bConstant: bConstant, c: ctx.results[0], epilogue: epilogue)
+    return
+  }
   emitLoopMatMul(ctx, problem, element: element, a: a, b: b, c: ctx.results[0], epilogue: epilogue)
 }
 
@@ -156,7 +161,7 @@ func emitLoopMatMul(
     if let epilogue {
       k.forLoop(from: k.i64(0), to: k.i64(Int64(p.n)), hints: LoopHints(vectorize: true)) { j in
         let acc = k.load(element, from: captured[2], at: cRow + j)
-        let value = epilogue.apply(k, acc, row, j, Array(captured[3...]))
+        let value = epilogue.apply(k, acc, row, j, nil, Array(captured[3...]))
         k.store(value, element, to: captured[2], at: cRow + j)
       }
     }
