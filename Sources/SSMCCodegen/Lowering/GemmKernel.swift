@@ -5,8 +5,8 @@ import SSMCIR
 /// AVX-512, 6 x 16 with AVX2: 12 accumulators, 2 B vectors and one A broadcast fit the register file),
 /// fed by B panels of `panelWidth` columns laid out k-major so each k step reads two whole vectors.
 ///
-/// Constant B (weights) is packed into panels at compile time; a B whose rows are contiguous is read in
-/// place; any other B is packed at run time. A is read in place through its strides (one broadcast per row
+/// Constant B (weights) is packed into panels at compile time, a run-time B into a heap buffer before the
+/// tiles run. A is read in place through its strides (one broadcast per row
 /// per k). Work is split into (batch, row block, column block) items over the pool; within an item the K
 /// dimension is cut into chunks whose B micro-panel stays in L1 while the row tiles stream past it.
 struct GemmKernel {
@@ -20,17 +20,10 @@ struct GemmKernel {
   /// Elements of one packed B matrix: panels x K x panelWidth.
   var packedMatrixSize: Int { panels * problem.k * panelWidth }
 
-  /// Worth the packed kernel: at least one full vector of columns and some work.
-  static func pays(_ p: MatMulProblem, lanes: Int) -> Bool {
-    p.n >= lanes && p.k >= 2 && p.m * p.n * p.k >= 4096
-  }
-
-  /// How B is read by the tiles.
-  enum BLayout {
-    /// Panels [batch][panel][k][panelWidth], zero-padded past N.
-    case packed(batchStrides: [Int])
-    /// B itself, rows contiguous along n (`bN == 1`).
-    case direct
+  /// Worth the packed kernel: at least one full vector of columns and some work. With a run-time B and few
+  /// rows, packing B costs more than it saves: the loop kernel streams B once instead.
+  static func pays(_ p: MatMulProblem, lanes: Int, bIsConstant: Bool) -> Bool {
+    p.n >= lanes && p.k >= 2 && p.m * p.n * p.k >= 4096 && (bIsConstant || p.m >= 4 * rows)
   }
 
   func emit(a: IRValue, b: IRValue, bConstant: TensorData?, c: IRValue, epilogue: GemmEpilogue?) throws {
@@ -38,14 +31,13 @@ struct GemmKernel {
     if let bConstant {
       let packed = packConstant(bConstant)
       let global = ctx.addConstantGlobal(name: "gemm.packed", floats: packed)
-      emitTiles(a: a, b: global, layout: .packed(batchStrides: packedBatchStrides), c: c, epilogue: epilogue)
-    } else if p.bN == 1 {
-      emitTiles(a: a, b: b, layout: .direct, c: c, epilogue: epilogue)
+      emitTiles(a: a, b: global, bBatchStrides: packedBatchStrides, c: c, epilogue: epilogue)
     } else {
+      // Reading B in place would be cheaper by one copy, but rows a power-of-two apart alias in L1.
       let count = packedBatchCount * packedMatrixSize
       let buffer = ctx.allocate(bytes: count * 4)
       emitRuntimePacking(b: b, into: buffer)
-      emitTiles(a: a, b: buffer, layout: .packed(batchStrides: packedBatchStrides), c: c, epilogue: epilogue)
+      emitTiles(a: a, b: buffer, bBatchStrides: packedBatchStrides, c: c, epilogue: epilogue)
       ctx.free(buffer)
     }
   }
@@ -86,22 +78,37 @@ struct GemmKernel {
     return out
   }
 
-  /// Packs a run-time B (any strides) into panels, in parallel over (batch, panel).
+  /// Packs a run-time B into panels, in parallel over (batch, panel): whole vectors per k row when B's rows
+  /// are contiguous, element by element (walking B along k) otherwise.
   private func emitRuntimePacking(b: IRValue, into buffer: IRValue) {
     let p = problem
     let k = ctx.k
     let dims = packedBatchDims.map { p.batch[$0] }
     let sourceStrides = packedBatchDims.map { p.bBatchStrides[$0] }
-    let (panels, width, size) = (panels, panelWidth, packedMatrixSize)
+    let (panels, width, size, lanes) = (panels, panelWidth, packedMatrixSize, lanes)
     let items = packedBatchCount * panels
-    ctx.parallelIfLarge(items: items, work: size * packedBatchCount, captures: [b, buffer]) { begin, end, captured in
+    ctx.parallelIfLarge(items: items, work: size * packedBatchCount / 4, captures: [b, buffer]) { begin, end, captured in
       k.forLoop(from: begin, to: end, hints: LoopHints(vectorize: false)) { item in
         let bi = item / k.i64(Int64(panels))
         let panel = item - bi * k.i64(Int64(panels))
         let source = ctx.flatIndex(unflatten(k, bi, dims), strides: sourceStrides)
         let destination = bi * k.i64(Int64(size)) + panel * k.i64(Int64(p.k * width))
+        let column0 = panel * k.i64(Int64(width))
+        if p.bN == 1 {
+          let masks = (0..<(width / lanes)).map { v in
+            k.prefixMask(count: k.i64(Int64(p.n)) - column0 - k.i64(Int64(v * lanes)), lanes: lanes)
+          }
+          k.forLoop(from: k.i64(0), to: k.i64(Int64(p.k)), hints: LoopHints(vectorize: false, unrollCount: 2)) { kk in
+            for (v, mask) in masks.enumerated() {
+              let at = source + kk * k.i64(Int64(p.bK)) + column0 + k.i64(Int64(v * lanes))
+              let vector = k.loadVector(.f32, lanes: lanes, from: captured[0], at: at, mask: mask)
+              k.storeVector(vector, .f32, to: captured[1], at: destination + kk * k.i64(Int64(width)) + k.i64(Int64(v * lanes)))
+            }
+          }
+          return
+        }
         k.forLoop(from: k.i64(0), to: k.i64(Int64(width)), hints: LoopHints(vectorize: false)) { j in
-          let column = panel * k.i64(Int64(width)) + j
+          let column = column0 + j
           let inside = k.compare(.lt, column, k.i64(Int64(p.n)))
           let clamped = k.min(column, k.i64(Int64(p.n - 1)))
           k.forLoop(from: k.i64(0), to: k.i64(Int64(p.k)), hints: LoopHints(vectorize: false, unrollCount: 4)) { kk in
@@ -132,7 +139,9 @@ struct GemmKernel {
     return (tileBlock, panelBlock, kChunk)
   }
 
-  func emitTiles(a: IRValue, b: IRValue, layout: BLayout, c: IRValue, epilogue: GemmEpilogue?) {
+  /// The tiles over B packed as panels [batch][panel][k][panelWidth] (zero past N); `bBatchStrides` are the
+  /// packed buffer's element strides per batch dim.
+  func emitTiles(a: IRValue, b: IRValue, bBatchStrides: [Int], c: IRValue, epilogue: GemmEpilogue?) {
     let p = problem
     let k = ctx.k
     let (tileBlock, panelBlock, kChunk) = blocking
@@ -144,7 +153,7 @@ struct GemmKernel {
     let items = p.batchCount * tileBlocks * panelBlocks
     let extras = epilogue?.extras ?? []
     let chunks = (p.k + kChunk - 1) / kChunk
-    ctx.parallelIfLarge(items: items, work: p.flops / 16, captures: [a, b, c] + extras) { begin, end, captured in
+    ctx.parallelIfLarge(items: items, work: p.flops / 64, captures: [a, b, c] + extras) { begin, end, captured in
       k.forLoop(from: begin, to: end, hints: LoopHints(vectorize: false, unrollCount: 1)) { item in
         let panelBlockIndex = item % k.i64(Int64(panelBlocks))
         let rest = item / k.i64(Int64(panelBlocks))
@@ -152,11 +161,7 @@ struct GemmKernel {
         let batchIndex = unflatten(k, rest / k.i64(Int64(tileBlocks)), p.batch)
         let aBatch = ctx.flatIndex(batchIndex, strides: p.aBatchStrides)
         let cBatch = ctx.flatIndex(batchIndex, strides: contiguousStrides(p.batch)) * k.i64(Int64(p.m * p.n))
-        let bBatch: IRValue
-        switch layout {
-        case .packed(let strides): bBatch = ctx.flatIndex(batchIndex, strides: strides)
-        case .direct: bBatch = ctx.flatIndex(batchIndex, strides: p.bBatchStrides)
-        }
+        let bBatch = ctx.flatIndex(batchIndex, strides: bBatchStrides)
         let tBegin = tileBlockIndex * k.i64(Int64(tileBlock))
         let tEnd = k.min(tBegin + k.i64(Int64(tileBlock)), k.i64(Int64(tiles)))
         let pBegin = panelBlockIndex * k.i64(Int64(panelBlock))
@@ -167,7 +172,7 @@ struct GemmKernel {
           let first = k.compare(.eq, chunk, k.i64(0))
           let last = k.compare(.eq, chunk, k.i64(Int64(chunks - 1)))
           let tile = Tile(
-            kernel: self, layout: layout, a: captured[0], b: captured[1], c: captured[2], extras: Array(captured[3...]),
+            kernel: self, a: captured[0], b: captured[1], c: captured[2], extras: Array(captured[3...]),
             aBatch: aBatch, bBatch: bBatch, cBatch: cBatch, k0: k0, kLength: kLength, first: chunks == 1 ? nil : first,
             last: chunks == 1 ? nil : last, epilogue: epilogue)
           func panelRun(_ panel: IRValue, width: Int) {
@@ -196,7 +201,6 @@ struct GemmKernel {
 /// the last chunk).
 private struct Tile {
   let kernel: GemmKernel
-  let layout: GemmKernel.BLayout
   let a, b, c: IRValue
   let extras: [IRValue]
   let aBatch, bBatch, cBatch, k0, kLength: IRValue
@@ -215,17 +219,8 @@ private struct Tile {
     let column0 = panel * k.i64(Int64(kernel.panelWidth))
     let aRows = (0..<rows).map { r in aBatch + (m0 + k.i64(Int64(r))) * k.i64(Int64(p.aM)) + k0 * k.i64(Int64(p.aK)) }
     let cRows = (0..<rows).map { r in cBatch + (m0 + k.i64(Int64(r))) * k.i64(Int64(p.n)) + column0 }
-    let (bStart, bStep): (IRValue, Int)
-    switch layout {
-    case .packed:
-      bStart = bBatch + (panel * k.i64(Int64(p.k)) + k0) * k.i64(Int64(kernel.panelWidth))
-      bStep = kernel.panelWidth
-    case .direct:
-      bStart = bBatch + k0 * k.i64(Int64(p.bK)) + column0
-      bStep = p.bK
-    }
-    let packed: Bool
-    if case .packed = layout { packed = true } else { packed = false }
+    let bStart = bBatch + (panel * k.i64(Int64(p.k)) + k0) * k.i64(Int64(kernel.panelWidth))
+    let bStep = kernel.panelWidth
     let zero = k.constant(0, k.type(.f32, lanes: lanes))
     var initial: [IRValue] = []
     for r in 0..<rows {
@@ -241,7 +236,7 @@ private struct Tile {
     let sums = k.forLoop(from: k.i64(0), to: kLength, hints: LoopHints(vectorize: false, unrollCount: 4), carrying: initial) { kk, acc in
       let bRow = bStart + kk * k.i64(Int64(bStep))
       let bv = (0..<vectors).map { v in
-        k.loadVector(.f32, lanes: lanes, from: b, at: bRow + k.i64(Int64(v * lanes)), mask: packed ? nil : mask(v))
+        k.loadVector(.f32, lanes: lanes, from: b, at: bRow + k.i64(Int64(v * lanes)))
       }
       var next = acc
       for r in 0..<rows {

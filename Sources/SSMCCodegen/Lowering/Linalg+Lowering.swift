@@ -124,7 +124,7 @@ func emitMatMul(
     throw ctx.error("element type \(ctx.resultType(0).element) is not supported (f32, f64, i64, i32)")
   }
   guard problem.batchCount * problem.m * problem.n > 0 else { return }
-  if element == .f32, GemmKernel.pays(problem, lanes: ctx.vectorLanes) {
+  if element == .f32, GemmKernel.pays(problem, lanes: ctx.vectorLanes, bIsConstant: bConstant != nil) {
     try GemmKernel(ctx: ctx, problem: problem).emit(a: a, b: b, bConstant: bConstant, c: ctx.results[0], epilogue: epilogue)
     return
   }
