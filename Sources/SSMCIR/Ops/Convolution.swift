@@ -97,10 +97,12 @@ public func convTransposeWindows(_ ctx: OpContext) throws(Diagnostic) -> [Window
     let full = win.stride * (size - 1) + outputPadding[i] + win.effectiveKernel
     if outputShape != nil || a.autoPad.hasPrefix("SAME") {
       let out = outputShape?[i] ?? size * win.stride
-      // A negative total (output larger than the input reaches) gives negative pads: extra output rows that
-      // receive only the bias. ONNX puts the odd pixel at the beginning unless auto_pad is SAME_UPPER.
+      // A negative total (output_shape larger than the input reaches) pads the end with bias-only
+      // positions; the halves round toward minus infinity as in the ONNX reference.
       let total = full - out
-      (win.padBegin, win.padEnd) = samePads(total: total, upper: a.autoPad == "SAME_UPPER")
+      let half = total >= 0 ? total / 2 : -((-total + 1) / 2)
+      // ONNX puts the odd pixel at the beginning unless auto_pad is SAME_UPPER.
+      (win.padBegin, win.padEnd) = a.autoPad == "SAME_UPPER" ? (half, total - half) : (total - half, half)
       win.output = .fixed(out)
     } else {
       let out = full - win.padBegin - win.padEnd
