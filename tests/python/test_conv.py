@@ -92,6 +92,22 @@ def test_conv(x_shape, w_shape, attrs, bias, w_const):
           label=f"x{x_shape} w{w_shape} {attrs}")
 
 
+@pytest.mark.parametrize("cpu", ["x86-64-v3", "x86-64"])
+@pytest.mark.parametrize("x_shape,w_shape,attrs", [
+    ((1, 6, 13, 21), (6, 1, 3, 3), {"group": 6, "pads": [1, 1, 1, 1]}),
+    ((1, 5, 11, 13), (9, 5, 3, 3), {"pads": [1, 1, 1, 1]}),
+    ((1, 5, 11, 13), (9, 5, 2, 2), {"strides": [2, 2]}),
+])
+def test_conv_other_targets(cpu, x_shape, w_shape, attrs):
+    """Depthwise blocks and GEMM tiles sized for 8-lane (AVX2) and 4-lane (SSE) vectors."""
+    x, w, b = rand(*x_shape), rand(*w_shape), rand(w_shape[0])
+    nd = len(x_shape) - 2
+    pads = attrs.get("pads", [0] * (2 * nd))
+    ref = conv_ref(x, w, b, attrs.get("strides", [1] * nd), pads, [1] * nd, attrs.get("group", 1))
+    check("Conv", [x, w, b], attrs, constants=(1, 2), reference=ref, label=f"{cpu} x{x_shape} w{w_shape}",
+          compile_args=("--target-cpu", cpu))
+
+
 CONV_TRANSPOSE_CASES = [
     ((1, 3, 5, 6), (3, 4, 3, 3), {}, True),
     ((2, 4, 5, 5), (4, 3, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1], "output_padding": [1, 1]}, False),

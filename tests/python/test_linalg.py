@@ -103,3 +103,14 @@ def test_einsum(equation, shapes):
     inputs = [rand(*s) for s in shapes]
     ref = np.einsum(equation, *[x.astype(np.float64) for x in inputs])
     check("Einsum", inputs, {"equation": equation}, reference=ref, label=equation)
+
+
+@pytest.mark.parametrize("cpu", ["x86-64-v3", "x86-64"])
+@pytest.mark.parametrize("a_shape,b_shape,b_const", [((37, 45), (45, 29), True), ((2, 20, 33), (2, 33, 41), False),
+                                                     ((100, 70), (70, 9), True)])
+def test_matmul_other_targets(cpu, a_shape, b_shape, b_const):
+    """The kernels size their tiles by the target's vector width (8 lanes with AVX2, 4 with SSE)."""
+    a, b = rand(*a_shape), rand(*b_shape)
+    ref = np.matmul(a.astype(np.float64), b.astype(np.float64))
+    check("MatMul", [a, b], constants=(1,) if b_const else (), reference=ref, label=f"{cpu} {a_shape}x{b_shape}",
+          compile_args=("--target-cpu", cpu))
