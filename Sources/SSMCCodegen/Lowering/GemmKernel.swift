@@ -171,7 +171,7 @@ struct GemmKernel {
         let tileBlockIndex = rest % k.i64(Int64(tileBlocks))
         let batchIndex = unflatten(k, rest / k.i64(Int64(tileBlocks)), p.batch)
         let aBatch = ctx.flatIndex(batchIndex, strides: p.aBatchStrides)
-        let cBatch = ctx.flatIndex(batchIndex, strides: contiguousStrides(p.batch)) * k.i64(Int64(p.m * p.n))
+        let cBatch = ctx.flatIndex(batchIndex, strides: p.cBatchStrides)
         let bBatch: IRValue
         if case .packed(let strides) = access { bBatch = ctx.flatIndex(batchIndex, strides: strides) } else { bBatch = k.i64(0) }
         let tBegin = tileBlockIndex * k.i64(Int64(tileBlock))
@@ -231,7 +231,7 @@ private struct Tile {
     let m0 = rowTile * k.i64(Int64(GemmKernel.rows))
     let column0 = panel * k.i64(Int64(kernel.panelWidth))
     let aRows = (0..<rows).map { r in aBatch + (m0 + k.i64(Int64(r))) * k.i64(Int64(p.aM)) + k0 * k.i64(Int64(p.aK)) }
-    let cRows = (0..<rows).map { r in cBatch + (m0 + k.i64(Int64(r))) * k.i64(Int64(p.n)) + column0 }
+    let cRows = (0..<rows).map { r in cBatch + (m0 + k.i64(Int64(r))) * k.i64(Int64(p.cM)) + column0 }
     let bStart = bBatch + (panel * k.i64(Int64(p.k)) + k0) * k.i64(Int64(kernel.panelWidth))
     func bRow(_ kk: IRValue) -> IRValue {
       switch access {
