@@ -70,12 +70,12 @@ def errors(got, ref):
     return err, err / max(float(np.max(np.abs(ref))), 1e-30)
 
 
-def check(op, inputs, attrs=None, constants=(), reference=None, rel=2e-5, ort_rel=2e-5, opset=21, label="", use_ort=True):
+def check(op, inputs, attrs=None, constants=(), reference=None, rel=2e-5, ort_rel=2e-5, opset=21, label="", use_ort=True, compile_args=()):
     """Compiles and runs the node, compares with onnxruntime (unless `use_ort` is false, for cases where
     onnxruntime departs from the ONNX spec) and (if given) the float64 `reference`."""
     model = one_node_model(op, inputs, attrs, constants, opset)
     feeds = [a for i, a in enumerate(inputs) if a is not None and i not in constants]
-    got = run_ssmc(model, feeds)
+    got = run_ssmc(model, feeds, compile_args)
     if not use_ort:
         abs_ref, rel_ref = errors(got, reference)
         report = f"{op} {label}: vs numpy float64 max-abs {abs_ref:.3g} max-rel {rel_ref:.3g}"

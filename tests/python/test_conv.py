@@ -59,9 +59,12 @@ CONV_CASES = [
     ((1, 9, 14, 15), (9, 1, 7, 7), {"group": 9, "pads": [3, 3, 3, 3]}, True),
     ((2, 6, 11, 10), (6, 1, 3, 3), {"group": 6, "strides": [2, 2], "pads": [1, 0, 1, 2]}, False),
     ((1, 8, 10, 10), (16, 1, 3, 3), {"group": 8, "pads": [1, 1, 1, 1]}, True),
+    ((1, 4, 5, 150), (4, 1, 3, 3), {"group": 4, "pads": [1, 1, 1, 1], "strides": [2, 1], "dilations": [1, 2]}, True),
+    ((2, 3, 70), (3, 1, 7), {"group": 3, "pads": [3, 3]}, False),
     ((1, 3, 32, 32), (16, 3, 4, 4), {"strides": [4, 4]}, True),
     ((1, 16, 7, 7), (24, 16, 1, 1), {}, True),
     ((1, 40, 19, 21), (70, 40, 3, 3), {"pads": [1, 1, 1, 1]}, True),
+    ((2, 16, 9, 9), (24, 4, 3, 3), {"group": 4, "pads": [0, 1, 1, 0], "strides": [2, 1]}, True),
     ((1, 5, 9, 11), (4, 5, 3, 3), {"auto_pad": "SAME_UPPER", "strides": [2, 2]}, True),
     ((1, 5, 9, 11), (4, 5, 2, 4), {"auto_pad": "SAME_LOWER"}, False),
     ((1, 5, 9, 11), (4, 5, 3, 3), {"auto_pad": "VALID", "strides": [2, 3]}, True),
@@ -87,6 +90,22 @@ def test_conv(x_shape, w_shape, attrs, bias, w_const):
     consts = (1, 2) if w_const else ()
     check("Conv", inputs, attrs, constants=tuple(i for i in consts if i < len(inputs)), reference=ref,
           label=f"x{x_shape} w{w_shape} {attrs}")
+
+
+@pytest.mark.parametrize("cpu", ["x86-64-v3", "x86-64"])
+@pytest.mark.parametrize("x_shape,w_shape,attrs", [
+    ((1, 6, 13, 21), (6, 1, 3, 3), {"group": 6, "pads": [1, 1, 1, 1]}),
+    ((1, 5, 11, 13), (9, 5, 3, 3), {"pads": [1, 1, 1, 1]}),
+    ((1, 5, 11, 13), (9, 5, 2, 2), {"strides": [2, 2]}),
+])
+def test_conv_other_targets(cpu, x_shape, w_shape, attrs):
+    """Depthwise blocks and GEMM tiles sized for 8-lane (AVX2) and 4-lane (SSE) vectors."""
+    x, w, b = rand(*x_shape), rand(*w_shape), rand(w_shape[0])
+    nd = len(x_shape) - 2
+    pads = attrs.get("pads", [0] * (2 * nd))
+    ref = conv_ref(x, w, b, attrs.get("strides", [1] * nd), pads, [1] * nd, attrs.get("group", 1))
+    check("Conv", [x, w, b], attrs, constants=(1, 2), reference=ref, label=f"{cpu} x{x_shape} w{w_shape}",
+          compile_args=("--target-cpu", cpu))
 
 
 CONV_TRANSPOSE_CASES = [

@@ -95,6 +95,12 @@ EINSUM_CASES = [
     ("abc,cd,de->abe", [(2, 3, 4), (4, 5), (5, 6)]),
     ("bdl,bdnl->bdn", [(2, 6, 9), (2, 6, 4, 9)]),
     ("bkdl,kdn->bkln", [(1, 4, 8, 10), (4, 8, 3)]),
+    ("b k d l, k c d -> b k c l", [(2, 4, 40, 70), (4, 38, 40)]),
+    ("bkrl,kdr->bkdl", [(1, 4, 6, 100), (4, 48, 6)]),
+    ("bld,de->ble", [(2, 50, 33), (33, 47)]),
+    ("bij,bkj->bik", [(3, 40, 20), (3, 30, 20)]),
+    ("bhqd,bhkd->bhqk", [(1, 3, 50, 16), (1, 3, 60, 16)]),
+    ("ij,kj->ki", [(40, 20), (30, 20)]),
 ]
 
 
@@ -103,3 +109,14 @@ def test_einsum(equation, shapes):
     inputs = [rand(*s) for s in shapes]
     ref = np.einsum(equation, *[x.astype(np.float64) for x in inputs])
     check("Einsum", inputs, {"equation": equation}, reference=ref, label=equation)
+
+
+@pytest.mark.parametrize("cpu", ["x86-64-v3", "x86-64"])
+@pytest.mark.parametrize("a_shape,b_shape,b_const", [((37, 45), (45, 29), True), ((2, 20, 33), (2, 33, 41), False),
+                                                     ((100, 70), (70, 9), True)])
+def test_matmul_other_targets(cpu, a_shape, b_shape, b_const):
+    """The kernels size their tiles by the target's vector width (8 lanes with AVX2, 4 with SSE)."""
+    a, b = rand(*a_shape), rand(*b_shape)
+    ref = np.matmul(a.astype(np.float64), b.astype(np.float64))
+    check("MatMul", [a, b], constants=(1,) if b_const else (), reference=ref, label=f"{cpu} {a_shape}x{b_shape}",
+          compile_args=("--target-cpu", cpu))

@@ -41,6 +41,14 @@ private func lowerConv(_ ctx: LoweringContext) throws {
   let element = try ctx.scalar(ctx.resultType(0).element)
   guard element.isFloat else { throw ctx.error("Conv needs float operands") }
   guard g.batch * g.outChannels * g.outputPlane > 0 else { return }
+  if element == .f32 && g.isDepthwiseFast {
+    emitDepthwiseConv(ctx, g)
+    return
+  }
+  if element == .f32 && g.prefersGemm(lanes: ctx.vectorLanes) {
+    if g.prefersPaddedGrid { emitPaddedGridConv(ctx, g) } else { emitGemmConv(ctx, g) }
+    return
+  }
   emitGeneralConv(ctx, g, element: element)
 }
 

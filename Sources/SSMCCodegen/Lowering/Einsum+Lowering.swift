@@ -59,32 +59,30 @@ struct EinsumPlan {
 
   func stride(_ operand: Int, _ letter: Character) -> Int { strides[operand][letter] ?? 0 }
 
-  /// The equation as one batched matrix product, when it is one: two inputs, no repeated letters, each
-  /// letter shared by both inputs and the output (batch), by one input and the output (at most one m and
-  /// one n letter), or by both inputs only (at most one k letter), and the output ordered batch, m, n.
-  /// Returns the problem and whether the inputs swap roles (output ordered batch, n, m as C^T = B^T A^T).
-  func matMul() -> (MatMulProblem, swapped: Bool)? {
-    guard terms.count == 2, terms.allSatisfy({ Set($0).count == $0.count }) else { return nil }
-    let (a, b, out) = (Set(terms[0]), Set(terms[1]), Set(outputLetters))
-    guard out.isSubset(of: a.union(b)), summedLetters.allSatisfy({ a.contains($0) && b.contains($0) }) else { return nil }
-    let batch = outputLetters.filter { a.contains($0) && b.contains($0) }
-    let mLetters = outputLetters.filter { a.contains($0) && !b.contains($0) }
-    let nLetters = outputLetters.filter { b.contains($0) && !a.contains($0) }
-    guard mLetters.count <= 1, nLetters.count <= 1, summedLetters.count <= 1 else { return nil }
-    let tail = Array(outputLetters.dropFirst(batch.count))
-    guard Array(outputLetters.prefix(batch.count)) == batch else { return nil }
-    let swapped = tail != mLetters + nLetters
-    guard !swapped || tail == nLetters + mLetters else { return nil }
-    let (left, right) = swapped ? (1, 0) : (0, 1)
-    let (mL, nL) = swapped ? (nLetters.first, mLetters.first) : (mLetters.first, nLetters.first)
+  /// The equation as one batched matrix product, when it is one: two inputs without repeated letters, at
+  /// most one summed letter (in both inputs), and the last output letter (n) from exactly one input, which
+  /// becomes B. The other input's last output letter not in B is m; every other output letter is a batch
+  /// dim (stride 0 in an input that lacks it). Returns the problem and which input is A.
+  func matMul() -> (MatMulProblem, aInput: Int)? {
+    guard terms.count == 2, terms.allSatisfy({ Set($0).count == $0.count }), summedLetters.count <= 1,
+      let nL = outputLetters.last
+    else { return nil }
+    let sets = terms.map(Set.init)
+    guard summedLetters.allSatisfy({ sets[0].contains($0) && sets[1].contains($0) }), sets[0].contains(nL) != sets[1].contains(nL)
+    else { return nil }
+    let (left, right) = sets[1].contains(nL) ? (0, 1) : (1, 0)
+    let mL = outputLetters.dropLast().last { sets[left].contains($0) && !sets[right].contains($0) }
     let kL = summedLetters.first
+    let batch = outputLetters.filter { $0 != nL && $0 != mL }
+    let outStrides = Dictionary(uniqueKeysWithValues: zip(outputLetters, contiguousStrides(outputLetters.map { sizes[$0]! })))
     func size(_ c: Character?) -> Int { c.map { sizes[$0]! } ?? 1 }
     func s(_ operand: Int, _ c: Character?) -> Int { c.map { stride(operand, $0) } ?? 0 }
-    let problem = MatMulProblem(
+    var problem = MatMulProblem(
       batch: batch.map { sizes[$0]! }, m: size(mL), n: size(nL), k: size(kL),
       aBatchStrides: batch.map { stride(left, $0) }, aM: s(left, mL), aK: s(left, kL),
       bBatchStrides: batch.map { stride(right, $0) }, bK: s(right, kL), bN: s(right, nL))
-    return (problem, swapped)
+    problem.cLayout = (batch.map { outStrides[$0]! }, mL.map { outStrides[$0]! } ?? 0)
+    return (problem, left)
   }
 }
 
@@ -95,9 +93,8 @@ func lowerEinsum(_ ctx: LoweringContext) throws {
   let shapes = (0..<count).map { ctx.operandShape($0) }
   let plan = try EinsumPlan(equation: try ctx.op.string("equation") ?? "", shapes: shapes) { ctx.error($0) }
   let element = try ctx.scalar(ctx.resultType(0).element)
-  if let (problem, swapped) = plan.matMul() {
-    let (a, b) = swapped ? (ctx.operand(1), ctx.operand(0)) : (ctx.operand(0), ctx.operand(1))
-    try emitMatMul(ctx, problem, a: a, b: b, bConstant: ctx.constant(swapped ? 0 : 1))
+  if let (problem, aInput) = plan.matMul() {
+    try emitMatMul(ctx, problem, a: ctx.operand(aInput), b: ctx.operand(1 - aInput), bConstant: ctx.constant(1 - aInput))
     return
   }
   let k = ctx.k

@@ -139,9 +139,20 @@ struct GemmKernel {
     return (tileBlock, panelBlock, kChunk)
   }
 
-  /// The tiles over B packed as panels [batch][panel][k][panelWidth] (zero past N); `bBatchStrides` are the
-  /// packed buffer's element strides per batch dim.
+  /// Where the tiles read B.
+  enum BAccess {
+    /// Panels [batch][panel][k][panelWidth] (zero past N), with the buffer's element strides per batch dim.
+    case packed(batchStrides: [Int])
+    /// Row k of B starts at element `table[k]` (an i64 array) of the B buffer and is contiguous along n;
+    /// the buffer must be readable up to a panel width past the last row's end.
+    case rowTable(IRValue)
+  }
+
   func emitTiles(a: IRValue, b: IRValue, bBatchStrides: [Int], c: IRValue, epilogue: GemmEpilogue?) {
+    emitTiles(a: a, b: b, access: .packed(batchStrides: bBatchStrides), c: c, epilogue: epilogue)
+  }
+
+  func emitTiles(a: IRValue, b: IRValue, access: BAccess, c: IRValue, epilogue: GemmEpilogue?) {
     let p = problem
     let k = ctx.k
     let (tileBlock, panelBlock, kChunk) = blocking
@@ -160,8 +171,9 @@ struct GemmKernel {
         let tileBlockIndex = rest % k.i64(Int64(tileBlocks))
         let batchIndex = unflatten(k, rest / k.i64(Int64(tileBlocks)), p.batch)
         let aBatch = ctx.flatIndex(batchIndex, strides: p.aBatchStrides)
-        let cBatch = ctx.flatIndex(batchIndex, strides: contiguousStrides(p.batch)) * k.i64(Int64(p.m * p.n))
-        let bBatch = ctx.flatIndex(batchIndex, strides: bBatchStrides)
+        let cBatch = ctx.flatIndex(batchIndex, strides: p.cBatchStrides)
+        let bBatch: IRValue
+        if case .packed(let strides) = access { bBatch = ctx.flatIndex(batchIndex, strides: strides) } else { bBatch = k.i64(0) }
         let tBegin = tileBlockIndex * k.i64(Int64(tileBlock))
         let tEnd = k.min(tBegin + k.i64(Int64(tileBlock)), k.i64(Int64(tiles)))
         let pBegin = panelBlockIndex * k.i64(Int64(panelBlock))
@@ -172,7 +184,7 @@ struct GemmKernel {
           let first = k.compare(.eq, chunk, k.i64(0))
           let last = k.compare(.eq, chunk, k.i64(Int64(chunks - 1)))
           let tile = Tile(
-            kernel: self, a: captured[0], b: captured[1], c: captured[2], extras: Array(captured[3...]),
+            kernel: self, access: access, a: captured[0], b: captured[1], c: captured[2], extras: Array(captured[3...]),
             aBatch: aBatch, bBatch: bBatch, cBatch: cBatch, k0: k0, kLength: kLength, first: chunks == 1 ? nil : first,
             last: chunks == 1 ? nil : last, epilogue: epilogue)
           func panelRun(_ panel: IRValue, width: Int) {
@@ -201,6 +213,7 @@ struct GemmKernel {
 /// the last chunk).
 private struct Tile {
   let kernel: GemmKernel
+  let access: GemmKernel.BAccess
   let a, b, c: IRValue
   let extras: [IRValue]
   let aBatch, bBatch, cBatch, k0, kLength: IRValue
@@ -218,9 +231,14 @@ private struct Tile {
     let m0 = rowTile * k.i64(Int64(GemmKernel.rows))
     let column0 = panel * k.i64(Int64(kernel.panelWidth))
     let aRows = (0..<rows).map { r in aBatch + (m0 + k.i64(Int64(r))) * k.i64(Int64(p.aM)) + k0 * k.i64(Int64(p.aK)) }
-    let cRows = (0..<rows).map { r in cBatch + (m0 + k.i64(Int64(r))) * k.i64(Int64(p.n)) + column0 }
+    let cRows = (0..<rows).map { r in cBatch + (m0 + k.i64(Int64(r))) * k.i64(Int64(p.cM)) + column0 }
     let bStart = bBatch + (panel * k.i64(Int64(p.k)) + k0) * k.i64(Int64(kernel.panelWidth))
-    let bStep = kernel.panelWidth
+    func bRow(_ kk: IRValue) -> IRValue {
+      switch access {
+      case .packed: return bStart + kk * k.i64(Int64(kernel.panelWidth))
+      case .rowTable(let table): return k.load(.i64, from: table, at: k0 + kk) + column0
+      }
+    }
     let zero = k.constant(0, k.type(.f32, lanes: lanes))
     var initial: [IRValue] = []
     for r in 0..<rows {
@@ -234,9 +252,9 @@ private struct Tile {
       }
     }
     let sums = k.forLoop(from: k.i64(0), to: kLength, hints: LoopHints(vectorize: false, unrollCount: 4), carrying: initial) { kk, acc in
-      let bRow = bStart + kk * k.i64(Int64(bStep))
+      let row = bRow(kk)
       let bv = (0..<vectors).map { v in
-        k.loadVector(.f32, lanes: lanes, from: b, at: bRow + k.i64(Int64(v * lanes)))
+        k.loadVector(.f32, lanes: lanes, from: b, at: row + k.i64(Int64(v * lanes)))
       }
       var next = acc
       for r in 0..<rows {

@@ -10,8 +10,8 @@ let linalgLowerings: [String: Lowering] = [
   "Einsum": { ctx in try lowerEinsum(ctx) },
 ]
 
-/// A batched product C[b, m, n] = sum_k A[b, m, k] * B[b, k, n] with C contiguous (batch..., M, N) and A, B
-/// addressed through element strides (0 along broadcast batch dims).
+/// A batched product C[b, m, n] = sum_k A[b, m, k] * B[b, k, n] with A, B addressed through element
+/// strides (0 along broadcast batch dims) and C contiguous along n.
 struct MatMulProblem {
   var batch: [Int]
   var m: Int
@@ -25,14 +25,18 @@ struct MatMulProblem {
   var bBatchStrides: [Int]
   var bK: Int
   var bN: Int
+  /// C's strides per batch dim and along m; nil: contiguous (batch..., M, N).
+  var cLayout: (batch: [Int], m: Int)? = nil
 
+  var cBatchStrides: [Int] { cLayout?.batch ?? contiguousStrides(batch).map { $0 * m * n } }
+  var cM: Int { cLayout?.m ?? n }
   var batchCount: Int { batch.reduce(1, *) }
   var flops: Int { 2 * batchCount * m * n * k }
 
   /// Folds the batch into M when B is shared by every batch and A's batch walks its rows contiguously
   /// ((B, L, D) x (D, E) becomes one (B*L, D) x (D, E) product), so the kernel sees one large matrix.
   func foldingBatchIntoRows() -> MatMulProblem {
-    guard !batch.isEmpty, bBatchStrides.allSatisfy({ $0 == 0 }) else { return self }
+    guard !batch.isEmpty, cLayout == nil, bBatchStrides.allSatisfy({ $0 == 0 }) else { return self }
     var expected = aM * m
     for (dim, stride) in zip(batch, aBatchStrides).reversed() {
       guard stride == expected || dim == 1 else { return self }
@@ -144,7 +148,7 @@ func emitLoopMatMul(
     let row = index.last!
     let aRow = ctx.flatIndex(batchIndex, strides: p.aBatchStrides) + row * k.i64(Int64(p.aM))
     let bBase = ctx.flatIndex(batchIndex, strides: p.bBatchStrides)
-    let cRow = (ctx.flatIndex(batchIndex, strides: contiguousStrides(p.batch)) * k.i64(Int64(p.m)) + row) * k.i64(Int64(p.n))
+    let cRow = ctx.flatIndex(batchIndex, strides: p.cBatchStrides) + row * k.i64(Int64(p.cM))
     let zero = k.constant(0, k.type(element))
     k.forLoop(from: k.i64(0), to: k.i64(Int64(p.n)), hints: LoopHints(vectorize: true)) { j in
       k.store(zero, element, to: captured[2], at: cRow + j)

@@ -5,7 +5,15 @@ import CLLVM
 extension LoweringContext {
   /// A private, 64-byte aligned, read-only global holding `floats` (e.g. weights re-laid out at compile time).
   func addConstantGlobal(name: String, floats: [Float]) -> IRValue {
-    let bytes = floats.withUnsafeBufferPointer { Array(UnsafeRawBufferPointer($0)) }
+    addConstantGlobal(name: name, bytes: floats.withUnsafeBufferPointer { Array(UnsafeRawBufferPointer($0)) })
+  }
+
+  /// A private, 64-byte aligned, read-only global holding `int64s` (e.g. offset tables).
+  func addConstantGlobal(name: String, int64s: [Int64]) -> IRValue {
+    addConstantGlobal(name: name, bytes: int64s.withUnsafeBufferPointer { Array(UnsafeRawBufferPointer($0)) })
+  }
+
+  private func addConstantGlobal(name: String, bytes: [UInt8]) -> IRValue {
     let module = k.llvm
     let initializer = bytes.withUnsafeBufferPointer { buffer in
       buffer.withMemoryRebound(to: CChar.self) { chars in

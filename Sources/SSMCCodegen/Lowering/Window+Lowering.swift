@@ -13,6 +13,11 @@ extension LoweringContext {
     var padEnd: Int
     var output: Int
 
+    init(size: Int, kernel: Int, stride: Int, dilation: Int, padBegin: Int, padEnd: Int, output: Int) {
+      (self.size, self.kernel, self.stride, self.dilation) = (size, kernel, stride, dilation)
+      (self.padBegin, self.padEnd, self.output) = (padBegin, padEnd, output)
+    }
+
     init(_ w: WindowAxis) {
       size = w.input.value!
       kernel = w.kernel
