@@ -1,9 +1,10 @@
 import CLLVM
 import SSMCIR
 
-/// Normalizations. Statistics are computed per row in f32 with two passes (mean, then the mean of squared
-/// deviations), each with vector partial sums: as accurate as onnxruntime's and without the cancellation
-/// of E[x²] - E[x]². The output pass is a contiguous loop LLVM vectorizes.
+/// Normalizations. Statistics are computed per row in f32 with two passes (a mean, then the sums of
+/// deviations from it and of their squares, which also correct the mean), each with vector partial sums:
+/// no cancellation of E[x²] - E[x]², and accurate when the mean is far larger than the spread. The output
+/// pass is a contiguous loop LLVM vectorizes.
 let normalizationLowerings: [String: Lowering] = [
   "LayerNormalization": { ctx in try lowerLayerNorm(ctx, rms: false) },
   "RMSNormalization": { ctx in try lowerLayerNorm(ctx, rms: true) },
@@ -21,25 +22,30 @@ extension LoweringContext {
 
   fileprivate var epsilon: Double { get throws { Double(try op.float("epsilon")) } }
 
-  /// Mean and 1/sqrt(variance + epsilon) of `count` contiguous f32 values from `start` (with `rms`, the
-  /// mean is 0 and the variance is the mean square).
-  fileprivate func rowStatistics(_ base: IRValue, start: IRValue, count: Int, epsilon: Double, rms: Bool) -> (IRValue, IRValue) {
+  /// Statistics of `count` contiguous f32 values from `start`: a first mean `m`, the correction `delta`
+  /// (the mean of x - m, so the mean is m + delta) and 1/sqrt(variance + epsilon). Normalize as
+  /// (x - m) - delta: x - m is exact for x near m, so a mean far larger than the spread keeps its accuracy.
+  /// With `rms`, m = delta = 0 and the variance is the mean square.
+  fileprivate func rowStatistics(
+    _ base: IRValue, start: IRValue, count: Int, epsilon: Double, rms: Bool
+  ) -> (m: IRValue, delta: IRValue, inverse: IRValue) {
     let zero = k.constant(0, k.llvm.f32)
     let scale = 1.0 / Double(Swift.max(count, 1))
-    var mean = zero
+    let lanes = count < vectorLanes ? Swift.max(2, count.nextPowerOfTwo) : vectorLanes
+    var m = zero
     if !rms {
-      mean = k.reduceContiguous(
-        .f32, lanes: vectorLanes, base: base, start: start, count: count, identity: zero, map: { $0 }, combine: { $0 + $1 }) * scale
+      m = k.reduceContiguous(.f32, lanes: lanes, base: base, start: start, count: count, identity: zero, map: { $0 }, combine: { $0 + $1 }) * scale
     }
-    let centre = k.splat(mean, lanes: vectorLanes)
-    let squares = k.reduceContiguous(
-      .f32, lanes: vectorLanes, base: base, start: start, count: count, identity: zero,
-      map: { x in
-        let d = rms ? x : x - (x.lanes == centre.lanes ? centre : self.k.splat(mean, lanes: x.lanes))
-        return d * d
-      }, combine: { $0 + $1 })
-    let inverse = 1.0 / k.sqrt(squares * scale + epsilon)
-    return (mean, inverse)
+    let centre = k.splat(m, lanes: lanes)
+    let zeros = k.constant(0, k.type(.f32, lanes: lanes))
+    let sums = k.forVectors(count: count, lanes: lanes, carrying: [zeros, zeros]) { off, mask, acc in
+      var d = k.loadVector(.f32, lanes: lanes, from: base, at: start + off, mask: mask) - centre
+      if let mask { d = k.select(mask, d, zeros) }
+      return [acc[0] + d, acc[1] + d * d]
+    }
+    let delta = rms ? zero : k.horizontal(sums[0]) { $0 + $1 } * scale
+    let variance = k.horizontal(sums[1]) { $0 + $1 } * scale - delta * delta
+    return (m, delta, 1.0 / k.sqrt(variance + epsilon))
   }
 }
 
@@ -69,10 +75,10 @@ private func lowerLayerNorm(_ ctx: LoweringContext, rms: Bool) throws {
     let bias: IRValue? = hasBias ? c[2] : nil
     let y = c[hasBias ? 3 : 2]
     let base = row[0] * k.i64(Int64(inner))
-    let (mean, inverse) = ctx.rowStatistics(x, start: base, count: inner, epsilon: epsilon, rms: rms)
+    let (m, delta, inverse) = ctx.rowStatistics(x, start: base, count: inner, epsilon: epsilon, rms: rms)
     func level(_ d: Int, _ offsets: [IRValue]) {
       if d == dims.count {
-        var v = rms ? k.load(.f32, from: x, at: base + offsets[0]) : k.load(.f32, from: x, at: base + offsets[0]) - mean
+        var v = rms ? k.load(.f32, from: x, at: base + offsets[0]) : k.load(.f32, from: x, at: base + offsets[0]) - m - delta
         v = v * inverse * k.load(.f32, from: scale, at: offsets[1])
         if let bias { v = v + k.load(.f32, from: bias, at: offsets[2]) }
         k.store(v, .f32, to: y, at: base + offsets[0])
@@ -85,7 +91,7 @@ private func lowerLayerNorm(_ ctx: LoweringContext, rms: Bool) throws {
     }
     level(0, loopStrides.map { _ in k.i64(0) })
     let statistics = c.suffix(statResults)
-    if let meanResult = statistics.first { k.store(mean, .f32, to: meanResult, at: row[0]) }
+    if let meanResult = statistics.first { k.store(m + delta, .f32, to: meanResult, at: row[0]) }
     if statistics.count > 1 { k.store(inverse, .f32, to: statistics[statistics.startIndex + 1], at: row[0]) }
   }
 }
@@ -125,14 +131,15 @@ private func lowerGroupedNorm(_ ctx: LoweringContext, instance: Bool) throws {
   let captures = [ctx.operand(0), ctx.operand(1), ctx.operand(2), ctx.results[0]]
   ctx.forEachIndex([n, groups], work: n * channels * spatial, captures: captures, innerHints: LoopHints(vectorize: false)) { i, c in
     let groupStart = (i[0] * k.i64(Int64(groups)) + i[1]) * k.i64(Int64(perGroup * spatial))
-    let (mean, inverse) = ctx.rowStatistics(c[0], start: groupStart, count: perGroup * spatial, epsilon: epsilon, rms: false)
+    let (m, delta, inverse) = ctx.rowStatistics(c[0], start: groupStart, count: perGroup * spatial, epsilon: epsilon, rms: false)
     k.forLoop(from: k.i64(0), to: k.i64(Int64(perGroup)), hints: LoopHints(vectorize: false)) { j in
       let ch = i[1] * k.i64(Int64(perGroup)) + j
       let a = inverse * k.load(.f32, from: c[1], at: ch)
-      let b = k.load(.f32, from: c[2], at: ch) - mean * a
+      let b = k.load(.f32, from: c[2], at: ch)
       let base = groupStart + j * k.i64(Int64(spatial))
       k.forLoop(from: k.i64(0), to: k.i64(Int64(spatial)), hints: LoopHints(vectorize: true)) { s in
-        k.store(k.mulAdd(k.load(.f32, from: c[0], at: base + s), a, b), .f32, to: c[3], at: base + s)
+        let centred = k.load(.f32, from: c[0], at: base + s) - m - delta
+        k.store(k.mulAdd(centred, a, b), .f32, to: c[3], at: base + s)
       }
     }
   }
