@@ -6,6 +6,10 @@ when `ssmc ops` claims every op it uses (subgraph and local-function bodies incl
 cases count as "not claimed". Claimed cases named in tools/onnx_backend_exclusions.txt
 (`NAME  # reason`) are listed and counted as excluded, never run.
 
+ssmc compiles static shapes: inputs whose values decide an output's shape (Reshape's shape, a Reduce's
+axes, ...) are turned into constants holding the test data's value before compiling (tools/shape_inputs.py,
+as onnx-mlir's runner does in its static mode).
+
 Tolerances are those onnx's backend runner applies (onnx/backend/test/runner/__init__.py):
 each node case's own rtol/atol (1e-3 and 1e-7 for every node case in onnx 1.23.2), with rtol
 raised to 2**-6 for bfloat16 outputs. That runner has no other per-case override for node cases
@@ -34,6 +38,7 @@ from pathlib import Path
 
 from onnx_node_cases import DEFAULT_OUT, REPO_ROOT, ensure_cases
 from onnx_backend_report import write_report
+import shape_inputs
 
 EXCLUSIONS = REPO_ROOT / "tools" / "onnx_backend_exclusions.txt"
 TAIL_LINES = 15
@@ -170,11 +175,18 @@ def run_case(name: str, case: dict, case_dir: Path, ssmc: str, timeout: float, k
     work = tempfile.mkdtemp(prefix=f"ssmc-{name}-")
     try:
         lib = os.path.join(work, "model.so")
-        ok, log = run_step([ssmc, "compile", str(case_dir / "model.onnx"), "-o", lib], deadline)
+        model = case_dir / "model.onnx"
+        data_sets = [case_dir / f"test_data_set_{i}" for i in range(case["data_sets"])]
+        try:
+            static = shape_inputs.promote(case_dir, case["data_sets"], Path(work) / "static")
+        except ValueError as e:
+            return Result(name, False, time.monotonic() - start, f"{e}\n", work if keep else "")
+        if static:
+            model, data_sets = static
+        ok, log = run_step([ssmc, "compile", str(model), "-o", lib], deadline)
         if ok:
             rtol, atol = tolerances(case)
-            for i in range(case["data_sets"]):
-                ds = case_dir / f"test_data_set_{i}"
+            for ds in data_sets:
                 ok, log = run_step([ssmc, "check", lib, str(ds), "--rtol", repr(rtol), "--atol", repr(atol)], deadline)
                 if not ok:
                     break

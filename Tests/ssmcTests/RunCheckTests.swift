@@ -89,7 +89,7 @@ struct ToolFailure: Error { var message: String }
   @Test func checkUsageAndIOErrorsExit2() throws {
     let w = try Workspace()
     let missing = try ssmc("check", w.library, w.path + "/nothing")
-    #expect(missing.status == 2 && missing.standardError.contains("input_0.pb"), "\(missing.standardError)")
+    #expect(missing.status == 2 && missing.standardError.contains("output_0.pb"), "\(missing.standardError)")
     let noLibrary = try ssmc("check", w.path + "/absent.so", fixtures + "/affine/test_data_set_0")
     #expect(noLibrary.status == 2 && noLibrary.standardError.contains("absent.so"), "\(noLibrary.standardError)")
     let badTolerance = try ssmc("check", w.library, fixtures + "/affine/test_data_set_0", "--rtol=-1")
