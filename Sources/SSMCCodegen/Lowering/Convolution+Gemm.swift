@@ -53,24 +53,44 @@ private func emitWindowPacking(_ ctx: LoweringContext, _ g: ConvGeometry, kernel
   ctx.parallelIfLarge(items: kernel.panels, work: kernel.packedMatrixSize * 2, captures: [image, buffer]) { begin, end, c in
     k.forLoop(from: begin, to: end, hints: LoopHints(vectorize: false)) { panel in
       let panelBase = panel * k.i64(Int64(reduction * width))
-      k.forLoop(from: k.i64(0), to: k.i64(Int64(width)), hints: LoopHints(vectorize: false)) { j in
-        let position = panel * k.i64(Int64(width)) + j
-        let live = k.compare(.lt, position, k.i64(Int64(g.outputPlane)))
-        let output = unflatten(k, k.min(position, k.i64(Int64(g.outputPlane - 1))), outputs)
-        k.forLoop(from: k.i64(0), to: k.i64(Int64(g.inChannelsPerGroup)), hints: LoopHints(vectorize: false)) { channel in
-          let channelBase = channel * k.i64(Int64(g.inputPlane))
-          let rowBase = channel * k.i64(Int64(g.kernelVolume))
-          // Window positions in row-major order, matching W's (c, k1, ..., kn) layout.
-          _ = ctx.forEachWindowPosition(g.axes, output: output, carrying: [k.i64(0)]) { _, input, inside, _, carried in
-            let v = k.load(.f32, from: c[0], at: channelBase + ctx.flatIndex(input, strides: inputStrides))
-            let row = rowBase + carried[0]
-            k.store(k.select(k.and(inside, live), v, k.f32(0)), .f32, to: c[1], at: panelBase + row * k.i64(Int64(width)) + j)
-            return [carried[0] + k.i64(1)]
+      // Row k' = (channel, window position) outer, the panel's columns inner: contiguous stores, and a loop
+      // the vectorizer turns into masked gathers.
+      k.forLoop(from: k.i64(0), to: k.i64(Int64(g.inChannelsPerGroup)), hints: LoopHints(vectorize: false)) { channel in
+        let channelBase = channel * k.i64(Int64(g.inputPlane))
+        forEachWindowOffset(k, g.axes) { window, offsets in
+          let row = channel * k.i64(Int64(g.kernelVolume)) + window
+          k.forLoop(from: k.i64(0), to: k.i64(Int64(width)), hints: LoopHints(vectorize: true)) { j in
+            let position = panel * k.i64(Int64(width)) + j
+            var inside = k.compare(.lt, position, k.i64(Int64(g.outputPlane)))
+            let output = unflatten(k, k.min(position, k.i64(Int64(g.outputPlane - 1))), outputs)
+            var index = channelBase
+            for (axis, a) in g.axes.enumerated() {
+              let coordinate = output[axis] * k.i64(Int64(a.stride)) + offsets[axis]
+              inside = k.and(inside, k.and(k.compare(.ge, coordinate, k.i64(0)), k.compare(.lt, coordinate, k.i64(Int64(a.size)))))
+              index = index + k.min(k.max(coordinate, k.i64(0)), k.i64(Int64(a.size - 1))) * k.i64(Int64(inputStrides[axis]))
+            }
+            let v = k.load(.f32, from: c[0], at: index)
+            k.store(k.select(inside, v, k.f32(0)), .f32, to: c[1], at: panelBase + row * k.i64(Int64(width)) + j)
           }
         }
       }
     }
   }
+}
+
+/// Visits the window positions of `axes` in row-major order with their flat index and, per axis, the
+/// input offset `position * dilation - padBegin`.
+private func forEachWindowOffset(
+  _ k: KernelBuilder, _ axes: [LoweringContext.StaticAxis], body: (_ window: IRValue, _ offsets: [IRValue]) -> Void
+) {
+  func level(_ axis: Int, _ window: IRValue, _ offsets: [IRValue]) {
+    guard axis < axes.count else { return body(window, offsets) }
+    let a = axes[axis]
+    k.forLoop(from: k.i64(0), to: k.i64(Int64(a.kernel)), hints: LoopHints(vectorize: false)) { q in
+      level(axis + 1, window * k.i64(Int64(a.kernel)) + q, offsets + [q * k.i64(Int64(a.dilation)) - k.i64(Int64(a.padBegin))])
+    }
+  }
+  level(0, k.i64(0), [])
 }
 
 /// Unit-stride 1-D and 2-D Conv as a GEMM over the padded input grid, with no packing of B at all: with the
