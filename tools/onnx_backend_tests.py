@@ -2,8 +2,9 @@
 
 Cases come from the pinned onnx package's own generators (tools/onnx_node_cases.py writes them to
 build/onnx-node-tests/, regenerating only when missing or made by another onnx version). A case runs
-when `ssmc ops` claims every op it uses; other cases count as "not claimed". Cases named in
-tools/onnx_backend_exclusions.txt (`NAME  # reason`) are listed and counted, never run.
+when `ssmc ops` claims every op it uses (subgraph and local-function bodies included); other
+cases count as "not claimed". Claimed cases named in tools/onnx_backend_exclusions.txt
+(`NAME  # reason`) are listed and counted as excluded, never run.
 
 Tolerances are those onnx's backend runner applies (onnx/backend/test/runner/__init__.py):
 each node case's own rtol/atol (1e-3 and 1e-7 for every node case in onnx 1.23.2), with rtol
@@ -99,18 +100,32 @@ def claimed_ops(ssmc: str) -> set[str]:
     return ops
 
 
+# Element types ssmc compiles (tensor inputs and outputs); a case using any other is excluded with that reason.
+SUPPORTED_TYPES = {"FLOAT", "DOUBLE", "INT64", "INT32", "INT8", "BOOL"}
+
+
+def unsupported_types(case: dict) -> list[str]:
+    return sorted(set(case.get("input_types", []) + case["output_types"]) - SUPPORTED_TYPES)
+
+
 def select(cases: dict, claimed: set[str], exclusions: dict[str, str], pattern: str | None) -> Selection:
     sel = Selection()
-    regex = re.compile(pattern) if pattern else None
+    try:
+        regex = re.compile(pattern) if pattern else None
+    except re.error as e:
+        die(f"--filter {pattern!r}: {e}")
     for name in sorted(cases):
         if regex and not regex.search(name):
             continue
-        if name in exclusions:
-            sel.excluded[name] = exclusions[name]
-            continue
+        # Exclusions only matter among claimed cases: an unclaimed op's cases never run anyway.
         missing = [op for op in cases[name]["ops"] if op not in claimed]
+        unsupported = unsupported_types(cases[name])
         if missing:
             sel.not_claimed[name] = missing
+        elif name in exclusions:
+            sel.excluded[name] = exclusions[name]
+        elif unsupported:
+            sel.excluded[name] = f"uses element type {', '.join(unsupported)}, which ssmc does not compile"
         else:
             sel.run.append(name)
     return sel
@@ -246,7 +261,7 @@ def main() -> int:
     except ValueError:
         pass
     print(f"report: {report}")
-    print(f"{len(sel.not_claimed)} not claimed (use ops ssmc does not claim)")
+    print(f"{len(sel.not_claimed)} not claimed (they use an op `ssmc ops` does not list)")
     print(f"{len(sel.excluded)} excluded")
     print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
     return 1 if failed else 0

@@ -25,7 +25,7 @@ import onnx
 from onnx import numpy_helper
 
 # Bump when the folder layout or the manifest fields change, so old folders are regenerated.
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2
 STAMP = ".generated"
 MANIFEST = "manifest.json"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -132,6 +132,7 @@ def write_case(case, out_dir: Path) -> dict:
         "atol": case.atol,
         "data_sets": len(case.data_sets),
         "output_types": _elem_type_names(list(model.graph.output)),
+        "input_types": _elem_type_names(list(model.graph.input)),
     }
 
 

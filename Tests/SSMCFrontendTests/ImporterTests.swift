@@ -78,10 +78,24 @@ struct ImporterTests {
   }
 
   @Test func opsetsOutsideTheSupportedRangeAreRejected() {
-    let old = model([node("Relu", ["x"], ["y"])], inputs: [input("x", [.value(1)])], outputs: ["y"], opset: 11)
-    #expect(diagnostics(old).first?.contains("default-domain opset 11 is not supported") == true)
+    let old = model([node("Add", ["x", "x"], ["y"])], inputs: [input("x", [.value(1)])], outputs: ["y"], opset: 6)
+    #expect(diagnostics(old).first?.contains("Add version 6 (selected by opset 6) is not supported") == true)
+    let zero = model([node("Relu", ["x"], ["y"])], inputs: [input("x", [.value(1)])], outputs: ["y"], opset: 0)
+    #expect(diagnostics(zero).first?.contains("default-domain opset 0 is not supported") == true)
     let newer = model([node("Relu", ["x"], ["y"])], inputs: [input("x", [.value(1)])], outputs: ["y"], opset: 99)
     #expect(diagnostics(newer).first?.contains("opset 99") == true)
+  }
+
+  @Test func olderOpVersionsAreAdaptedOrRejected() throws {
+    let squeeze = model([node("Squeeze", ["x"], ["y"], [ONNXAttribute(name: "axes", value: .ints([0]))])],
+                        inputs: [input("x", [.value(1), .value(3)])], outputs: ["y"], opset: 11)
+    #expect(try text(squeeze).contains("Squeeze(%x, %"))
+    let clip = model([node("Clip", ["x"], ["y"], [ONNXAttribute(name: "max", value: .float(6))])],
+                     inputs: [input("x", [.value(3)])], outputs: ["y"], opset: 9)
+    let printed = try text(clip)
+    #expect(printed.contains("= const f32[] [6.0]") && printed.contains("Clip(%x, none, %"))
+    let softmax = model([node("Softmax", ["x"], ["y"], name: "s")], inputs: [input("x", [.value(3)])], outputs: ["y"], opset: 11)
+    #expect(diagnostics(softmax).first?.contains("Softmax version 11 (selected by opset 11) is not supported") == true)
   }
 
   @Test func opsNewerThanTheModelsOpsetAreRejected() {

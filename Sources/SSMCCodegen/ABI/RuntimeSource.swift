@@ -31,7 +31,7 @@ enum RuntimeSource {
       int32_t remaining;
     } ssmc_pool;
 
-    /* seen: the generation when the worker was created; a job posted before the thread first runs is still seen as new. */
+    /* `seen` is the generation at creation: read later, a job posted before the worker first locks would be missed. */
     typedef struct ssmc_worker_arg { ssmc_pool *pool; int32_t index; uint64_t seen; } ssmc_worker_arg;
 
     /* Set while this thread runs a body: a nested parallel_for then runs serially. */

@@ -2,7 +2,10 @@
 public enum Lowerings {
   public static let table: [String: Lowering] = {
     var table: [String: Lowering] = [:]
-    for family in [elementwiseLowerings, linalgLowerings, convolutionLowerings, poolingLowerings] {
+    for family in [
+      elementwiseLowerings, layoutLowerings, combineLowerings, indexingLowerings, shapeLowerings, reductionLowerings,
+      axisLowerings, normalizationLowerings, linalgLowerings, convolutionLowerings, poolingLowerings,
+    ] {
       for (name, lowering) in family {
         precondition(table[name] == nil, "op \(name) is lowered twice")
         table[name] = lowering

@@ -110,11 +110,20 @@ private let clip = OpSchema(
     return [try ctx.type(0)]
   })
 
-/// Dropout in inference: the output is the input; the optional mask is all true.
+/// Dropout in inference: the output is the input; the optional mask is all true. Training mode draws random
+/// masks, which a compiled model cannot reproduce, so it is accepted only when it is a constant false or the
+/// ratio is a constant 0 (then training mode is the identity too).
 private let dropout = OpSchema(
   "Dropout", operands: [.required("data"), .optional("ratio"), .optional("training_mode")], results: nil,
   attributes: [AttributeSpec("seed", .int)],
   inferTypes: { ctx throws(Diagnostic) in
+    if ctx.has(2) {
+      let training = ctx.constant(2)?.doubles.first
+      let ratio = ctx.has(1) ? ctx.constant(1)?.doubles.first : 0.5
+      guard training == 0 || ratio == 0 else {
+        throw ctx.error(.unsupportedFeature, "training-mode Dropout draws random masks; ssmc compiles inference only (training_mode must be a constant false, or ratio a constant 0)")
+      }
+    }
     let t = try ctx.type(0)
     return ctx.resultCount == 2 ? [t, t.with(element: .bool)] : [t]
   })
