@@ -143,8 +143,7 @@ struct GemmKernel {
   enum BAccess {
     /// Panels [batch][panel][k][panelWidth] (zero past N), with the buffer's element strides per batch dim.
     case packed(batchStrides: [Int])
-    /// Row k of B starts at element `table[k]` (an i64 array) of the B buffer and is contiguous along n;
-    /// the buffer must be readable up to a panel width past the last row's end.
+    /// Row k of B starts at element `table[k]` (an i64 array) of the B buffer and is contiguous along n.
     case rowTable(IRValue)
   }
 
@@ -233,6 +232,9 @@ private struct Tile {
     let aRows = (0..<rows).map { r in aBatch + (m0 + k.i64(Int64(r))) * k.i64(Int64(p.aM)) + k0 * k.i64(Int64(p.aK)) }
     let cRows = (0..<rows).map { r in cBatch + (m0 + k.i64(Int64(r))) * k.i64(Int64(p.cM)) + column0 }
     let bStart = bBatch + (panel * k.i64(Int64(p.k)) + k0) * k.i64(Int64(kernel.panelWidth))
+    // B read in place has nothing past the last column: the partial panel's loads are masked.
+    let readsInPlace: Bool
+    if case .rowTable = access { readsInPlace = true } else { readsInPlace = false }
     func bRow(_ kk: IRValue) -> IRValue {
       switch access {
       case .packed: return bStart + kk * k.i64(Int64(kernel.panelWidth))
@@ -254,7 +256,7 @@ private struct Tile {
     let sums = k.forLoop(from: k.i64(0), to: kLength, hints: LoopHints(vectorize: false, unrollCount: 4), carrying: initial) { kk, acc in
       let row = bRow(kk)
       let bv = (0..<vectors).map { v in
-        k.loadVector(.f32, lanes: lanes, from: b, at: row + k.i64(Int64(v * lanes)))
+        k.loadVector(.f32, lanes: lanes, from: b, at: row + k.i64(Int64(v * lanes)), mask: readsInPlace ? mask(v) : nil)
       }
       var next = acc
       for r in 0..<rows {

@@ -50,7 +50,7 @@ private func lowerGlobalPool(_ ctx: LoweringContext, average: Bool) throws {
   let planeSize = x[2...].reduce(1, *)
   let lanes = element == .f64 ? ctx.vectorLanes / 2 : ctx.vectorLanes
   let k = ctx.k
-  ctx.forEachIndex([x[0] * x[1]], captures: [ctx.operand(0), ctx.results[0]]) { index, captured in
+  ctx.forEachIndex([x[0] * x[1]], captures: [ctx.operand(0), ctx.results[0]], innerHints: LoopHints(vectorize: false)) { index, captured in
     let base = index[0] * k.i64(Int64(planeSize))
     let v = planeReduction(k, captured[0], base: base, count: planeSize, element: element, lanes: lanes, max: !average)
     k.store(average ? v / Double(planeSize) : v, element, to: captured[1], at: index[0])
