@@ -2,7 +2,7 @@
 public enum Lowerings {
   public static let table: [String: Lowering] = {
     var table: [String: Lowering] = [:]
-    for family in [elementwiseLowerings] {
+    for family in [elementwiseLowerings, scanLowerings] {
       for (name, lowering) in family {
         precondition(table[name] == nil, "op \(name) is lowered twice")
         table[name] = lowering
