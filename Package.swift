@@ -22,6 +22,8 @@ let package = Package(
       linkerSettings: [.linkedLibrary("protobuf-c")]),
     .target(name: "SSMCFrontend", dependencies: ["SSMCIR", "ONNXProto"]),
     .target(name: "SSMCPasses", dependencies: ["SSMCIR"]),
+    // Tensor files (.npy) and output comparison for `ssmc run` and `ssmc check`.
+    .target(name: "SSMCTensorIO", dependencies: ["SSMCFrontend"]),
     // LLVM's C API; a shim header gathers the llvm-c headers we use.
     .target(
       name: "CLLVM",
@@ -39,12 +41,22 @@ let package = Package(
     .executableTarget(
       name: "ssmc",
       dependencies: [
-        "SSMCIR", "SSMCFrontend", "SSMCPasses", "SSMCCodegen", "SSMCRuntime",
+        "SSMCIR", "SSMCFrontend", "SSMCPasses", "SSMCCodegen", "SSMCRuntime", "SSMCTensorIO",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: [.unsafeFlags(["-Xcc", "-I\(llvmPrefix)/include"])]),
+    // FileCheck-style matcher for text IR tests (STYLE.md section 5); test support, not shipped.
+    .target(name: "SSMCCheck"),
     .testTarget(name: "SSMCIRTests", dependencies: ["SSMCIR"]),
     // Fixtures are .onnx files written by tools/make-frontend-fixtures.py; tests find them via #filePath.
     .testTarget(name: "SSMCFrontendTests", dependencies: ["SSMCFrontend"], exclude: ["Fixtures"]),
+    // Fixtures are written by tools/make-tensor-fixtures.py.
+    .testTarget(name: "SSMCTensorIOTests", dependencies: ["SSMCTensorIO", "SSMCFrontend"], exclude: ["Fixtures"]),
+    // Runs the built ssmc executable; Fixtures/affine.c is a hand-written library with the generic C ABI.
+    .testTarget(name: "ssmcTests", dependencies: ["ssmc", "SSMCTensorIO", "SSMCFrontend"], exclude: ["Fixtures"]),
+    .testTarget(name: "SSMCCheckTests", dependencies: ["SSMCCheck"]),
+    .testTarget(
+      name: "SSMCPassesTests", dependencies: ["SSMCPasses", "SSMCIR", "SSMCCheck"],
+      exclude: ["Inputs"]),
   ]
 )

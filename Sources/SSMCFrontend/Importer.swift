@@ -53,7 +53,7 @@ public struct Importer {
     if let v = model.opsetImports[""] {
       if !SupportedOpsets.defaultDomain.contains(Int(v)) {
         let range = SupportedOpsets.defaultDomain
-        found.append(Diagnostic(.unsupportedFeature, "default-domain opset \(v) is not supported; ssmc reads opsets \(range.lowerBound)...\(range.upperBound) (convert older models with onnx.version_converter)", at: location))
+        found.append(Diagnostic(.unsupportedFeature, "default-domain opset \(v) is not supported; ssmc reads opsets \(range.lowerBound)...\(range.upperBound) (convert it with onnx.version_converter)", at: location))
       }
     } else {
       found.append(Diagnostic(.malformedModel, "the model imports no default-domain opset", at: location))

@@ -19,15 +19,23 @@ enum OpImport {
     guard let schema = OpRegistry.schema(onnxType: node.opType, domain: node.domain) else {
       throw Diagnostic(.unsupportedOp, "op is not supported", at: location)
     }
-    if node.domain == "", let since = SupportedOpsets.introducedAfter13[node.opType], opset < since {
-      throw Diagnostic(.unsupportedOp, "\(node.opType) is not defined in opset \(opset) (it was added in opset \(since))", at: location)
+    var version = opset
+    if node.domain == "" {
+      guard let active = SupportedOpsets.activeVersion(of: node.opType, opset: opset) else {
+        let since = onnxOpVersions[node.opType]?.first ?? 0
+        throw Diagnostic(.unsupportedOp, "\(node.opType) is not defined in opset \(opset) (it was added in opset \(since))", at: location)
+      }
+      if let oldest = SupportedOpsets.oldestSupportedVersion[node.opType], active < oldest {
+        throw Diagnostic(.unsupportedOp, "\(node.opType) version \(active) (selected by opset \(opset)) is not supported; ssmc reads its definitions from version \(oldest) on", at: location)
+      }
+      version = active
     }
     var attributes: [String: Attribute] = [:]
     for attribute in node.attributes {
       attributes[attribute.name] = try convert(attribute, location: location)
     }
     var operands = operands
-    try adaptToNewestForm(node, opset: opset, operands: &operands, attributes: &attributes, graph: &graph, location: location)
+    try adaptToNewestForm(node, version: version, operands: &operands, attributes: &attributes, graph: &graph, location: location)
     // Trailing absent optional inputs carry no meaning; drop them so the IR prints compactly.
     while let last = operands.last, last == nil { operands.removeLast() }
     let results = node.outputs.enumerated().map { (i, name) in
@@ -38,14 +46,50 @@ enum OpImport {
 
   /// Rewrites attributes that later opsets turned into inputs, so the IR has one form per op.
   static func adaptToNewestForm(
-    _ node: ONNXNode, opset: Int, operands: inout [ValueID?], attributes: inout [String: Attribute],
+    _ node: ONNXNode, version: Int, operands: inout [ValueID?], attributes: inout [String: Attribute],
     graph: inout Graph, location: Location
   ) throws(Diagnostic) {
-    func attributeToInput(_ key: String, at index: Int) {
-      guard case .ints(let axes)? = attributes.removeValue(forKey: key) else { return }
+    func setInput(_ index: Int, _ data: TensorData, _ key: String) {
       while operands.count < index { operands.append(nil) }
-      let constant = graph.addConstant(name: graph.freshName("\(node.name)_\(key)"), TensorData(int64s: axes.map(Int64.init)))
+      let constant = graph.addConstant(name: graph.freshName("\(node.name)_\(key)"), data)
       if operands.count == index { operands.append(constant) } else { operands[index] = constant }
+    }
+    func attributeToInput(_ key: String, at index: Int) {
+      guard case .ints(let values)? = attributes.removeValue(forKey: key) else { return }
+      setInput(index, TensorData(int64s: values.map(Int64.init)), key)
+    }
+    func floatAttributeToInput(_ key: String, at index: Int) {
+      guard let value = attributes.removeValue(forKey: key) else { return }
+      let v: Float = switch value {
+      case .float(let f): f
+      case .int(let i): Float(i)
+      default: 0
+      }
+      setInput(index, TensorData(floats: [v], shape: []), key)
+    }
+    guard node.domain == "" else { return }
+    // Opset-1 bookkeeping with no meaning for inference.
+    attributes["consumed_inputs"] = nil
+    let opset = version
+    switch node.opType {
+    case "Squeeze", "Unsqueeze", "ReduceSum":
+      if version < 13 { attributeToInput("axes", at: 1) }
+    case "Split" where version < 13: attributeToInput("split", at: 1)
+    case "Slice" where version < 10:
+      attributeToInput("starts", at: 1)
+      attributeToInput("ends", at: 2)
+      attributeToInput("axes", at: 3)
+    case "Pad" where version < 11:
+      attributeToInput("pads", at: 1)
+      floatAttributeToInput("value", at: 2)
+    case "Clip" where version < 11:
+      // Absent bounds stay absent: min at index 1, max at index 2.
+      floatAttributeToInput("min", at: 1)
+      floatAttributeToInput("max", at: 2)
+    case "Dropout" where version < 12, "BatchNormalization" where version < 12:
+      attributes["ratio"] = nil
+      attributes["is_test"] = nil
+    default: break
     }
     let reducesWithAxesAttribute: Set<String> = [
       "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp",

@@ -18,10 +18,11 @@ public struct Location: Sendable, Hashable, CustomStringConvertible {
     var parts: [String] = []
     if let file { parts.append(file) }
     if let opType {
-      let dom = (domain ?? "").isEmpty ? "ai.onnx" : domain!
-      parts.append("\(dom).\(opType)" + (opset.map { " (opset \($0))" } ?? ""))
+      // IR names of ssmc's ops carry their domain as a prefix (`ssmc.SelectiveScan`).
+      let (dom, type) = opType.hasPrefix("ssmc.") ? ("ai.ssmc", String(opType.dropFirst(5))) : ((domain ?? "").isEmpty ? "ai.onnx" : domain!, opType)
+      parts.append("\(dom).\(type)" + (opset.map { " (opset \($0))" } ?? ""))
     }
-    if let node { parts.append("node '\(node)'") }
+    if let node, !node.isEmpty { parts.append("node '\(node)'") }
     return parts.joined(separator: ": ")
   }
 }

@@ -4,6 +4,8 @@ public struct Parser {
   private var token: Token = .end
   private var names: [String: ValueID] = [:]
   private var graph = Graph(name: "")
+  private var nameLine = 1
+  private var consumedLine = 1
 
   /// Parses every graph in `text`.
   public static func parse(_ text: String) throws(Diagnostic) -> [Graph] {
@@ -22,7 +24,12 @@ public struct Parser {
 
   private init(_ text: String) { lexer = Lexer(text) }
 
-  private mutating func advance() throws(Diagnostic) { token = try lexer.next() }
+  private mutating func advance() throws(Diagnostic) {
+    consumedLine = lexer.line
+    token = try lexer.next()
+  }
+  /// An error about tokens already consumed: the lookahead the lexer stands on may be on a later line.
+  private func consumedError(_ message: String) -> Diagnostic { Diagnostic(.parseError, "line \(consumedLine): \(message)") }
   private func error(_ message: String) -> Diagnostic { lexer.error("\(message) (at \(describe(token)))") }
   private func describe(_ t: Token) -> String {
     switch t {
@@ -89,6 +96,7 @@ public struct Parser {
   private mutating func parseStatement() throws(Diagnostic) {
     var results: [String] = []
     repeat { results.append(try valueName()) } while try accept(",")
+    let resultLine = nameLine
     try expect("=")
     guard case .identifier(let op) = token else { throw error("expected an op name or 'const'") }
     try advance()
@@ -141,6 +149,7 @@ public struct Parser {
       try expect(")")
     }
     var ids: [ValueID] = []
+    nameLine = resultLine
     for (name, type) in zip(results, types) {
       let id = graph.addValue(name: name, type: type)
       try define(name, id)
@@ -151,15 +160,18 @@ public struct Parser {
 
   private mutating func valueName() throws(Diagnostic) -> String {
     guard case .valueName(let name) = token else { throw error("expected a %value") }
+    nameLine = lexer.line
     try advance()
     return name
   }
+  /// An error about the last %name read. By now the lexer is at the next token, which may be on a later line.
+  private func nameError(_ message: String) -> Diagnostic { Diagnostic(.parseError, "line \(nameLine): \(message)") }
   private mutating func define(_ name: String, _ id: ValueID) throws(Diagnostic) {
-    guard names[name] == nil else { throw error("%\(name) is defined twice") }
+    guard names[name] == nil else { throw nameError("%\(name) is defined twice") }
     names[name] = id
   }
   private func use(_ name: String) throws(Diagnostic) -> ValueID {
-    guard let id = names[name] else { throw error("%\(name) is used before it is defined") }
+    guard let id = names[name] else { throw nameError("%\(name) is used before it is defined") }
     return id
   }
 
@@ -192,21 +204,40 @@ public struct Parser {
     let count = shape.reduce(1, *)
     if case .hex(let bytes) = token {
       try advance()
-      guard bytes.count == count * element.byteSize else { throw error("hex data has \(bytes.count) bytes, type needs \(count * element.byteSize)") }
+      guard bytes.count == count * element.byteSize else { throw consumedError("hex data has \(bytes.count) bytes, type needs \(count * element.byteSize)") }
       return TensorData(element, shape: shape, bytes: bytes)
     }
     if token == .punct("<") { throw error("elided constant data cannot be parsed; print without elision") }
     try expect("[")
-    var values: [Double] = []
+    var texts: [String] = []
     if token != .punct("]") {
-      repeat { values.append(try scalar()) } while try accept(",")
+      repeat { texts.append(try scalar()) } while try accept(",")
     }
     try expect("]")
-    guard values.count == count else { throw error("constant has \(values.count) values, its type needs \(count)") }
-    return TensorData(element, shape: shape, doubles: values)
+    guard texts.count == count else { throw consumedError("constant has \(texts.count) values, its type needs \(count)") }
+    // 64-bit integers are read exactly; Double would round values above 2^53.
+    switch element {
+    case .i64:
+      var values: [Int64] = []
+      for t in texts {
+        if let v = Int64(t) { values.append(v) } else { values.append(Int64(clamping: try number(t))) }
+      }
+      return TensorData(.i64, shape: shape, bytes: TensorData.pack(values))
+    case .u64:
+      var values: [UInt64] = []
+      for t in texts {
+        if let v = UInt64(t) { values.append(v) } else { values.append(UInt64(truncatingIfNeeded: Int64(clamping: try number(t)))) }
+      }
+      return TensorData(.u64, shape: shape, bytes: TensorData.pack(values))
+    default:
+      var values: [Double] = []
+      for t in texts { values.append(try number(t)) }
+      return TensorData(element, shape: shape, doubles: values)
+    }
   }
 
-  private mutating func scalar() throws(Diagnostic) -> Double {
+  /// The text of one scalar literal.
+  private mutating func scalar() throws(Diagnostic) -> String {
     let text: String
     switch token {
     case .number(let s): text = s
@@ -214,7 +245,11 @@ public struct Parser {
     default: throw error("expected a number")
     }
     try advance()
-    guard let v = Double(text) else { throw error("bad number \(text)") }
+    return text
+  }
+
+  private func number(_ text: String) throws(Diagnostic) -> Double {
+    guard let v = Double(text) else { throw consumedError("bad number \(text)") }
     return v
   }
 

@@ -48,7 +48,15 @@ public struct Printer: Sendable {
   func constantText(_ data: TensorData) -> String {
     if let limit = elideConstantsLargerThan, data.count > limit { return "<elided>" }
     if data.count <= inlineListLimit {
-      return "[" + (0..<data.count).map { scalarText(data.element(at: $0), data.element) }.joined(separator: ", ") + "]"
+      // 64-bit integers print from their bits: through Double they lose digits above 2^53, and INT64_MAX
+      // (ONNX's "to the end" in Slice) does not even convert back.
+      let items: [String] =
+        switch data.element {
+        case .i64: data.int64s.map { String($0) }
+        case .u64: TensorData.unpack(data.bytes, as: UInt64.self).map { String($0) }
+        default: (0..<data.count).map { scalarText(data.element(at: $0), data.element) }
+        }
+      return "[" + items.joined(separator: ", ") + "]"
     }
     return "0x" + data.bytes.map { byte in
       let s = String(byte, radix: 16)

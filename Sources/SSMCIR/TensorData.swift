@@ -72,7 +72,7 @@ public struct TensorData: Sendable, Hashable {
     case .f32: put(Float(v))
     case .f64: put(v)
     case .f16: put(floatToHalf(Float(v)))
-    case .bf16: put(UInt16(truncatingIfNeeded: Float(v).bitPattern >> 16))
+    case .bf16: put(bfloat16Bits(Float(v)))
     case .bool: put(UInt8(v != 0 ? 1 : 0))
     case .i8: put(Int8(truncatingIfNeeded: Int64(clamping: v)))
     case .u8: put(UInt8(truncatingIfNeeded: Int64(clamping: v)))
@@ -101,6 +101,13 @@ public struct TensorData: Sendable, Hashable {
     #endif
   }
   static func floatToHalf(_ f: Float) -> UInt16 { Float16(f).bitPattern }
+  /// Rounds to nearest, ties to even, as ONNX Cast and onnxruntime do (cutting the low bits would round
+  /// toward zero); NaN stays a quiet NaN.
+  static func bfloat16Bits(_ f: Float) -> UInt16 {
+    let bits = f.bitPattern
+    if f.isNaN { return UInt16(bits >> 16) | 0x0040 }
+    return UInt16((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16)
+  }
 }
 
 extension Int64 {

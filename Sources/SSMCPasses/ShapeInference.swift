@@ -60,7 +60,7 @@ enum Folding {
   static func tryFold(_ node: Node, schema: OpSchema, context: OpContext, limit: Int) -> [TensorData]? {
     guard let fold = schema.fold else { return nil }
     let operandsConstant = zip(node.operands, context.constants).allSatisfy { $0.0 == nil || $0.1 != nil }
-    let foldsFromType = node.op == "Shape" || node.op == "Size"
+    let foldsFromType = schema.foldsFromTypes
     guard operandsConstant || foldsFromType else { return nil }
     guard let results = try? fold(context), results.count == node.results.count else { return nil }
     guard results.allSatisfy({ $0.count <= limit }) else { return nil }

@@ -52,7 +52,7 @@ class CompiledModel:
         keep = []
         ins = (_Tensor * max(len(arrays), 1))()
         for i, a in enumerate(arrays):
-            a = np.require(a, requirements="C")
+            a = np.require(np.asarray(a), requirements="C")  # ascontiguousarray would make 0-d arrays 1-d
             dims = (ctypes.c_int64 * max(a.ndim, 1))(*a.shape)
             keep += [a, dims]
             code = next((c for c, t in _DTYPES.items() if np.dtype(t) == a.dtype), 0)

@@ -85,14 +85,14 @@ private let unaryFormulas: [String: Formula] = [
   "Identity": { _, v, _ in v[0] },
   "Neg": { _, v, _ in -v[0] },
   "Abs": { k, v, _ in k.abs(v[0]) },
-  "Exp": { k, v, _ in k.exp(v[0]) },
-  "Log": { k, v, _ in k.log(v[0]) },
+  "Exp": { k, v, _ in math(k, .exp, v[0]) },
+  "Log": { k, v, _ in math(k, .log, v[0]) },
   "Sqrt": { k, v, _ in k.sqrt(v[0]) },
   "Reciprocal": { _, v, _ in 1.0 / v[0] },
-  "Erf": { k, v, _ in k.erf(v[0]) },
-  "Tanh": { k, v, _ in k.tanh(v[0]) },
-  "Sigmoid": { k, v, _ in k.sigmoid(v[0]) },
-  "Softplus": { k, v, _ in k.softplus(v[0]) },
+  "Erf": { k, v, _ in math(k, .erf, v[0]) },
+  "Tanh": { k, v, _ in math(k, .tanh, v[0]) },
+  "Sigmoid": { k, v, _ in math(k, .sigmoid, v[0]) },
+  "Softplus": { k, v, _ in math(k, .softplus, v[0]) },
   "Softsign": { k, v, _ in v[0] / (1.0 + k.abs(v[0])) },
   "Relu": { k, v, _ in k.select(k.compare(.gt, v[0], 0), v[0], k.constant(0, v[0].type)) },
   "Floor": { k, v, _ in k.intrinsic("llvm.floor", overloads: [v[0].type], [v[0]]) },
@@ -120,11 +120,11 @@ private let unaryFormulas: [String: Formula] = [
     k.select(k.compare(.lt, v[0], 0), v[0] * attributeFloat(op, "alpha"), v[0])
   },
   "Elu": { k, v, op in
-    k.select(k.compare(.lt, v[0], 0), attributeFloat(op, "alpha") * (k.exp(v[0]) - 1.0), v[0])
+    k.select(k.compare(.lt, v[0], 0), attributeFloat(op, "alpha") * (math(k, .exp, v[0]) - 1.0), v[0])
   },
   "Celu": { k, v, op in
     let alpha = attributeFloat(op, "alpha")
-    let negative = alpha * (k.exp(v[0] / alpha) - 1.0)
+    let negative = alpha * (math(k, .exp, v[0] / alpha) - 1.0)
     return k.max(v[0], k.constant(0, v[0].type)) + k.min(k.constant(0, v[0].type), negative)
   },
   "ThresholdedRelu": { k, v, op in
@@ -132,7 +132,7 @@ private let unaryFormulas: [String: Formula] = [
   },
   "Selu": { k, v, op in
     let (alpha, gamma) = (attributeFloat(op, "alpha"), attributeFloat(op, "gamma"))
-    return k.select(k.compare(.gt, v[0], 0), gamma * v[0], gamma * (alpha * k.exp(v[0]) - alpha))
+    return k.select(k.compare(.gt, v[0], 0), gamma * v[0], gamma * (alpha * math(k, .exp, v[0]) - alpha))
   },
   "HardSigmoid": { k, v, op in
     let y = attributeFloat(op, "alpha") * v[0] + attributeFloat(op, "beta")
@@ -142,14 +142,14 @@ private let unaryFormulas: [String: Formula] = [
     let y = v[0] * (1.0 / 6.0) + 0.5
     return v[0] * k.min(k.max(y, k.constant(0, y.type)), k.constant(1, y.type))
   },
-  "Mish": { k, v, _ in v[0] * k.tanh(k.softplus(v[0])) },
+  "Mish": { k, v, _ in v[0] * math(k, .tanh, math(k, .softplus, v[0])) },
   "Gelu": { k, v, op in
     let x = v[0]
     if (try? op.string("approximate")) == "tanh" {
       let inner = 0.7978845608028654 * (x + 0.044715 * (x * x * x))
-      return 0.5 * x * (1.0 + k.tanh(inner))
+      return 0.5 * x * (1.0 + math(k, .tanh, inner))
     }
-    return 0.5 * x * (1.0 + k.erf(x * 0.7071067811865476))
+    return 0.5 * x * (1.0 + math(k, .erf, x * 0.7071067811865476))
   },
   "Sin": { k, v, _ in k.intrinsic("llvm.sin", overloads: [v[0].type], [v[0]]) },
   "Cos": { k, v, _ in k.intrinsic("llvm.cos", overloads: [v[0].type], [v[0]]) },
@@ -161,14 +161,15 @@ private let binaryFormulas: [String: Formula] = [
   "Mul": { _, v, _ in v[0] * v[1] },
   "Div": { _, v, _ in v[0] / v[1] },
   "Pow": { k, v, _ in
-    let exponent = v[1].isFloat ? k.convert(v[1], to: v[0].isFloat ? scalarOf(v[0]) : .f64) : k.convert(v[1], to: v[0].isFloat ? scalarOf(v[0]) : .f64)
-    if v[0].isFloat { return k.pow(v[0], exponent) }
-    // Integer base: compute in double, truncate back.
-    return k.convert(k.pow(k.convert(v[0], to: .f64), exponent), to: scalarOf(v[0]))
+    let exponent = k.convert(v[1], to: v[0].isFloat ? scalarOf(v[0]) : .f64)
+    if v[0].isFloat { return mathPow(k, v[0], exponent) }
+    // Integer base: compute in double and round (an exact power may come out a hair below the integer).
+    let real = mathPow(k, k.convert(v[0], to: .f64), exponent)
+    return k.convert(k.intrinsic("llvm.round", overloads: [real.type], [real]), to: scalarOf(v[0]))
   },
   "Mod": { k, v, op in
-    if ((try? op.int("fmod")) ?? 0) == 1 || v[0].isFloat { return v[0] % v[1] }
-    // Integer Mod follows the divisor's sign (Python semantics).
+    if ((try? op.int("fmod")) ?? 0) == 1 { return v[0] % v[1] }
+    // fmod = 0 follows the divisor's sign (Python and numpy semantics), for integers and floats alike.
     let r = v[0] % v[1]
     let adjust = k.and(k.compare(.ne, r, 0), k.xor(k.compare(.lt, r, 0), k.compare(.lt, v[1], 0)))
     return k.select(adjust, r + v[1], r)

@@ -2,7 +2,11 @@
 public enum Lowerings {
   public static let table: [String: Lowering] = {
     var table: [String: Lowering] = [:]
-    for family in [elementwiseLowerings, scanLowerings] {
+    for family in [
+      elementwiseLowerings, layoutLowerings, combineLowerings, indexingLowerings, shapeLowerings, reductionLowerings,
+      axisLowerings, normalizationLowerings, linalgLowerings, convolutionLowerings, poolingLowerings,
+      scanLowerings,
+    ] {
       for (name, lowering) in family {
         precondition(table[name] == nil, "op \(name) is lowered twice")
         table[name] = lowering

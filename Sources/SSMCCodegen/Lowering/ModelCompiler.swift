@@ -89,7 +89,7 @@ public struct ModelCompiler {
       nodeFunctions.append(try emitNodeFunction(node, index: index, k: k))
     }
     let firstOutput = Dictionary(graph.outputs.enumerated().map { ($0.element.value, $0.offset) }, uniquingKeysWith: { a, _ in a })
-    k.defineKernel(kernelSymbol) { p in
+    let kernel = k.defineKernel(kernelSymbol) { p in
       var address: [ValueID: IRValue] = [:]
       for (i, id) in graph.inputs.enumerated() { address[id] = p.input(i) }
       for (id, global) in globals { address[id] = IRValue(global, k) }
@@ -108,6 +108,8 @@ public struct ModelCompiler {
         }
       }
     }
+    // Only the glue in the same library calls the kernel; it is not part of the ABI.
+    LLVMSetVisibility(kernel, LLVMHiddenVisibility)
   }
 
   private func emitNodeFunction(_ node: Node, index: Int, k: KernelBuilder) throws(CodegenError) -> (LLVMValueRef, LLVMTypeRef) {

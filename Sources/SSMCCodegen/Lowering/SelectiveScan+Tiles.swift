@@ -8,34 +8,6 @@ import CLLVM
 // element per cycle and its scatters far more), and every memory access stays a full, masked vector.
 
 extension KernelBuilder {
-  /// Lane-wise shuffle of `a` and `b` (`indices` count from `a`'s lanes, then `b`'s).
-  func shuffle(_ a: IRValue, _ b: IRValue, _ indices: [Int]) -> IRValue {
-    var mask: [LLVMValueRef?] = indices.map { LLVMConstInt(llvm.i32, UInt64($0), 0) }
-    let maskVector = LLVMConstVector(&mask, UInt32(mask.count))
-    return IRValue(LLVMBuildShuffleVector(builder, a.ref, b.ref, maskVector, "")!, self)
-  }
-
-  /// Transposes a square matrix given as `rows` (n vectors of n lanes, n a power of two).
-  ///
-  /// log2(n) rounds of pairing vector i with vector i + n/2 and interleaving their low and high halves;
-  /// after the last round vector j holds lane j of every input row.
-  func transpose(_ rows: [IRValue]) -> [IRValue] {
-    let n = rows.count
-    precondition(n > 0 && n & (n - 1) == 0 && rows.allSatisfy { $0.lanes == n }, "transpose needs n vectors of n lanes, n a power of two")
-    guard n > 1 else { return rows }
-    let low = (0..<(n / 2)).flatMap { [$0, $0 + n] }
-    let high = low.map { $0 + n / 2 }
-    var current = rows
-    var round = 1
-    while round < n {
-      current = (0..<(n / 2)).flatMap { i in
-        [shuffle(current[i], current[i + n / 2], low), shuffle(current[i], current[i + n / 2], high)]
-      }
-      round *= 2
-    }
-    return current
-  }
-
   /// A 64-byte aligned stack array of `count` f32 values (in the entry block, so once per function).
   func stackFloats(_ count: Int, name: String) -> IRValue {
     let slot = stackSlot(LLVMArrayType2(llvm.f32, UInt64(count)), name: name)
@@ -74,12 +46,12 @@ struct ScanTile {
     let rows = (0..<lanes).map { row in
       k.loadVector(.f32, lanes: lanes, from: base, at: index(row: row, start: start), mask: rowMask(row, positions: positions))
     }
-    return k.transpose(rows)
+    return k.transposeTile(rows)
   }
 
   /// Stores `columns` (one vector per position) back as channel rows, only the masked positions.
   func storeColumns(_ columns: [IRValue], to base: IRValue, start: IRValue, positions: IRValue) {
-    for (row, vector) in k.transpose(columns).enumerated() {
+    for (row, vector) in k.transposeTile(columns).enumerated() {
       k.storeVector(vector, .f32, to: base, at: index(row: row, start: start), mask: rowMask(row, positions: positions))
     }
   }

@@ -5,6 +5,8 @@ public enum ONNXLoadError: Error, Sendable, CustomStringConvertible, Equatable {
   case cannotRead(path: String, reason: String)
   /// The bytes are not a ModelProto: truncated, garbage, or not protobuf at all.
   case invalidProtobuf(path: String, byteCount: Int)
+  /// The bytes of a tensor file (`.pb`) are not a TensorProto: truncated, garbage, or no data type set.
+  case invalidTensorProtobuf(path: String, byteCount: Int)
   /// The ModelProto has no `graph`.
   case missingGraph(path: String)
   /// The model is protobuf but breaks ONNX's rules in a way not covered below (`context` says where).
@@ -28,6 +30,9 @@ public enum ONNXLoadError: Error, Sendable, CustomStringConvertible, Equatable {
       "\(path): cannot read file: \(reason)"
     case let .invalidProtobuf(path, count):
       "\(path): not a valid ONNX model (protobuf decoding of \(count) bytes failed; the file is truncated or not ONNX)"
+    case let .invalidTensorProtobuf(path, count):
+      "\(path): not a valid ONNX TensorProto (decoding \(count) bytes failed or gave no data type; "
+        + "the file is truncated or not a tensor)"
     case let .missingGraph(path):
       "\(path): the ONNX model has no graph"
     case let .malformed(path, context, reason):

@@ -36,7 +36,7 @@ private let binaryOps: [OpSchema] = [
   binary("Add", +), binary("Sub", -), binary("Mul", *),
   binary("Div") { a, b in a / b },  // integer operands are truncated by the folder's cast
   binary("Pow", pow),
-  binary("Mod", attributes: [AttributeSpec("fmod", .int, default: .int(0))]),
+  mod,
   binary("Equal", result: .bool) { $0 == $1 ? 1 : 0 }, binary("Less", result: .bool) { $0 < $1 ? 1 : 0 },
   binary("Greater", result: .bool) { $0 > $1 ? 1 : 0 },
   binary("LessOrEqual", result: .bool) { $0 <= $1 ? 1 : 0 },
@@ -45,6 +45,21 @@ private let binaryOps: [OpSchema] = [
   binary("Or", result: .bool) { ($0 != 0 || $1 != 0) ? 1 : 0 },
   binary("Xor", result: .bool) { (($0 != 0) != ($1 != 0)) ? 1 : 0 },
 ]
+
+/// Mod: fmod = 1 is C's fmod (sign of the dividend); fmod = 0 is integer modulo with the divisor's sign.
+private let mod: OpSchema = {
+  var schema = binary("Mod", attributes: [AttributeSpec("fmod", .int, default: .int(0))])
+  schema.fold = { ctx throws(Diagnostic) in
+    let element = try ctx.type(0).element
+    let cStyle = try ctx.int("fmod") == 1
+    return [try foldMap(ctx, element: element) { v in
+      guard v[1] != 0 else { return element.isFloat ? .nan : 0 }
+      let r = fmod(v[0], v[1])
+      return cStyle || r == 0 || (r < 0) == (v[1] < 0) ? r : r + v[1]
+    }]
+  }
+  return schema
+}()
 
 private let variadicOps: [OpSchema] = [
   variadic("Max") { $0.contains(where: \.isNaN) ? .nan : $0.max()! },
@@ -95,11 +110,20 @@ private let clip = OpSchema(
     return [try ctx.type(0)]
   })
 
-/// Dropout in inference: the output is the input; the optional mask is all true.
+/// Dropout in inference: the output is the input; the optional mask is all true. Training mode draws random
+/// masks, which a compiled model cannot reproduce, so it is accepted only when it is a constant false or the
+/// ratio is a constant 0 (then training mode is the identity too).
 private let dropout = OpSchema(
   "Dropout", operands: [.required("data"), .optional("ratio"), .optional("training_mode")], results: nil,
   attributes: [AttributeSpec("seed", .int)],
   inferTypes: { ctx throws(Diagnostic) in
+    if ctx.has(2) {
+      let training = ctx.constant(2)?.doubles.first
+      let ratio = ctx.has(1) ? ctx.constant(1)?.doubles.first : 0.5
+      guard training == 0 || ratio == 0 else {
+        throw ctx.error(.unsupportedFeature, "training-mode Dropout draws random masks; ssmc compiles inference only (training_mode must be a constant false, or ratio a constant 0)")
+      }
+    }
     let t = try ctx.type(0)
     return ctx.resultCount == 2 ? [t, t.with(element: .bool)] : [t]
   })

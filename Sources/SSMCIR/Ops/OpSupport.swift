@@ -57,6 +57,23 @@ extension OpContext {
     }
   }
 
+  /// a * b, or an error when it overflows: malformed sizes must not trap the compiler.
+  public func multiply(_ a: Int, _ b: Int) throws(Diagnostic) -> Int {
+    let (v, overflow) = a.multipliedReportingOverflow(by: b)
+    guard !overflow else { throw error("size \(a) x \(b) overflows") }
+    return v
+  }
+  /// The sum of `values`, or an error when it overflows.
+  public func sum(_ values: [Int]) throws(Diagnostic) -> Int {
+    var total = 0
+    for v in values {
+      let (s, overflow) = total.addingReportingOverflow(v)
+      guard !overflow else { throw error("the sum of \(values) overflows") }
+      total = s
+    }
+    return total
+  }
+
   /// The elements of operand `index` as a static shape, for folders that work from the type alone.
   public func staticShape(_ index: Int) throws(Diagnostic) -> [Int] {
     let t = try type(index)
@@ -65,16 +82,24 @@ extension OpContext {
   }
 }
 
+/// Largest tensor a folder builds; bigger results stay computed at run time.
+public let maxFoldElements = 1 << 26
+
 /// A product of dims kept exact when some are symbolic: a fixed factor times a multiset of symbols.
 public struct DimProduct: Sendable, Hashable {
   public var fixed: Int = 1
+  /// True when the fixed factor overflowed Int; such a product is no dim at all.
+  public var overflowed = false
   /// Symbol names, sorted, with repeats.
   public var symbols: [String] = []
 
   public init<S: Sequence>(_ dims: S) where S.Element == Dim {
     for d in dims {
       switch d {
-      case .fixed(let v): fixed *= v
+      case .fixed(let v):
+        let (p, o) = fixed.multipliedReportingOverflow(by: v)
+        fixed = p
+        overflowed = overflowed || o
       case .symbol(let s): symbols.append(s)
       }
     }
@@ -82,6 +107,7 @@ public struct DimProduct: Sendable, Hashable {
   }
   /// The product as one dim, when it is a number or a single symbol; nil for `B*3` and the like.
   public var dim: Dim? {
+    if overflowed { return nil }
     if symbols.isEmpty { return .fixed(fixed) }
     if symbols.count == 1 && fixed == 1 { return .symbol(symbols[0]) }
     if fixed == 0 { return .fixed(0) }
@@ -90,6 +116,7 @@ public struct DimProduct: Sendable, Hashable {
   /// `self / other` as one dim, when `other`'s symbols all occur in `self` and the quotient is a whole number
   /// or a single symbol; nil otherwise.
   public func quotient(_ other: DimProduct) -> Dim? {
+    if overflowed || other.overflowed { return nil }
     var rest = symbols
     for s in other.symbols {
       guard let i = rest.firstIndex(of: s) else { return nil }
@@ -152,15 +179,84 @@ extension TensorData {
     to shape: [Int], fill: Double = 0, _ source: ([Int]) throws(Diagnostic) -> Int?
   ) throws(Diagnostic) -> TensorData {
     let size = element.byteSize
+    let count = DimProduct(shape.map(Dim.fixed))
+    guard !count.overflowed, count.fixed <= maxFoldElements else {
+      throw Diagnostic(.unsupportedFeature, "a folded result of shape \(shape) is too large")
+    }
     var fillBytes: [UInt8] = []
     TensorData.append(fill, as: element, to: &fillBytes)
-    var out: [UInt8] = []
-    out.reserveCapacity(shape.reduce(1, *) * size)
-    try forEachIndex(shape) { index throws(Diagnostic) in
-      if let flat = try source(index) {
-        out.append(contentsOf: bytes[(flat * size)..<((flat + 1) * size)])
-      } else {
-        out.append(contentsOf: fillBytes)
+    let elements = self.count
+    var out = [UInt8](repeating: 0, count: count.fixed * size)
+    // The buffer closures rethrow untyped errors, so the failure is carried out by hand.
+    var failure: Diagnostic? = nil
+    bytes.withUnsafeBytes { src in
+      out.withUnsafeMutableBytes { dst in
+        fillBytes.withUnsafeBytes { fillSource in
+          var offset = 0
+          do throws(Diagnostic) {
+            try forEachIndex(shape) { index throws(Diagnostic) in
+              if let flat = try source(index) {
+                guard flat >= 0 && flat < elements else {
+                  throw Diagnostic(.internalError, "folder read element \(flat) of a tensor of \(elements)")
+                }
+                dst.baseAddress!.advanced(by: offset).copyMemory(from: src.baseAddress!.advanced(by: flat * size), byteCount: size)
+              } else {
+                dst.baseAddress!.advanced(by: offset).copyMemory(from: fillSource.baseAddress!, byteCount: size)
+              }
+              offset += size
+            }
+          } catch {
+            failure = error
+          }
+        }
+      }
+    }
+    if let failure { throw failure }
+    return TensorData(element, shape: shape, bytes: out)
+  }
+
+  /// A tensor of `shape` whose element at multi-index i is this tensor's element at flat index
+  /// `base + sum(i[k] * strides[k])`: transposes, slices, broadcasts and split parts without a per-element
+  /// closure (strides may be 0 or negative).
+  public func strided(to shape: [Int], base: Int = 0, strides: [Int]) throws(Diagnostic) -> TensorData {
+    let size = element.byteSize
+    let count = DimProduct(shape.map(Dim.fixed))
+    guard !count.overflowed, count.fixed <= maxFoldElements else {
+      throw Diagnostic(.unsupportedFeature, "a folded result of shape \(shape) is too large")
+    }
+    // Every index stays in range when the two extreme corners do.
+    var low = base
+    var high = base
+    for (d, s) in zip(shape, strides) where d > 0 {
+      if s < 0 { low += (d - 1) * s } else { high += (d - 1) * s }
+    }
+    guard count.fixed == 0 || (low >= 0 && high < self.count) else {
+      throw Diagnostic(.internalError, "strided read [\(low), \(high)] outside a tensor of \(self.count)")
+    }
+    var out = [UInt8](repeating: 0, count: count.fixed * size)
+    if count.fixed == 0 { return TensorData(element, shape: shape, bytes: out) }
+    bytes.withUnsafeBytes { src in
+      out.withUnsafeMutableBytes { dst in
+        var index = [Int](repeating: 0, count: shape.count)
+        var flat = base
+        var offset = 0
+        while true {
+          dst.baseAddress!.advanced(by: offset).copyMemory(from: src.baseAddress!.advanced(by: flat * size), byteCount: size)
+          offset += size
+          // Odometer step: bump the last axis, carrying into earlier ones.
+          var axis = shape.count - 1
+          while axis >= 0 {
+            if index[axis] + 1 < shape[axis] {
+              index[axis] += 1
+              flat += strides[axis]
+              break
+            }
+            flat -= strides[axis] * index[axis]
+            index[axis] = 0
+            axis -= 1
+          }
+          if axis < 0 { break }
+        }
       }
     }
     return TensorData(element, shape: shape, bytes: out)

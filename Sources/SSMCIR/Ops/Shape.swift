@@ -68,8 +68,12 @@ private func rangeValues(_ ctx: OpContext) throws(Diagnostic) -> (ElementType, [
   }
   let (start, limit, delta) = (scalars[0], scalars[1], scalars[2])
   guard delta != 0 else { throw ctx.error(.badOperand, "Range delta is 0") }
-  let n = max(Int(((limit - start) / delta).rounded(.up)), 0)
-  guard n <= 1 << 24 else { throw ctx.error(.unsupportedFeature, "Range of \(n) elements is too large to fold") }
+  let count = ((limit - start) / delta).rounded(.up)
+  guard count.isFinite || count < 0 else { throw ctx.error(.badOperand, "Range(\(start), \(limit), \(delta)) has no finite length") }
+  guard count <= Double(maxFoldElements) else {
+    throw ctx.error(.unsupportedFeature, "Range of \(count) elements is larger than ssmc supports (\(maxFoldElements))")
+  }
+  let n = count > 0 ? Int(count) : 0
   return (element, (0..<n).map { start + Double($0) * delta })
 }
 
@@ -82,8 +86,11 @@ private let constantOfShape = OpSchema(
   },
   fold: { ctx throws(Diagnostic) in
     let (dims, value) = try constantOfShapeGeometry(ctx)
-    let count = dims.reduce(1, *)
-    return [TensorData(value.element, shape: dims, bytes: Array([[UInt8]](repeating: value.bytes, count: count).joined()))]
+    let count = DimProduct(dims.map(Dim.fixed))
+    guard !count.overflowed, count.fixed <= maxFoldElements else {
+      throw ctx.error(.unsupportedFeature, "ConstantOfShape \(dims) is too large to fold")
+    }
+    return [TensorData(value.element, shape: dims, bytes: Array([[UInt8]](repeating: value.bytes, count: count.fixed).joined()))]
   })
 
 private func constantOfShapeGeometry(_ ctx: OpContext) throws(Diagnostic) -> ([Int], TensorData) {

@@ -42,7 +42,7 @@ private func concatGeometry(_ ctx: OpContext) throws(Diagnostic) -> ([Dim], Int)
     along.append(t.dims[axis])
   }
   // A sum with symbols is only a dim when the symbol stands alone next to zero-size parts.
-  let fixedSum = along.compactMap(\.value).reduce(0, +)
+  let fixedSum = try ctx.sum(along.compactMap(\.value))
   let symbols = along.filter { $0.value == nil }
   switch (symbols.count, fixedSum) {
   case (0, _): dims[axis] = .fixed(fixedSum)
@@ -75,12 +75,7 @@ private let split = OpSchema(
     for size in sizes.compactMap(\.value) {
       var shape = data.shape
       shape[axis] = size
-      let start = offset
-      results.append(try data.remapped(to: shape) { index in
-        var flat = start * strides[axis]
-        for (k, i) in index.enumerated() { flat += i * strides[k] }
-        return flat
-      })
+      results.append(try data.strided(to: shape, base: offset * strides[axis], strides: strides))
       offset += size
     }
     return results
@@ -96,8 +91,8 @@ private func splitSizes(_ ctx: OpContext) throws(Diagnostic) -> (Int, [Dim]) {
     guard numOutputs == nil else { throw ctx.error(.badAttribute, "Split takes the split input or num_outputs, not both") }
     guard given.count == n else { throw ctx.error("split \(given) has \(given.count) sizes for \(n) results") }
     guard given.allSatisfy({ $0 >= 0 }) else { throw ctx.error("split \(given) has a negative size") }
-    if let v = d.value, given.reduce(0, +) != v {
-      throw ctx.error("split \(given) sums to \(given.reduce(0, +)), but axis \(axis) of \(x) has size \(v)")
+    if let v = d.value, try ctx.sum(given) != v {
+      throw ctx.error("split \(given) sums to \(try ctx.sum(given)), but axis \(axis) of \(x) has size \(v)")
     }
     return (axis, given.map(Dim.fixed))
   }
@@ -119,8 +114,7 @@ private let expand = OpSchema(
   fold: { ctx throws(Diagnostic) in
     let data = try ctx.requireConstant(0)
     let shape = try expandDims(ctx).compactMap(\.value)
-    let strides = broadcastStrides(of: data.shape, to: shape)
-    return [try data.remapped(to: shape) { index in zip(index, strides).reduce(0) { $0 + $1.0 * $1.1 } }]
+    return [try data.strided(to: shape, strides: broadcastStrides(of: data.shape, to: shape))]
   })
 
 private func expandDims(_ ctx: OpContext) throws(Diagnostic) -> [Dim] {
@@ -154,6 +148,6 @@ private func tileDims(_ ctx: OpContext) throws(Diagnostic) -> [Dim] {
     if r == 1 { return d }
     if r == 0 { return .fixed(0) }
     guard let v = d.value else { throw ctx.error(.unknownShape, "cannot tile the symbolic dim \(d) \(r) times") }
-    return .fixed(v * r)
+    return .fixed(try ctx.multiply(v, r))
   }
 }

@@ -2,6 +2,7 @@
 let indexingOps: [OpSchema] = [slice, gather, gatherElements, pad]
 
 /// One sliced axis after ONNX's clamping: the first element taken, the step, and how many are taken.
+/// A symbolic axis reversed whole has start -1, meaning its last element.
 public struct SliceAxis: Sendable, Hashable {
   public var start: Int
   public var step: Int
@@ -21,9 +22,10 @@ private let slice = OpSchema(
     let data = try ctx.requireConstant(0)
     let axes = try sliceAxes(ctx)
     let strides = rowMajorStrides(data.shape)
-    return [try data.remapped(to: axes.compactMap(\.count.value)) { index in
-      zip(index, axes).enumerated().reduce(0) { $0 + ($1.element.1.start + $1.element.0 * $1.element.1.step) * strides[$1.offset] }
-    }]
+    let base = zip(axes, strides).reduce(0) { $0 + $1.0.start * $1.1 }
+    return [try data.strided(to: axes.compactMap(\.count.value), base: base, strides: zip(axes, strides).map { a, s in
+      a.count.value ?? 0 > 1 ? a.step * s : 0  // a step past the end (e.g. INT64_MAX) is never taken
+    })]
   })
 
 /// The slice of every axis of the data (untouched axes take everything).
@@ -44,6 +46,10 @@ public func sliceAxes(_ ctx: OpContext) throws(Diagnostic) -> [SliceAxis] {
       // A symbolic dim survives only a slice that provably takes all of it, in order.
       let big = Int(Int32.max)
       if step == 1 && (start == 0 || start <= -big) && end >= big { continue }
+      if step == -1 && (start == -1 || start >= big) && end <= -big {
+        result[axis] = SliceAxis(start: -1, step: -1, count: x.dims[axis])  // start -1: the last element
+        continue
+      }
       throw ctx.error(.unknownShape, "cannot slice the symbolic dim \(x.dims[axis]) of \(x) with [\(start):\(end):\(step)]")
     }
     var s = start < 0 ? start + d : start
@@ -52,11 +58,11 @@ public func sliceAxes(_ ctx: OpContext) throws(Diagnostic) -> [SliceAxis] {
     if d > 0 && step > 0 {
       s = min(max(s, 0), d)
       e = min(max(e, 0), d)
-      count = e > s ? (e - s + step - 1) / step : 0
+      count = e > s ? (e - s - 1) / step + 1 : 0
     } else if d > 0 {
       s = min(max(s, 0), d - 1)
       e = min(max(e, -1), d - 1)
-      count = s > e ? (s - e - step - 1) / -step : 0
+      count = s > e ? Int(UInt(s - e - 1) / step.magnitude) + 1 : 0
     }
     result[axis] = SliceAxis(start: count > 0 ? s : 0, step: step, count: .fixed(count))
   }
@@ -199,6 +205,7 @@ private func padPlan(_ ctx: OpContext) throws(Diagnostic) -> [PadAxis] {
     }
   }
   let pads = try ctx.constantInts(1)
+  guard pads.allSatisfy({ $0 > -(1 << 40) && $0 < 1 << 40 }) else { throw ctx.error("pads \(pads) are out of range") }
   let axes = try ctx.normalizedAxes(ctx.optionalConstantInts(3) ?? Array(0..<x.rank), rank: x.rank)
   guard pads.count == 2 * axes.count else {
     throw ctx.error("pads \(pads) must have 2 entries per padded axis (\(axes.count) axes)")
@@ -212,7 +219,7 @@ private func padPlan(_ ctx: OpContext) throws(Diagnostic) -> [PadAxis] {
     }
     let low = max(0, -begin)
     let high = d - max(0, -end)
-    let out = d + begin + end
+    let out = try ctx.sum([d, begin, end])
     guard out >= 0, high >= low else { throw ctx.error("pads (\(begin), \(end)) crop more than axis \(axis) of \(x) holds") }
     if mode != "constant" && high == low && out > 0 {
       throw ctx.error("Pad mode \(mode) cannot pad the empty axis \(axis) of \(x)")

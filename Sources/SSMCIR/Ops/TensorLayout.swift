@@ -12,9 +12,7 @@ private let transpose = OpSchema(
     let data = try ctx.requireConstant(0)
     let perm = try permutation(ctx, rank: data.shape.count)
     let strides = rowMajorStrides(data.shape)
-    return [try data.remapped(to: perm.map { data.shape[$0] }) { index in
-      zip(index, perm).reduce(0) { $0 + $1.0 * strides[$1.1] }
-    }]
+    return [try data.strided(to: perm.map { data.shape[$0] }, strides: perm.map { strides[$0] })]
   })
 
 /// `perm`, or the reversed axes when absent; output axis i is input axis perm[i].
@@ -56,6 +54,7 @@ private func reshapeDims(_ ctx: OpContext) throws(Diagnostic) -> [Dim] {
     }
   }
   let total = DimProduct(x.dims)
+  guard !total.overflowed, !DimProduct(dims).overflowed else { throw ctx.error("shape \(shape) or input \(x) is too large") }
   guard let k = inferred else {
     let product = DimProduct(dims)
     if product.symbols == total.symbols && product.fixed != total.fixed {
@@ -164,7 +163,7 @@ private let spaceToDepth = OpSchema(
 private func blockGeometry(_ ctx: OpContext) throws(Diagnostic) -> (TensorType, Int) {
   let x = try ctx.type(0, rank: 4)
   let block = try ctx.int("blocksize")
-  guard block >= 1 else { throw ctx.error(.badAttribute, "blocksize must be positive, got \(block)") }
+  guard block >= 1 && block <= 1 << 16 else { throw ctx.error(.badAttribute, "blocksize must be in 1...65536, got \(block)") }
   let mode = try ctx.string("mode") ?? "DCR"
   guard mode == "DCR" || mode == "CRD" else { throw ctx.error(.badAttribute, "mode must be DCR or CRD, got \(mode)") }
   return (x, block)
@@ -173,5 +172,5 @@ private func blockGeometry(_ ctx: OpContext) throws(Diagnostic) -> (TensorType, 
 private func scaled(_ ctx: OpContext, _ d: Dim, by k: Int) throws(Diagnostic) -> Dim {
   if k == 1 { return d }
   guard let v = d.value else { throw ctx.error(.unknownShape, "cannot scale the symbolic dim \(d) by \(k)") }
-  return .fixed(v * k)
+  return .fixed(try ctx.multiply(v, k))
 }

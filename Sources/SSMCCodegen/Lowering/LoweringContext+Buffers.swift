@@ -1,0 +1,64 @@
+import CLLVM
+
+/// Kernel-private memory and work splitting for lowerings that need more than one loop nest: packed
+/// constants baked into the library, temporary heap buffers, and parallel loops that stay serial when small.
+extension LoweringContext {
+  /// A private, 64-byte aligned, read-only global holding `floats` (e.g. weights re-laid out at compile time).
+  func addConstantGlobal(name: String, floats: [Float]) -> IRValue {
+    addConstantGlobal(name: name, bytes: floats.withUnsafeBufferPointer { Array(UnsafeRawBufferPointer($0)) })
+  }
+
+  /// A private, 64-byte aligned, read-only global holding `int64s` (e.g. offset tables).
+  func addConstantGlobal(name: String, int64s: [Int64]) -> IRValue {
+    addConstantGlobal(name: name, bytes: int64s.withUnsafeBufferPointer { Array(UnsafeRawBufferPointer($0)) })
+  }
+
+  private func addConstantGlobal(name: String, bytes: [UInt8]) -> IRValue {
+    let module = k.llvm
+    let initializer = bytes.withUnsafeBufferPointer { buffer in
+      buffer.withMemoryRebound(to: CChar.self) { chars in
+        LLVMConstStringInContext(module.context, chars.baseAddress, UInt32(bytes.count), 1)!
+      }
+    }
+    let global = LLVMAddGlobal(module.module, LLVMTypeOf(initializer), name)!
+    LLVMSetInitializer(global, initializer)
+    LLVMSetGlobalConstant(global, 1)
+    LLVMSetLinkage(global, LLVMPrivateLinkage)
+    LLVMSetUnnamedAddress(global, LLVMGlobalUnnamedAddr)
+    LLVMSetAlignment(global, 64)
+    return IRValue(global, k)
+  }
+
+  private func libcFunction(_ name: String, returns: LLVMTypeRef, params: [LLVMTypeRef]) -> (LLVMValueRef, LLVMTypeRef) {
+    let type = k.llvm.functionType(returns: returns, params: params)
+    if let existing = k.llvm.function(named: name) { return (existing, type) }
+    let function = k.llvm.addFunction(name, returns: returns, params: params.enumerated().map { .init("p\($0.offset)", $0.element) })
+    return (function, type)
+  }
+
+  /// A 64-byte aligned heap buffer of at least `bytes` bytes, for scratch data a kernel lays out itself.
+  func allocate(bytes: Int) -> IRValue {
+    let (function, type) = libcFunction("aligned_alloc", returns: k.llvm.ptr, params: [k.llvm.i64, k.llvm.i64])
+    let rounded = max(64, (bytes + 63) / 64 * 64)
+    return k.call(function, type: type, [k.i64(64), k.i64(Int64(rounded))])
+  }
+
+  func free(_ buffer: IRValue) {
+    let (function, type) = libcFunction("free", returns: k.llvm.void, params: [k.llvm.ptr])
+    k.call(function, type: type, [buffer])
+  }
+
+  /// Runs `body` over `0..<items`: split across the pool when `work` (a rough count of inner operations) is
+  /// large enough to pay for waking threads, else on the calling thread. As with `parallelFor`, the body may
+  /// use only the captured values it receives.
+  func parallelIfLarge(
+    items: Int, work: Int, captures: [IRValue], body: (_ begin: IRValue, _ end: IRValue, _ captured: [IRValue]) -> Void
+  ) {
+    guard items > 0 else { return }
+    if items > 1 && work >= Self.parallelThreshold {
+      k.parallelFor(count: k.i64(Int64(items)), pool: pool, captures: captures, body: body)
+    } else {
+      body(k.i64(0), k.i64(Int64(items)), captures)
+    }
+  }
+}

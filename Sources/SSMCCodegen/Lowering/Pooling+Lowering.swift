@@ -1,0 +1,90 @@
+import CLLVM
+import SSMCIR
+
+/// AveragePool, MaxPool (the Y result only) and the global pools.
+let poolingLowerings: [String: Lowering] = [
+  "AveragePool": { ctx in try lowerWindowPool(ctx, average: true) },
+  "MaxPool": { ctx in try lowerWindowPool(ctx, average: false) },
+  "GlobalAveragePool": { ctx in try lowerGlobalPool(ctx, average: true) },
+  "GlobalMaxPool": { ctx in try lowerGlobalPool(ctx, average: false) },
+]
+
+/// A windowed pool: one loop over (N, C, O...) with the window visited inside. Positions outside the input
+/// are skipped; AveragePool divides by the positions inside the input, or with count_include_pad by those
+/// inside the input plus its declared pads (never the extra positions ceil_mode adds).
+private func lowerWindowPool(_ ctx: LoweringContext, average: Bool) throws {
+  guard ctx.node.results.count == 1 else { throw ctx.error("only the Y result is supported (no Indices)") }
+  let op = ctx.op
+  let axes: [LoweringContext.StaticAxis]
+  do { axes = try poolWindows(op).map(LoweringContext.StaticAxis.init) } catch { throw ctx.error("\(error)") }
+  let includePad = average ? try op.flag("count_include_pad") : false
+  let element = try ctx.scalar(ctx.operandType(0).element)
+  if average && !element.isFloat { throw ctx.error("AveragePool needs a float input") }
+  let x = ctx.operandShape(0)
+  let outShape = ctx.resultShape(0)
+  let spatial = Array(x[2...])
+  let planeSize = spatial.reduce(1, *)
+  let k = ctx.k
+  ctx.forEachIndex(outShape, captures: [ctx.operand(0), ctx.results[0]], innerHints: LoopHints(vectorize: false)) { index, captured in
+    let plane = (index[0] * k.i64(Int64(x[1])) + index[1]) * k.i64(Int64(planeSize))
+    let out = Array(index[2...])
+    let zero = k.constant(0, k.type(element))
+    let start = average ? [zero, zero] : [lowestValue(k, element)]
+    let result = ctx.forEachWindowPosition(axes, output: out, carrying: start) { _, input, inside, padded, carried in
+      let v = k.load(element, from: captured[0], at: plane + ctx.flatIndex(input, strides: contiguousStrides(spatial)))
+      if average {
+        let counted = includePad ? padded : inside
+        return [carried[0] + k.select(inside, v, zero), carried[1] + k.select(counted, k.constant(1, v.type), zero)]
+      }
+      return [k.select(k.and(inside, k.compare(.gt, v, carried[0])), v, carried[0])]
+    }
+    let value = average ? result[0] / result[1] : result[0]
+    k.store(value, element, to: captured[1], at: ctx.flatIndex(index, strides: contiguousStrides(outShape)))
+  }
+}
+
+/// Global pools: one vectorized reduction over each (n, c) plane.
+private func lowerGlobalPool(_ ctx: LoweringContext, average: Bool) throws {
+  let x = ctx.operandShape(0)
+  let element = try ctx.scalar(ctx.operandType(0).element)
+  let planeSize = x[2...].reduce(1, *)
+  let lanes = element == .f64 ? ctx.vectorLanes / 2 : ctx.vectorLanes
+  let k = ctx.k
+  ctx.forEachIndex([x[0] * x[1]], captures: [ctx.operand(0), ctx.results[0]], innerHints: LoopHints(vectorize: false)) { index, captured in
+    let base = index[0] * k.i64(Int64(planeSize))
+    let v = planeReduction(k, captured[0], base: base, count: planeSize, element: element, lanes: lanes, max: !average)
+    k.store(average ? v / Double(planeSize) : v, element, to: captured[1], at: index[0])
+  }
+}
+
+/// The sum (or max) of `count` consecutive elements from `base`, in vector registers with a masked tail.
+func planeReduction(
+  _ k: KernelBuilder, _ data: IRValue, base: IRValue, count: Int, element: ScalarType, lanes: Int, max: Bool
+) -> IRValue {
+  let vectorType = k.type(element, lanes: lanes)
+  let identity = max ? k.splat(lowestValue(k, element), lanes: lanes) : k.constant(0, vectorType)
+  func combine(_ acc: IRValue, _ v: IRValue) -> IRValue {
+    guard max else { return acc + v }
+    return k.select(k.compare(.gt, v, acc), v, acc)
+  }
+  let full = count / lanes
+  // Two accumulators hide the add latency.
+  var accs = k.forLoop(from: k.i64(0), to: k.i64(Int64(full / 2)), hints: LoopHints(vectorize: false), carrying: [identity, identity]) {
+    i, c in
+    let at = base + i * k.i64(Int64(2 * lanes))
+    return [combine(c[0], k.loadVector(element, lanes: lanes, from: data, at: at)),
+            combine(c[1], k.loadVector(element, lanes: lanes, from: data, at: at + k.i64(Int64(lanes))))]
+  }
+  if full % 2 == 1 {
+    accs[0] = combine(accs[0], k.loadVector(element, lanes: lanes, from: data, at: base + k.i64(Int64((full - 1) * lanes))))
+  }
+  var acc = combine(accs[0], accs[1])
+  let tail = count - full * lanes
+  if tail > 0 {
+    let mask = k.prefixMask(count: k.i64(Int64(tail)), lanes: lanes)
+    let v = k.loadVector(element, lanes: lanes, from: data, at: base + k.i64(Int64(full * lanes)), mask: mask)
+    acc = combine(acc, k.select(mask, v, identity))
+  }
+  guard max else { return k.reduceAdd(acc) }
+  return k.reduceMax(acc)
+}

@@ -1,0 +1,115 @@
+/// Convolutions (Conv, ConvTranspose; 1-D to 3-D, groups) and, from Pooling.swift, the pools.
+/// Window geometry (pads, auto_pad, strides, dilations) is resolved by Window.swift; lowerings call
+/// `convWindows` / `convTransposeWindows` / `poolWindows` to get the same numbers the shape rule used.
+let convolutionOps: [OpSchema] = [conv, convTranspose] + poolingOps
+
+private let convAttributes = [
+  AttributeSpec("auto_pad", .string, default: .string("NOTSET")), AttributeSpec("dilations", .ints),
+  AttributeSpec("group", .int, default: .int(1)), AttributeSpec("kernel_shape", .ints), AttributeSpec("pads", .ints),
+  AttributeSpec("strides", .ints),
+]
+
+/// Conv: X (N, C, D1...Dn), W (M, C/group, k1...kn), optional B (M) -> Y (N, M, O1...On).
+private let conv = OpSchema(
+  "Conv", operands: [.required("X"), .required("W"), .optional("B")], attributes: convAttributes,
+  inferTypes: { ctx throws(Diagnostic) in
+    let x = try ctx.type(0)
+    let w = try ctx.type(1)
+    let windows = try convWindows(ctx)
+    return [x.with(dims: [x.dims[0], w.dims[0]] + windows.map(\.output))]
+  })
+
+/// The windows of a Conv node, after checking channels and groups.
+public func convWindows(_ ctx: OpContext) throws(Diagnostic) -> [WindowAxis] {
+  let (x, w) = (try ctx.type(0), try ctx.type(1))
+  try ctx.requireSameElement([1, 2], as: 0)
+  guard x.element.isFloat else { throw ctx.error(.typeMismatch, "Conv needs float operands, got \(x)") }
+  guard x.rank >= 3, w.rank == x.rank else { throw ctx.error("Conv needs X (N, C, spatial...) and W of equal rank, got \(x) and \(w)") }
+  let group = try ctx.int("group")
+  guard group >= 1 else { throw ctx.error(.badAttribute, "group must be positive, got \(group)") }
+  if let c = x.dims[1].value, let wc = w.dims[1].value, c != wc * group {
+    throw ctx.error("X has \(c) channels but W expects \(wc) per group x \(group) groups")
+  }
+  if let m = w.dims[0].value, m % group != 0 { throw ctx.error("W's \(m) output channels are not divisible by group \(group)") }
+  if ctx.has(2) {
+    let b = try ctx.type(2, rank: 1)
+    guard unifyDims(b.dims[0], w.dims[0]) != nil else { throw ctx.error("bias \(b) must have W's \(w.dims[0]) output channels") }
+  }
+  let kernel = try ctx.kernelShape(weights: Array(w.dims[2...]), spatial: x.rank - 2)
+  return try ctx.forwardWindows(input: Array(x.dims[2...]), kernel: kernel)
+}
+
+/// ConvTranspose: X (N, C, D...), W (C, M/group, k...), optional B (M) -> Y (N, M, O...), with
+/// O = stride * (D - 1) + output_padding + ((k - 1) * dilation + 1) - pads, or O from output_shape / SAME
+/// (O = D * stride), the pads then derived from the total padding.
+private let convTranspose = OpSchema(
+  "ConvTranspose", operands: [.required("X"), .required("W"), .optional("B")],
+  attributes: convAttributes + [AttributeSpec("output_padding", .ints), AttributeSpec("output_shape", .ints)],
+  inferTypes: { ctx throws(Diagnostic) in
+    let x = try ctx.type(0)
+    let w = try ctx.type(1)
+    let windows = try convTransposeWindows(ctx)
+    guard let perGroup = w.dims[1].value else { throw ctx.error(.unknownShape, "W \(w) needs static channel dims") }
+    let channels = Dim.fixed(perGroup * (try ctx.int("group")))
+    return [x.with(dims: [x.dims[0], channels] + windows.map(\.output))]
+  })
+
+/// The windows of a ConvTranspose node: `input` is X's spatial size, `output` Y's, pads as applied to Y.
+public func convTransposeWindows(_ ctx: OpContext) throws(Diagnostic) -> [WindowAxis] {
+  let (x, w) = (try ctx.type(0), try ctx.type(1))
+  try ctx.requireSameElement([1, 2], as: 0)
+  guard x.element.isFloat else { throw ctx.error(.typeMismatch, "ConvTranspose needs float operands, got \(x)") }
+  guard x.rank >= 3, w.rank == x.rank else {
+    throw ctx.error("ConvTranspose needs X (N, C, spatial...) and W of equal rank, got \(x) and \(w)")
+  }
+  let group = try ctx.int("group")
+  guard group >= 1 else { throw ctx.error(.badAttribute, "group must be positive, got \(group)") }
+  if let c = x.dims[1].value, let wc = w.dims[0].value, c != wc || c % group != 0 {
+    throw ctx.error("X has \(c) channels but W has \(wc) input channels (group \(group))")
+  }
+  if ctx.has(2) {
+    let b = try ctx.type(2, rank: 1)
+    if let m = w.dims[1].value, let bm = b.dims[0].value, bm != m * group {
+      throw ctx.error("bias \(b) must have \(m * group) output channels")
+    }
+  }
+  let n = x.rank - 2
+  let kernel = try ctx.kernelShape(weights: Array(w.dims[2...]), spatial: n)
+  let a = try ctx.windowAttributes(spatial: n)
+  let outputPadding = try ctx.ints("output_padding") ?? Array(repeating: 0, count: n)
+  guard outputPadding.count == n, outputPadding.allSatisfy({ $0 >= 0 && $0 <= windowLimit }) else {
+    throw ctx.error(.badAttribute, "output_padding \(outputPadding) must have \(n) non-negative entries")
+  }
+  var outputShape = try ctx.ints("output_shape")
+  if let s = outputShape {
+    guard s.allSatisfy({ $0 >= 0 && $0 <= windowLimit }) else { throw ctx.error(.badAttribute, "output_shape \(s) is out of range") }
+    guard s.count == n || s.count == n + 2 else { throw ctx.error(.badAttribute, "output_shape \(s) must have \(n) or \(n + 2) entries") }
+    outputShape = Array(s.suffix(n))
+  }
+  var axes: [WindowAxis] = []
+  for i in 0..<n {
+    var win = WindowAxis(
+      input: x.dims[i + 2], kernel: kernel[i], stride: a.strides[i], dilation: a.dilations[i],
+      padBegin: a.pads[i], padEnd: a.pads[i + n], output: x.dims[i + 2])
+    guard let size = x.dims[i + 2].value, size <= windowLimit else {
+      throw ctx.error(.unknownShape, "ConvTranspose needs static spatial input dims (at most \(windowLimit)), got \(x)")
+    }
+    let full = win.stride * (size - 1) + outputPadding[i] + win.effectiveKernel
+    if outputShape != nil || a.autoPad.hasPrefix("SAME") {
+      let out = outputShape?[i] ?? size * win.stride
+      // A negative total (output_shape larger than the input reaches) pads the end with bias-only
+      // positions; the halves round toward minus infinity as in the ONNX reference.
+      let total = full - out
+      let half = total >= 0 ? total / 2 : -((-total + 1) / 2)
+      // ONNX puts the odd pixel at the beginning unless auto_pad is SAME_UPPER.
+      (win.padBegin, win.padEnd) = a.autoPad == "SAME_UPPER" ? (half, total - half) : (total - half, half)
+      win.output = .fixed(out)
+    } else {
+      let out = full - win.padBegin - win.padEnd
+      guard out >= 1 else { throw ctx.error("ConvTranspose pads leave no output on spatial axis \(i)") }
+      win.output = .fixed(out)
+    }
+    axes.append(win)
+  }
+  return axes
+}

@@ -1,4 +1,0 @@
-// Families whose schemas are being written.
-let linalgOps: [OpSchema] = []
-let convolutionOps: [OpSchema] = []
-let normalizationOps: [OpSchema] = []

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Re-makes the model zoo with the PyTorch exporters (needs `tools/setup.sh --export`).
+#   tools/make_models.sh          the committed -micro models: models/NAME/{model.onnx,test_data_set_0/}
+#   tools/make_models.sh --full   the full-size models (random weights, seed 0) into build/models/NAME/
+#                                 (not committed; each export also prints its onnxruntime-vs-PyTorch error)
+# Each export prints a JSON line: parameters, GFLOPs, file size, op histogram, ORT max-abs/max-rel.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+bases=(vim-tiny vim-small vmamba-tiny vmamba-tiny-v0 s4nd-convnext-tiny)
+if [ "${1:-}" = "--full" ]; then
+  for m in "${bases[@]}"; do
+    "$here/py-export" "$here/export.py" "$m" --seed 0 -o "$root/build/models/$m/model.onnx" --test-data
+  done
+elif [ -z "${1:-}" ]; then
+  for m in "${bases[@]}"; do
+    "$here/py-export" "$here/export.py" "$m-micro" --seed 0 -o "$root/models/$m-micro/model.onnx" --test-data
+  done
+else
+  echo "usage: tools/make_models.sh [--full]" >&2
+  exit 2
+fi
