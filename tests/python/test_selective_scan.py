@@ -67,7 +67,8 @@ def make_inputs(rng, batch, channels, length, states, groups, rank, softplus):
         "B": rng.standard_normal(bc_shape).astype(f), "C": rng.standard_normal(bc_shape).astype(f),
         "D": rng.standard_normal(channels).astype(f),
         "z": rng.standard_normal((batch, channels, length)).astype(f),
-        "delta_bias": (rng.standard_normal(channels) * 0.3).astype(f),
+        # Without softplus, a negative delta + delta_bias would make the scan grow without bound.
+        "delta_bias": (rng.standard_normal(channels) * 0.3 if softplus else rng.uniform(0, 0.2, channels)).astype(f),
     }
 
 
