@@ -44,5 +44,10 @@ let package = Package(
       ],
       swiftSettings: [.unsafeFlags(["-Xcc", "-I\(llvmPrefix)/include"])]),
     .testTarget(name: "SSMCIRTests", dependencies: ["SSMCIR"]),
+    .testTarget(
+      name: "SSMCCodegenTests",
+      dependencies: ["SSMCCodegen", "SSMCRuntime"],
+      exclude: ["Inputs"],
+      swiftSettings: [.unsafeFlags(["-Xcc", "-I\(llvmPrefix)/include"])]),
   ]
 )

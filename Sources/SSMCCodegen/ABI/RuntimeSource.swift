@@ -31,7 +31,8 @@ enum RuntimeSource {
       int32_t remaining;
     } ssmc_pool;
 
-    typedef struct ssmc_worker_arg { ssmc_pool *pool; int32_t index; } ssmc_worker_arg;
+    /* seen: the generation when the worker was created, so a job posted before it first locks is not missed. */
+    typedef struct ssmc_worker_arg { ssmc_pool *pool; int32_t index; uint64_t seen; } ssmc_worker_arg;
 
     /* Set while this thread runs a body: a nested parallel_for then runs serially. */
     static __thread int ssmc_in_parallel;
@@ -50,7 +51,7 @@ enum RuntimeSource {
       free(raw);
       ssmc_pool *p = arg.pool;
       pthread_mutex_lock(&p->mutex);
-      uint64_t seen = p->generation;
+      uint64_t seen = arg.seen;
       for (;;) {
         while (!p->stop && p->generation == seen) pthread_cond_wait(&p->wake, &p->mutex);
         if (p->stop) break;
@@ -112,6 +113,7 @@ enum RuntimeSource {
         if (!arg) break;
         arg->pool = p;
         arg->index = i + 1;
+        arg->seen = p->generation;
         if (pthread_create(&p->threads[i], NULL, ssmc_worker_main, arg) != 0) { free(arg); break; }
         p->num_workers++;
       }
