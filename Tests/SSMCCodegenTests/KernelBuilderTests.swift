@@ -85,3 +85,20 @@ import Testing
     #expect(d == a.map { ($0 < 0 ? -1 : 1) * Int64(Swift.abs($0)) })
   }
 }
+
+extension KernelBuilderTests {
+  private struct LoweringFailure: Error { var op: String }
+
+  /// A lowering's typed error thrown inside nested builders reaches the caller unchanged.
+  @Test func typedErrorsPassThroughBuilders() {
+    let module = LLVMModule(name: "throws")
+    let k = KernelBuilder(module: module)
+    #expect(throws: LoweringFailure.self) {
+      try k.defineKernel("kernel") { (p) throws(LoweringFailure) in
+        try k.parallelFor(count: k.i64(4), pool: p.pool, captures: []) { (begin, end, _) throws(LoweringFailure) in
+          try k.forLoop(from: begin, to: end) { (_) throws(LoweringFailure) in throw LoweringFailure(op: "Conv") }
+        }
+      }
+    }
+  }
+}
