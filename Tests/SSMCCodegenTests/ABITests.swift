@@ -15,7 +15,7 @@ import Testing
     let executable = "\(dir.path)/main"
     let compile = try run([
       "cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-I", dir.path, program, "-o", executable,
-      "-L", dir.path, "-lexpmodel", "-lrelumodel", "-Wl,-rpath,\(dir.path)", "-lm",
+      "-L", dir.path, "-lexpmodel", "-lrelumodel", "-Wl,-rpath,\(dir.path)", "-lm", "-pthread",
     ])
     #expect(compile.status == 0, "\(compile.standardError)")
     let result = try run(["timeout", "120", executable])

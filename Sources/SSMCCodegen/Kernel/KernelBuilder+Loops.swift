@@ -28,10 +28,10 @@ extension KernelBuilder {
   /// and the current carried values and returns their next values. Returns the carried values at exit.
   /// Carried values are PHIs, so reductions written this way vectorize.
   @discardableResult
-  public func forLoop(
+  public func forLoop<E: Error>(
     from start: IRValue, to end: IRValue, step: Int64 = 1, hints: LoopHints = .none,
-    carrying initial: [IRValue], body: (IRValue, [IRValue]) -> [IRValue]
-  ) -> [IRValue] {
+    carrying initial: [IRValue], body: (IRValue, [IRValue]) throws(E) -> [IRValue]
+  ) throws(E) -> [IRValue] {
     precondition(step != 0, "loop step must not be zero")
     let function = currentFunction!
     let preheader = LLVMGetInsertBlock(builder)!
@@ -47,7 +47,7 @@ extension KernelBuilder {
     LLVMBuildCondBr(builder, more.ref, bodyBlock, exit)
 
     LLVMPositionBuilderAtEnd(builder, bodyBlock)
-    let next = body(index, carried)
+    let next = try body(index, carried)
     precondition(next.count == initial.count, "loop body must return one value per carried value")
     let latch = LLVMGetInsertBlock(builder)!
     let incremented = IRValue(LLVMBuildNSWAdd(builder, index.ref, constant(bits: step, index.type).ref, "i.next")!, self)
@@ -63,11 +63,11 @@ extension KernelBuilder {
   }
 
   /// `for (i = from; i < to; i += step) body(i)` without carried values.
-  public func forLoop(
-    from start: IRValue, to end: IRValue, step: Int64 = 1, hints: LoopHints = .none, body: (IRValue) -> Void
-  ) {
-    forLoop(from: start, to: end, step: step, hints: hints, carrying: []) { i, _ in
-      body(i)
+  public func forLoop<E: Error>(
+    from start: IRValue, to end: IRValue, step: Int64 = 1, hints: LoopHints = .none, body: (IRValue) throws(E) -> Void
+  ) throws(E) {
+    try forLoop(from: start, to: end, step: step, hints: hints, carrying: []) { (i, _) throws(E) in
+      try body(i)
       return []
     }
   }
@@ -111,13 +111,13 @@ extension KernelBuilder {
   }
 
   /// Emits `if (condition) { then() }`.
-  public func ifThen(_ condition: IRValue, then: () -> Void) {
+  public func ifThen<E: Error>(_ condition: IRValue, then: () throws(E) -> Void) throws(E) {
     let function = currentFunction!
     let thenBlock = llvm.appendBlock("then", to: function)
     let merge = llvm.appendBlock("endif", to: function)
     LLVMBuildCondBr(builder, condition.ref, thenBlock, merge)
     LLVMPositionBuilderAtEnd(builder, thenBlock)
-    then()
+    try then()
     if LLVMGetBasicBlockTerminator(LLVMGetInsertBlock(builder)) == nil { LLVMBuildBr(builder, merge) }
     LLVMPositionBuilderAtEnd(builder, merge)
   }

@@ -24,10 +24,10 @@ extension KernelBuilder {
   /// same order), its range, and constants, never other values of the enclosing function. With
   /// `noaliasPointers`, pointer captures are declared `noalias`: the body promises that memory it writes
   /// through one capture is not accessed through another, which lets LLVM vectorize without runtime checks.
-  public func parallelFor(
+  public func parallelFor<E: Error>(
     count: IRValue, pool: IRValue, captures: [IRValue], noaliasPointers: Bool = true,
-    body: (_ begin: IRValue, _ end: IRValue, _ captured: [IRValue]) -> Void
-  ) {
+    body: (_ begin: IRValue, _ end: IRValue, _ captured: [IRValue]) throws(E) -> Void
+  ) throws(E) {
     let ptr = llvm.ptr
     let captureTypes = captures.map(\.type)
     // The range body gets captures as parameters, where noalias can be stated; it is inlined into the
@@ -36,9 +36,10 @@ extension KernelBuilder {
       LLVMModule.Parameter(
         "c\(index)", value.type, noalias: noaliasPointers && LLVMGetTypeKind(value.type) == LLVMPointerTypeKind)
     } + [.init("begin", llvm.i64), .init("end", llvm.i64)]
-    let rangeBody = defineFunction(uniqueName("parallel.body"), returns: llvm.void, params: params, linkage: LLVMInternalLinkage) {
-      p in
-      body(p[captures.count], p[captures.count + 1], Array(p[0..<captures.count]))
+    let rangeBody = try defineFunction(
+      uniqueName("parallel.body"), returns: llvm.void, params: params, linkage: LLVMInternalLinkage
+    ) { (p) throws(E) in
+      try body(p[captures.count], p[captures.count + 1], Array(p[0..<captures.count]))
     }
     llvm.addAttribute("alwaysinline", to: rangeBody, index: llvm.functionIndex)
     let rangeBodyType = llvm.functionType(returns: llvm.void, params: params.map(\.type))

@@ -110,17 +110,22 @@ public final class KernelBuilder {
 
   /// Defines a function and builds its body with `body(parameters)`; the builder position is restored after.
   /// A body whose last block is unterminated gets `ret void` (void functions) or `ret 0` (integer results).
+  /// Errors thrown by `body` (e.g. a lowering's diagnostics) pass through; the module is then unusable.
   @discardableResult
-  public func defineFunction(
+  public func defineFunction<E: Error>(
     _ name: String, returns: LLVMTypeRef, params: [LLVMModule.Parameter],
-    linkage: LLVMLinkage = LLVMExternalLinkage, body: ([IRValue]) -> Void
-  ) -> LLVMValueRef {
+    linkage: LLVMLinkage = LLVMExternalLinkage, body: ([IRValue]) throws(E) -> Void
+  ) throws(E) -> LLVMValueRef {
     let function = llvm.addFunction(name, returns: returns, params: params, linkage: linkage)
     let savedBlock = LLVMGetInsertBlock(builder)
     let savedFunction = currentFunction
     currentFunction = function
     LLVMPositionBuilderAtEnd(builder, llvm.appendBlock("entry", to: function))
-    body((0..<params.count).map { IRValue(LLVMGetParam(function, UInt32($0)), self) })
+    defer {
+      currentFunction = savedFunction
+      if let savedBlock { LLVMPositionBuilderAtEnd(builder, savedBlock) }
+    }
+    try body((0..<params.count).map { IRValue(LLVMGetParam(function, UInt32($0)), self) })
     if LLVMGetBasicBlockTerminator(LLVMGetInsertBlock(builder)) == nil {
       if LLVMGetTypeKind(returns) == LLVMVoidTypeKind {
         LLVMBuildRetVoid(builder)
@@ -128,8 +133,6 @@ public final class KernelBuilder {
         LLVMBuildRet(builder, constant(0, returns).ref)
       }
     }
-    currentFunction = savedFunction
-    if let savedBlock { LLVMPositionBuilderAtEnd(builder, savedBlock) }
     return function
   }
 
@@ -152,14 +155,14 @@ public final class KernelBuilder {
 
   /// Defines an exported kernel entry point; the body returns by falling off the end (status 0) or by `ret`.
   @discardableResult
-  public func defineKernel(_ symbol: String, body: (KernelParameters) -> Void) -> LLVMValueRef {
+  public func defineKernel<E: Error>(_ symbol: String, body: (KernelParameters) throws(E) -> Void) throws(E) -> LLVMValueRef {
     let ptr = llvm.ptr
-    return defineFunction(
+    return try defineFunction(
       symbol, returns: llvm.i32,
       params: [.init("inputs", ptr, noalias: true), .init("outputs", ptr, noalias: true),
                .init("scratch", ptr, noalias: true), .init("pool", ptr)]
-    ) { p in
-      body(KernelParameters(inputs: p[0], outputs: p[1], scratch: p[2], pool: p[3], builder: self))
+    ) { (p) throws(E) in
+      try body(KernelParameters(inputs: p[0], outputs: p[1], scratch: p[2], pool: p[3], builder: self))
     }
   }
 

@@ -5,6 +5,7 @@
 #include "relumodel.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -95,9 +96,41 @@ static void check_relu_model(void) {
   relumodel_destroy(ctx);
 }
 
+/* Separate contexts of one model run concurrently, each with its own pool. */
+static void *run_many(void *arg) {
+  static const int64_t dims[1] = {1000};
+  float x[1000], y[1000];
+  float offset = (float)(intptr_t)arg;
+  for (int i = 0; i < 1000; i++) x[i] = offset + (float)i / 100.0f;
+  ssmc_context *ctx = expmodel_create();
+  if (!ctx) return (void *)1;
+  ssmc_tensor in = {x, SSMC_FLOAT, 1, dims}, out = {y, SSMC_FLOAT, 1, dims};
+  intptr_t bad = 0;
+  for (int round = 0; round < 50; round++) {
+    if (expmodel_run(ctx, &in, 1, &out, 1) != SSMC_OK) bad++;
+    for (int i = 0; i < 1000; i++) {
+      double ref = exp((double)x[i]) * 2.0 + (double)x[i];
+      if (fabs(y[i] - ref) > 2e-6 * fmax(fabs(ref), 1.0)) bad++;
+    }
+  }
+  expmodel_destroy(ctx);
+  return (void *)bad;
+}
+
+static void check_concurrent_contexts(void) {
+  pthread_t threads[3];
+  for (intptr_t t = 0; t < 3; t++) CHECK(pthread_create(&threads[t], NULL, run_many, (void *)(t * 3 - 3)) == 0, "thread");
+  for (int t = 0; t < 3; t++) {
+    void *bad = NULL;
+    pthread_join(threads[t], &bad);
+    CHECK(bad == NULL, "thread %d: %ld bad results", t, (long)(intptr_t)bad);
+  }
+}
+
 int main(void) {
   check_exp_model();
   check_relu_model();
+  check_concurrent_contexts();
   if (failures) return 1;
   fprintf(stderr, "all checks passed\n");
   return 0;
