@@ -17,7 +17,7 @@ public enum OpRegistry {
   public static func schema(onnxType: String, domain: String) -> OpSchema? {
     switch domain {
     case "", "ai.onnx": all[onnxType].flatMap { $0.domain == "" ? $0 : nil }
-    case "ai.ssmc": all["ssmc." + onnxType]
+    case "ai.ssmc": all["ssmc." + onnxType].flatMap { $0.domain == "ai.ssmc" ? $0 : nil }
     default: nil
     }
   }

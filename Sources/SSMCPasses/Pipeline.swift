@@ -5,7 +5,10 @@ import SSMCIR
 public enum Pipeline {
   /// Every pass, by its CLI name.
   public static let registry: [String: any Pass] = {
-    let all: [any Pass] = [ShapeInference(), FoldConstants(), EliminateDeadCode(), EliminateCommonSubexpressions()]
+    let all: [any Pass] = [
+      ShapeInference(), FoldConstants(), EliminateDeadCode(), EliminateCommonSubexpressions(), RaiseLinearAttention(),
+      RaiseSelectiveScan(),
+    ]
     return Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
   }()
 
@@ -14,6 +17,9 @@ public enum Pipeline {
     ShapeInference(),  // types for every value; folds the Shape/Gather/Concat chains shapes depend on
     FoldConstants(),  // evaluates all-constant subgraphs (weight transposes, casts) once, at compile time
     EliminateCommonSubexpressions(),  // exporters repeat identical shape math and constants per layer
+    RaiseLinearAttention(),  // Mamba-shaped LinearAttention -> SelectiveScan (needs static shapes and folded views)
+    RaiseSelectiveScan(),  // LinearScan (from ONNX Scan) + its readout -> SelectiveScan
+    FoldConstants(),  // the views raising put on constant operands (A reshaped) fold away
     EliminateDeadCode(),  // drops what folding and CSE left unused
   ]
 

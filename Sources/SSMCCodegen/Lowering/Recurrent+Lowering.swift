@@ -6,6 +6,7 @@ import SSMCIR
 let recurrentLowerings: [String: Lowering] = [
   "CausalConvWithState": lowerCausalConv,
   "LinearAttention": lowerLinearAttention,
+  "ssmc.LinearScan": lowerLinearScan,
 ]
 
 /// CausalConvWithState, per (batch, channel) row: the padded sequence is past_state (or zeros, k - 1 values)
@@ -146,6 +147,46 @@ private let lowerLinearAttention: Lowering = { ctx in
             k.store(k.mulAdd(qd, k.load(.f32, from: state, at: rowBase + m), k.load(.f32, from: out, at: at)), .f32, to: out, at: at)
           }
         }
+      }
+    }
+  }
+}
+
+/// ssmc.LinearScan: h = a_l ⊙ h + b_l for l = 0..<L, with the running state kept in the final-state result.
+/// The state splits at the scan axis into outer × inner; each outer index is an independent task whose
+/// inner loop is contiguous in a, b and the state (and in the all-states result when the scan axis stays).
+private let lowerLinearScan: Lowering = { ctx in
+  let shape = ctx.operandShape(1)
+  let axis = try ctx.op.axis(ctx.op.int("axis"), rank: shape.count)
+  let outAxis = try ctx.op.axis(ctx.op.int("output_axis"), rank: shape.count, what: "output_axis")
+  let length = shape[axis]
+  let state = ctx.operandShape(0)
+  let outer = state[..<axis].reduce(1, *)
+  let inner = state[axis...].reduce(1, *)
+  let outInner = state[outAxis...].reduce(1, *)
+  let k = ctx.k
+  let captures = [ctx.operand(0), ctx.operand(1), ctx.operand(2), ctx.results[0], ctx.results[1]]
+  ctx.forEachIndex([outer], work: outer * length * inner, captures: captures, innerHints: LoopHints(vectorize: false)) { o, c in
+    let (initial, a, b, h, all) = (c[0], c[1], c[2], c[3], c[4])
+    let stateBase = o[0] * k.i64(Int64(inner))
+    k.forLoop(from: k.i64(0), to: k.i64(Int64(inner)), hints: LoopHints(vectorize: true)) { i in
+      k.store(k.load(.f32, from: initial, at: stateBase + i), .f32, to: h, at: stateBase + i)
+    }
+    k.forLoop(from: k.i64(0), to: k.i64(Int64(length))) { l in
+      let base = (o[0] * k.i64(Int64(length)) + l) * k.i64(Int64(inner))
+      k.forLoop(from: k.i64(0), to: k.i64(Int64(inner)), hints: LoopHints(vectorize: true)) { i in
+        let next = k.mulAdd(k.load(.f32, from: a, at: base + i), k.load(.f32, from: h, at: stateBase + i), k.load(.f32, from: b, at: base + i))
+        k.store(next, .f32, to: h, at: stateBase + i)
+        // The all-states result puts l at output_axis: split the state index there.
+        let at: IRValue
+        if outAxis == axis {
+          at = base + i
+        } else {
+          let s = stateBase + i
+          let (o2, i2) = (s / k.i64(Int64(outInner)), s % k.i64(Int64(outInner)))
+          at = (o2 * k.i64(Int64(length)) + l) * k.i64(Int64(outInner)) + i2
+        }
+        k.store(next, .f32, to: all, at: at)
       }
     }
   }

@@ -1,7 +1,7 @@
 /// The opset-27 recurrent-model ops: CausalConvWithState (Mamba's conv1d step) and LinearAttention (the
 /// linear / gated / delta recurrences over a (d_k, d_v) state per head). Both have two results: the output
 /// and the state a following call would continue from.
-let recurrentOps: [OpSchema] = [causalConvWithState, linearAttention]
+let recurrentOps: [OpSchema] = [causalConvWithState, linearAttention, linearScan]
 
 /// CausalConvWithState: input (batch, channels, L), weight (channels, 1, k), optional bias (channels),
 /// optional past_state (batch, channels, k - 1) -> output (batch, channels, L), present_state (batch, channels, k - 1).
@@ -135,4 +135,27 @@ let linearAttention = OpSchema(
       q.with(dims: [g.batch, g.length, .fixed(g.queryHeads * g.valueDim)]),
       TensorType(stateElement, [g.batch, .fixed(g.kvHeads), .fixed(g.keyDim), .fixed(g.valueDim)]),
     ]
+  })
+
+/// ssmc.LinearScan: the first-order linear recurrence h_l = a_l ⊙ h_{l−1} + b_l along axis `axis` of a and b,
+/// from h_{−1} = initial. Results: the last state (initial's shape) and every state, with the scan axis at
+/// `output_axis`. The frontend imports an ONNX `Scan` whose body is this recurrence as this op, and
+/// raise-selective-scan turns it into ssmc.SelectiveScan when its operands have Mamba-1's structure.
+let linearScan = OpSchema(
+  "ssmc.LinearScan", domain: "ai.ssmc.internal",
+  operands: [.required("initial"), .required("a"), .required("b")], results: 2,
+  attributes: [AttributeSpec("axis", .int, default: .int(0)), AttributeSpec("output_axis", .int, default: .int(0))],
+  inferTypes: { ctx throws(Diagnostic) in
+    let (h, a, b) = (try ctx.type(0), try ctx.type(1), try ctx.type(2))
+    try ctx.requireSameElement([1, 2], as: 0)
+    guard h.element == .f32 else { throw ctx.error(.typeMismatch, "LinearScan needs f32 operands, got \(h)") }
+    guard a.dims == b.dims else { throw ctx.error("a \(a) and b \(b) must have the same shape") }
+    let axis = try ctx.axis(ctx.int("axis"), rank: a.rank)
+    var state = a.dims
+    let length = state.remove(at: axis)
+    guard state == h.dims else { throw ctx.error("a \(a) without axis \(axis) must be the state's shape \(h)") }
+    let out = try ctx.axis(ctx.int("output_axis"), rank: a.rank, what: "output_axis")
+    var all = h.dims
+    all.insert(length, at: out)
+    return [h, h.with(dims: all)]
   })
