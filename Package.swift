@@ -58,5 +58,10 @@ let package = Package(
     .testTarget(
       name: "SSMCPassesTests", dependencies: ["SSMCPasses", "SSMCIR", "SSMCCheck"],
       exclude: ["Inputs"]),
+    .testTarget(
+      name: "SSMCCodegenTests",
+      dependencies: ["SSMCCodegen", "SSMCRuntime"],
+      exclude: ["Inputs"],
+      swiftSettings: [.unsafeFlags(["-Xcc", "-I\(llvmPrefix)/include"])]),
   ]
 )

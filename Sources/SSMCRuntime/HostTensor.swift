@@ -29,6 +29,12 @@ public struct TensorInfo: Sendable, Equatable {
   public var name: String
   public var elementType: ElementType
   public var shape: [Int]
+
+  public init(name: String, elementType: ElementType, shape: [Int]) {
+    self.name = name
+    self.elementType = elementType
+    self.shape = shape
+  }
 }
 
 /// A dense row-major tensor in host memory.

@@ -103,7 +103,8 @@ private func lowerSoftmax(_ ctx: LoweringContext, log: Bool) throws {
   if inner == 1 {
     ctx.forEachIndex([outer], work: work, captures: [ctx.operand(0), ctx.results[0]], innerHints: LoopHints(vectorize: false)) { o, c in
       let base = o[0] * k.i64(Int64(n))
-      let m = k.reduceContiguous(.f32, lanes: lanes, base: c[0], start: base, count: n, identity: k.constant(-.infinity, f32), map: { $0 }, combine: { maximum(k, $0, $1) })
+      // maxnum is enough: a NaN in the row makes the sum, and so every output, NaN anyway.
+      let m = k.reduceContiguous(.f32, lanes: lanes, base: c[0], start: base, count: n, identity: k.constant(-.infinity, f32), map: { $0 }, combine: { k.max($0, $1) })
       let mv = k.splat(m, lanes: lanes)
       // Σ exp(x - m); softmax keeps the exponentials in the result for the final scaling.
       let partial = k.forVectors(count: n, lanes: lanes, carrying: [k.constant(0, k.type(.f32, lanes: lanes))]) { off, mask, acc in

@@ -4,7 +4,8 @@ public enum Lowerings {
     var table: [String: Lowering] = [:]
     for family in [
       elementwiseLowerings, layoutLowerings, combineLowerings, indexingLowerings, shapeLowerings, reductionLowerings,
-      axisLowerings, normalizationLowerings, linalgLowerings, convolutionLowerings, poolingLowerings, recurrentLowerings,
+      axisLowerings, normalizationLowerings, linalgLowerings, convolutionLowerings, poolingLowerings,
+      scanLowerings, recurrentLowerings,
     ] {
       for (name, lowering) in family {
         precondition(table[name] == nil, "op \(name) is lowered twice")

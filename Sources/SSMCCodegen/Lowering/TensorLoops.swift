@@ -52,7 +52,7 @@ extension LoweringContext {
 
   /// Copies `dst[dstOffset + Σ i_k dstStrides_k] = src[srcOffset + Σ i_k srcStrides_k]` for every index of
   /// `shape` (strides in elements, possibly negative or 0). When the destination's innermost dim reads the
-  /// source with a stride (a transpose), the copy walks 2-D tiles so both sides stay in cache.
+  /// source with a stride (a transpose), the copy transposes register tiles (see TiledTranspose.swift).
   func stridedCopy(
     _ shape: [Int], scalar: ScalarType, from src: IRValue, sourceOffset srcOffset: Int = 0, strides srcStrides: [Int],
     to dst: IRValue, destOffset dstOffset: Int = 0, strides dstStrides: [Int]
@@ -61,48 +61,16 @@ extension LoweringContext {
     let (dims, strides) = coalesce(shape, [srcStrides, dstStrides])
     let (s, d) = (strides[0], strides[1])
     let total = dims.reduce(1, *)
-    let block = 16
-    if let last = dims.indices.last, d[last] == 1, s[last] != 1, dims[last] >= block,
-      let j = s.indices.first(where: { s[$0] == 1 && dims[$0] >= block })
+    let tile = TransposeTile.size
+    if let last = dims.indices.last, d[last] == 1, s[last] != 1, dims[last] >= tile,
+      let j = s.indices.first(where: { s[$0] == 1 && dims[$0] >= tile })
     {
-      blockedTranspose(dims, j: j, scalar: scalar, src: src, srcOffset: srcOffset, s: s, dst: dst, dstOffset: dstOffset, d: d, block: block)
+      tiledTranspose(TransposeTile(dims: dims, j: j, s: s, d: d, srcOffset: srcOffset, dstOffset: dstOffset), scalar: scalar, src: src, dst: dst)
       return
     }
     forEachIndex(dims, work: total, captures: [src, dst]) { index, c in
       let v = self.k.load(scalar, from: c[0], at: self.flatIndex(index, strides: s) + self.k.i64(Int64(srcOffset)))
       self.k.store(v, scalar, to: c[1], at: self.flatIndex(index, strides: d) + self.k.i64(Int64(dstOffset)))
-    }
-  }
-
-  /// The tiled copy: dims other than `j` (contiguous in the source) and the last (contiguous in the
-  /// destination) are outer loops; then `block` x `block` tiles of (j, last).
-  private func blockedTranspose(
-    _ dims: [Int], j: Int, scalar: ScalarType, src: IRValue, srcOffset: Int, s: [Int], dst: IRValue, dstOffset: Int,
-    d: [Int], block: Int
-  ) {
-    let last = dims.count - 1
-    let outer = dims.indices.filter { $0 != j && $0 != last }
-    let loops = outer.map { dims[$0] } + [(dims[j] + block - 1) / block, (dims[last] + block - 1) / block]
-    forEachIndex(loops, work: dims.reduce(1, *), captures: [src, dst], innerHints: LoopHints(vectorize: false)) { index, c in
-      let k = self.k
-      var srcBase = k.i64(Int64(srcOffset))
-      var dstBase = k.i64(Int64(dstOffset))
-      for (n, axis) in outer.enumerated() {
-        srcBase = srcBase + index[n] * k.i64(Int64(s[axis]))
-        dstBase = dstBase + index[n] * k.i64(Int64(d[axis]))
-      }
-      let j0 = index[outer.count] * k.i64(Int64(block))
-      let l0 = index[outer.count + 1] * k.i64(Int64(block))
-      let j1 = k.min(j0 + k.i64(Int64(block)), k.i64(Int64(dims[j])))
-      let l1 = k.min(l0 + k.i64(Int64(block)), k.i64(Int64(dims[last])))
-      k.forLoop(from: j0, to: j1, hints: LoopHints(vectorize: false)) { jj in
-        let srcRow = srcBase + jj
-        let dstRow = dstBase + jj * k.i64(Int64(d[j]))
-        k.forLoop(from: l0, to: l1) { ll in
-          let v = k.load(scalar, from: c[0], at: srcRow + ll * k.i64(Int64(s[last])))
-          k.store(v, scalar, to: c[1], at: dstRow + ll)
-        }
-      }
     }
   }
 }

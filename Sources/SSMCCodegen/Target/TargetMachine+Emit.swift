@@ -15,7 +15,7 @@ extension TargetMachine {
   /// CPU and features, so optimization sees the real costs (vector widths, FMA ...).
   ///
   /// On x86 every function also gets `"prefer-vector-width"="512"`: LLVM otherwise keeps to 256-bit vectors
-  /// on AVX-512 CPUs such as znver4; on a CPU without AVX-512 the attribute changes nothing, since the
+  /// on several AVX-512 CPUs (skylake-avx512, icelake ...; LLVM 19 already uses 512 bits on znver4); on a CPU without AVX-512 the attribute changes nothing, since the
   /// vectorizer never exceeds the widest legal register.
   public func prepare(_ module: LLVMModule) {
     LLVMSetTarget(module.module, triple)

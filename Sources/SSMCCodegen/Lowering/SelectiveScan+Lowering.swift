@@ -1,0 +1,228 @@
+import CLLVM
+import SSMCIR
+
+/// Mamba's selective scan (`ssmc.SelectiveScan`), exactly `selective_scan_fn` with an fp32 state.
+///
+/// Kernel shape: one vector lane per channel. A work item is (batch, channel block of `lanes` channels
+/// inside one group); items are spread over the pool. Per item the N states of every channel stay in
+/// vector registers (a stack array when N > 16) while one loop walks the sequence in chunks of `lanes`
+/// positions: each chunk transposes u, delta and z into per-position vectors (SelectiveScan+Tiles.swift),
+/// applies delta_bias, softplus and the z gate to whole vectors, runs the recurrence position by position
+/// with B and C broadcast from their (group, state, position) rows, and transposes y back. (B, D, L, N)
+/// never exists in memory; the recurrence is h = 2^(Δ·A·log2 e) ⊙ h + Δ·u·B, y = ⟨C, h⟩ + D·u.
+let scanLowerings: [String: Lowering] = ["ssmc.SelectiveScan": lowerSelectiveScan]
+
+/// The static facts one scan kernel is specialized for.
+struct ScanPlan {
+  var batch: Int
+  var channels: Int
+  var length: Int
+  var states: Int
+  var groups: Int
+  var lanes: Int
+  var hasD: Bool
+  var hasZ: Bool
+  var hasDeltaBias: Bool
+  var softplus: Bool
+  var reverse: Bool
+
+  var channelsPerGroup: Int { channels / groups }
+  /// Channel blocks never straddle groups, so B and C are one broadcast per block and state.
+  var blocksPerGroup: Int { (channelsPerGroup + lanes - 1) / lanes }
+  var workItems: Int { batch * groups * blocksPerGroup }
+  var chunks: Int { (length + lanes - 1) / lanes }
+  /// Up to this many states live as loop-carried registers (with AVX-512, 16 states plus temporaries
+  /// still fit the 32 vector registers once A is read from its stack tile); more go to a stack array.
+  static let maxRegisterStates = 16
+  var statesInRegisters: Bool { states <= Self.maxRegisterStates }
+}
+
+private func lowerSelectiveScan(_ ctx: LoweringContext) throws(CodegenError) {
+  let uShape = ctx.operandShape(0)
+  let bShape = ctx.operandShape(3)
+  let op = ctx.op
+  let lanes = ctx.vectorLanes
+  guard lanes > 0, lanes & (lanes - 1) == 0 else {
+    throw ctx.error("the scan kernel needs a power-of-two vector width, the target has \(lanes) f32 lanes")
+  }
+  let plan = ScanPlan(
+    batch: uShape[0], channels: uShape[1], length: uShape[2], states: ctx.operandShape(2)[1],
+    groups: bShape.count == 4 ? bShape[1] : 1, lanes: lanes,
+    hasD: ctx.hasOperand(5), hasZ: ctx.hasOperand(6), hasDeltaBias: ctx.hasOperand(7),
+    softplus: ((try? op.int("delta_softplus")) ?? 0) != 0, reverse: ((try? op.int("reverse")) ?? 0) != 0)
+  guard plan.groups > 0, plan.channels % plan.groups == 0 else {
+    throw ctx.error("B/C have \(plan.groups) groups, which must divide the \(plan.channels) channels")
+  }
+  guard plan.workItems > 0, plan.length > 0 else { return }  // an empty output: nothing to compute
+
+  // Captures in a fixed order; optional operands are appended when present.
+  var captures = (0..<5).map { ctx.operand($0) }
+  var slot: [Int: Int] = [:]
+  for index in 5...7 where ctx.hasOperand(index) {
+    slot[index] = captures.count
+    captures.append(ctx.operand(index))
+  }
+  let resultSlot = captures.count
+  captures.append(ctx.results[0])
+  let k = ctx.k
+  k.parallelFor(count: k.i64(Int64(plan.workItems)), pool: ctx.pool, captures: captures) { begin, end, captured in
+    let pointers = ScanPointers(
+      u: captured[0], delta: captured[1], a: captured[2], b: captured[3], c: captured[4],
+      d: slot[5].map { captured[$0] }, z: slot[6].map { captured[$0] }, deltaBias: slot[7].map { captured[$0] },
+      y: captured[resultSlot])
+    let emitter = ScanEmitter(k: k, plan: plan, p: pointers)
+    k.forLoop(from: begin, to: end, hints: LoopHints(vectorize: false, unrollCount: 1)) { item in
+      emitter.emitBlock(item)
+    }
+  }
+}
+
+/// The data pointers the kernel reads and writes (absent optional operands are nil).
+struct ScanPointers {
+  let u, delta, a, b, c: IRValue
+  let d, z, deltaBias: IRValue?
+  let y: IRValue
+}
+
+/// Emits one work item: a block of channels of one batch element, over the whole sequence.
+struct ScanEmitter {
+  let k: KernelBuilder
+  let plan: ScanPlan
+  let p: ScanPointers
+  /// Per-function stack tiles: A (scaled by log2 e) as one vector per state, the transposed inputs, y.
+  let aTile, uTile, deltaTile, yTile: IRValue
+  let gateTile, stateTile: IRValue?
+
+  init(k: KernelBuilder, plan: ScanPlan, p: ScanPointers) {
+    self.k = k
+    self.plan = plan
+    self.p = p
+    let square = plan.lanes * plan.lanes
+    aTile = k.stackFloats(max(plan.states, 1) * plan.lanes, name: "scan.a")
+    uTile = k.stackFloats(square, name: "scan.u")
+    deltaTile = k.stackFloats(square, name: "scan.delta")
+    yTile = k.stackFloats(square, name: "scan.y")
+    gateTile = plan.hasZ ? k.stackFloats(square, name: "scan.gate") : nil
+    stateTile = plan.statesInRegisters ? nil : k.stackFloats(plan.states * plan.lanes, name: "scan.h")
+  }
+
+  private var lanes: Int { plan.lanes }
+  private func i64(_ value: Int) -> IRValue { k.i64(Int64(value)) }
+  private func vector(_ base: IRValue, _ index: IRValue) -> IRValue { k.loadVector(.f32, lanes: lanes, from: base, at: index) }
+  private var zeroVector: IRValue { k.constant(0, k.type(.f32, lanes: lanes)) }
+
+  func emitBlock(_ item: IRValue) {
+    let perBatch = i64(plan.groups * plan.blocksPerGroup)
+    let batch = item / perBatch
+    let group = (item % perBatch) / i64(plan.blocksPerGroup)
+    let blockInGroup = item % i64(plan.blocksPerGroup)
+    let groupOffset = blockInGroup * i64(lanes)
+    let firstChannel = group * i64(plan.channelsPerGroup) + groupOffset
+    let validChannels = k.min(i64(lanes), i64(plan.channelsPerGroup) - groupOffset)
+    let channelMask = k.prefixMask(count: validChannels, lanes: lanes)
+
+    fillATile(firstChannel: firstChannel, validChannels: validChannels)
+    let dVector = p.d.map { k.loadVector(.f32, lanes: lanes, from: $0, at: firstChannel, mask: channelMask) }
+    let biasVector = p.deltaBias.map { k.loadVector(.f32, lanes: lanes, from: $0, at: firstChannel, mask: channelMask) }
+    let tile = ScanTile(
+      k: k, lanes: lanes, rowBase: (batch * i64(plan.channels) + firstChannel) * i64(plan.length),
+      rowStride: plan.length, validChannels: validChannels)
+    let bcBase = (batch * i64(plan.groups) + group) * i64(plan.states * plan.length)
+
+    var initial: [IRValue] = []
+    if let stateTile {
+      k.forLoop(from: i64(0), to: i64(plan.states), hints: LoopHints(vectorize: false)) { n in
+        k.storeVector(zeroVector, .f32, to: stateTile, at: n * i64(lanes))
+      }
+    } else {
+      initial = Array(repeating: zeroVector, count: plan.states)
+    }
+    let (first, last, direction) = plan.reverse ? (plan.chunks - 1, -1, Int64(-1)) : (0, plan.chunks, Int64(1))
+    k.forLoop(from: i64(first), to: i64(last), step: direction, hints: LoopHints(vectorize: false, unrollCount: 1), carrying: initial) {
+      chunk, states in
+      let start = chunk * i64(lanes)
+      let count = k.min(i64(lanes), i64(plan.length) - start)
+      let positions = k.prefixMask(count: count, lanes: lanes)
+      loadInputs(tile, start: start, positions: positions, bias: biasVector)
+      let (from, to) = plan.reverse ? (count - 1, i64(-1)) : (i64(0), count)
+      let next = k.forLoop(from: from, to: to, step: direction, hints: LoopHints(vectorize: false, unrollCount: 1), carrying: states) {
+        t, h in
+        step(t, position: start + t, states: h, bcBase: bcBase, dVector: dVector)
+      }
+      let yColumns = (0..<lanes).map { vector(yTile, i64($0 * lanes)) }
+      tile.storeColumns(yColumns, to: p.y, start: start, positions: positions)
+      return next
+    }
+  }
+
+  /// A's rows for the block's channels as one vector per state, scaled by log2(e) for `scanExp2`; lanes of
+  /// channels past the block's end are 0 (their decay is 1 and their input term 0, so they stay finite).
+  private func fillATile(firstChannel: IRValue, validChannels: IRValue) {
+    let noVectorize = LoopHints(vectorize: false)
+    k.forLoop(from: i64(0), to: i64(plan.states), hints: noVectorize) { n in
+      k.storeVector(zeroVector, .f32, to: aTile, at: n * i64(lanes))
+    }
+    k.forLoop(from: i64(0), to: validChannels, hints: noVectorize) { c in
+      k.forLoop(from: i64(0), to: i64(plan.states)) { n in
+        let a = k.load(.f32, from: p.a, at: (firstChannel + c) * i64(plan.states) + n)
+        k.store(a * 1.4426950408889634, .f32, to: aTile, at: n * i64(lanes) + c)
+      }
+    }
+  }
+
+  /// Transposes a chunk of u, delta (+ delta_bias, softplus) and z (as the gate z·sigmoid(z)) into tiles.
+  private func loadInputs(_ tile: ScanTile, start: IRValue, positions: IRValue, bias: IRValue?) {
+    for (t, column) in tile.loadColumns(p.u, start: start, positions: positions).enumerated() {
+      k.storeVector(column, .f32, to: uTile, at: i64(t * lanes))
+    }
+    for (t, column) in tile.loadColumns(p.delta, start: start, positions: positions).enumerated() {
+      var delta = bias.map { column + $0 } ?? column
+      if plan.softplus { delta = k.softplus(delta) }
+      k.storeVector(delta, .f32, to: deltaTile, at: i64(t * lanes))
+    }
+    if let z = p.z, let gateTile {
+      for (t, column) in tile.loadColumns(z, start: start, positions: positions).enumerated() {
+        k.storeVector(column * k.sigmoid(column), .f32, to: gateTile, at: i64(t * lanes))
+      }
+    }
+  }
+
+  /// One position of the recurrence for the block; returns the next register states (none when the
+  /// states live in the stack tile) and leaves y in its tile.
+  private func step(_ t: IRValue, position: IRValue, states h: [IRValue], bcBase: IRValue, dVector: IRValue?) -> [IRValue] {
+    let column = t * i64(lanes)
+    let u = vector(uTile, column)
+    let delta = vector(deltaTile, column)
+    let deltaU = delta * u
+    func broadcast(_ base: IRValue, _ n: IRValue) -> IRValue {
+      k.splat(k.load(.f32, from: base, at: bcBase + n * i64(plan.length) + position), lanes: lanes)
+    }
+    func update(_ n: IRValue, _ state: IRValue) -> (state: IRValue, c: IRValue) {
+      let decay = k.scanExp2(delta * vector(aTile, n * i64(lanes)))
+      return (k.mulAdd(decay, state, deltaU * broadcast(p.b, n)), broadcast(p.c, n))
+    }
+    var y = dVector.map { $0 * u } ?? zeroVector
+    var next: [IRValue] = []
+    if let stateTile {
+      let sum = k.forLoop(from: i64(0), to: i64(plan.states), hints: LoopHints(vectorize: false, unrollCount: 4), carrying: [y]) {
+        n, acc in
+        let (state, c) = update(n, vector(stateTile, n * i64(lanes)))
+        k.storeVector(state, .f32, to: stateTile, at: n * i64(lanes))
+        return [k.mulAdd(state, c, acc[0])]
+      }
+      y = sum[0]
+    } else {
+      // Up to four partial sums of ⟨C, h⟩ keep the accumulation off the critical path.
+      var partial: [IRValue] = []
+      for n in 0..<plan.states {
+        let (state, c) = update(i64(n), h[n])
+        next.append(state)
+        if partial.count < 4 { partial.append(state * c) } else { partial[n % 4] = k.mulAdd(state, c, partial[n % 4]) }
+      }
+      for value in partial { y = y + value }
+    }
+    if let gateTile { y = y * vector(gateTile, column) }
+    k.storeVector(y, .f32, to: yTile, at: column)
+    return next
+  }
+}
