@@ -75,3 +75,142 @@ def test_linear_attention(rule, batch, t, hq, hkv, dk, dv, per_key, beta_head, w
                        attrs={"q_num_heads": hq, "kv_num_heads": hkv, "update_rule": rule, "scale": scale})
     y, state = linear_attention(q, k, v, past, decay, beta, hq, hkv, rule, scale)
     check(model, inputs, [f32(y), f32(state)], rtol=1e-4, atol=1e-5)
+
+
+# ---- Raising: a LinearAttention that is Mamba-1's scan becomes ssmc.SelectiveScan --------------------------
+
+def selective_scan_ref(u, delta, a, b, c):
+    """float64 Mamba-1 scan: u, delta (B, D, L); a (D, N); b, c (B, G, N, L)."""
+    u, delta, a, b, c = (x.astype(np.float64) for x in (u, delta, a, b, c))
+    batch, d, length = u.shape
+    groups = b.shape[1]
+    h = np.zeros((batch, d, a.shape[1]))
+    y = np.zeros((batch, d, length))
+    g = np.arange(d) // (d // groups)
+    for i in range(length):
+        h = np.exp(delta[:, :, i, None] * a) * h + (delta[:, :, i] * u[:, :, i])[..., None] * b[..., i][:, g]
+        y[:, :, i] = (h * c[..., i][:, g]).sum(-1)
+    return y
+
+
+def mamba_linear_attention(batch, length, d, n, groups, scale=1.0, split="kv", per_head_decay=False, past=False,
+                           use_state=False):
+    """A LinearAttention graph built the way a Mamba-to-LinearAttention export does: heads = channels, d_k = N,
+    d_v = 1, decay = dt*A unpacked to (B, T, D*N), key/value carrying B and dt*u, query carrying C."""
+    f = TensorProto.FLOAT
+    nodes, inits = [], []
+
+    def const(name, values):
+        inits.append(numpy_helper.from_array(np.asarray(values, np.int64), name))
+        return name
+
+    a = f32(-np.exp(rng.standard_normal((d, 1 if per_head_decay else n)) * 0.5))
+    inits.append(numpy_helper.from_array(a, "A"))
+    # dt (B, L, D) -> (B, L, D, 1) * A (D, N) -> (B, L, D*N)
+    nodes += [oh.make_node("Unsqueeze", ["dt", const("ax_m1", [-1])], ["dt4"]),
+              oh.make_node("Mul", ["dt4", "A"], ["dtA"]),
+              oh.make_node("Reshape", ["dtA", const("packed_decay", [batch, length, -1])], ["decay"])]
+    # B, C (B, L, G, N): channel d uses group d // (D/G): (B, L, G, 1, N) expanded to (B, L, G, D/G, N), packed.
+    for name in ("Bm", "Cm"):
+        nodes += [oh.make_node("Unsqueeze", [name, const("ax3", [3])], [name + "5"]),
+                  oh.make_node("Expand", [name + "5", const("bc_full", [batch, length, groups, d // groups, n])], [name + "e"]),
+                  oh.make_node("Reshape", [name + "e", const("packed_k", [batch, length, d * n])], [name + "p"])]
+    nodes.append(oh.make_node("Mul", ["dt", "u"], ["dtu"]))
+    if split == "kv":  # key = B, value = dt*u
+        key, value = "Bmp", "dtu"
+    else:  # key = dt*B (dt broadcast over N), value = u
+        nodes += [oh.make_node("Reshape", ["Bmp", const("bk4", [batch, length, d, n])], ["Bk4"]),
+                  oh.make_node("Mul", ["Bk4", "dt4"], ["dtB4"]),
+                  oh.make_node("Reshape", ["dtB4", const("packed_k2", [batch, length, d * n])], ["dtB"])]
+        key, value = "dtB", "u"
+    decay = "decay"
+    if per_head_decay:
+        nodes.append(oh.make_node("Reshape", ["dtA", const("packed_head", [batch, length, d])], ["decay_h"]))
+        decay = "decay_h"
+    inputs = ["Cmp", key, value, "past" if past else "", decay]
+    outputs = ["y", "state"]
+    nodes.append(oh.make_node("LinearAttention", inputs, outputs, q_num_heads=d, kv_num_heads=d,
+                              update_rule="gated", scale=scale))
+    graph_inputs = [oh.make_tensor_value_info("u", f, [batch, length, d]),
+                    oh.make_tensor_value_info("dt", f, [batch, length, d]),
+                    oh.make_tensor_value_info("Bm", f, [batch, length, groups, n]),
+                    oh.make_tensor_value_info("Cm", f, [batch, length, groups, n])]
+    if past:
+        inits.append(numpy_helper.from_array(np.zeros((batch, d, n, 1), np.float32), "past"))
+    graph_outputs = [oh.make_tensor_value_info("y", f, None)]
+    if use_state:
+        graph_outputs.append(oh.make_tensor_value_info("state", f, None))
+    graph = oh.make_graph(nodes, "mamba_la", graph_inputs, graph_outputs, inits)
+    model = oh.make_model(graph, opset_imports=[oh.make_opsetid("", 27)])
+    model.ir_version = 10
+    return model, a
+
+
+def dump_ir(model, tmp_path):
+    path = str(tmp_path / "m.onnx")
+    onnx.save(model, path)
+    proc = subprocess.run([SSMC, "dump-ir", path, "--after", "dce"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+MAMBA_CASES = [
+    # batch, L, D, N, groups, scale, split, per-head decay, zero past
+    (1, 9, 8, 4, 1, 1.0, "kv", False, False),
+    (2, 5, 6, 3, 2, 1.0, "kv", False, True),
+    (1, 7, 8, 16, 4, 0.5, "dtB", False, False),
+    (2, 1, 5, 1, 1, 0.0, "kv", False, False),
+    (1, 6, 4, 3, 1, 1.0, "kv", True, False),
+]
+
+
+@pytest.mark.parametrize("batch,length,d,n,groups,scale,split,per_head,past", MAMBA_CASES)
+def test_mamba_linear_attention_raised(tmp_path, batch, length, d, n, groups, scale, split, per_head, past):
+    model, a = mamba_linear_attention(batch, length, d, n, groups, scale, split, per_head, past)
+    ir = dump_ir(model, tmp_path)
+    assert "ssmc.SelectiveScan" in ir and "LinearAttention" not in ir, ir
+    u = f32(rng.standard_normal((batch, length, d)))
+    dt = f32(rng.uniform(0.05, 0.5, (batch, length, d)))
+    bm = f32(rng.standard_normal((batch, length, groups, n)))
+    cm = f32(rng.standard_normal((batch, length, groups, n)))
+    a_full = np.broadcast_to(a, (d, n))
+    y = selective_scan_ref(u.transpose(0, 2, 1), dt.transpose(0, 2, 1), a_full,
+                           bm.transpose(0, 2, 3, 1), cm.transpose(0, 2, 3, 1))
+    effective = 1 / np.sqrt(n) if scale == 0 else scale
+    want = (effective * y).transpose(0, 2, 1)
+    check(model, {"u": u, "dt": dt, "Bm": bm, "Cm": cm}, [f32(want)], rtol=1e-4, atol=1e-5)
+
+
+def test_not_raised_when_state_is_used(tmp_path):
+    # present_state is a graph output: SelectiveScan has no final state, so the node must stay.
+    model, _ = mamba_linear_attention(1, 4, 4, 2, 1, use_state=True)
+    ir = dump_ir(model, tmp_path)
+    assert "LinearAttention" in ir and "SelectiveScan" not in ir
+
+
+def test_not_raised_when_decay_is_not_dt_times_a(tmp_path):
+    # decay = dt*A + dt*A*dt is no longer Δ·A: stays LinearAttention and still compiles, checked against numpy.
+    model, a = mamba_linear_attention(1, 5, 4, 3, 1)
+    g = model.graph
+    for node in g.node:
+        if node.op_type == "Mul" and list(node.input) == ["dt4", "A"]:
+            node.output[0] = "dtA0"
+    g.node.insert(0, oh.make_node("Mul", ["dtA0", "dt4"], ["dtA"]))
+    # keep topological order: move the new node after its producer
+    nodes = list(g.node)
+    first = nodes.pop(0)
+    idx = [i for i, n in enumerate(nodes) if "dtA0" in n.output][0]
+    nodes.insert(idx + 1, first)
+    del g.node[:]
+    g.node.extend(nodes)
+    ir = dump_ir(model, tmp_path)
+    assert "LinearAttention" in ir and "SelectiveScan" not in ir, ir
+    u = f32(rng.standard_normal((1, 5, 4)))
+    dt = f32(rng.uniform(0.05, 0.5, (1, 5, 4)))
+    bm = f32(rng.standard_normal((1, 5, 1, 3)))
+    cm = f32(rng.standard_normal((1, 5, 1, 3)))
+    decay = (dt[..., None].astype(np.float64) ** 2 * a).reshape(1, 5, 12)
+    key = np.broadcast_to(bm, (1, 5, 4, 3)).reshape(1, 5, 12)
+    query = np.broadcast_to(cm, (1, 5, 4, 3)).reshape(1, 5, 12)
+    want, _ = linear_attention(query, key, dt * u, None, decay, None, 4, 4, "gated", 1.0)
+    check(model, {"u": u, "dt": dt, "Bm": bm, "Cm": cm}, [f32(want)], rtol=1e-4, atol=1e-5)
