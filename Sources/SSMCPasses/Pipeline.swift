@@ -16,10 +16,9 @@ public enum Pipeline {
   public static let standard: [any Pass] = [
     ShapeInference(),  // types for every value; folds the Shape/Gather/Concat chains shapes depend on
     FoldConstants(),  // evaluates all-constant subgraphs (weight transposes, casts) once, at compile time
+    RaiseLinearAttention(),  // Mamba-shaped LinearAttention -> SelectiveScan: needs static shapes and folded view shapes
+    RaiseSelectiveScan(),  // LinearScan (an ONNX Scan) + the math around it -> SelectiveScan; before cse/dce clean up
     EliminateCommonSubexpressions(),  // exporters repeat identical shape math and constants per layer
-    RaiseLinearAttention(),  // Mamba-shaped LinearAttention -> SelectiveScan (needs static shapes and folded views)
-    RaiseSelectiveScan(),  // LinearScan (from ONNX Scan) + its readout -> SelectiveScan
-    FoldConstants(),  // the views raising put on constant operands (A reshaped) fold away
     EliminateDeadCode(),  // drops what folding and CSE left unused
   ]
 

@@ -88,6 +88,11 @@ struct NodeSink {
       return nil
     }
     for (id, t) in zip(ids, types) { graph[id].type = t }
+    // Views of constants (A re-laid out) become constants now: the passes after raising do not fold again.
+    if let folded = Folding.tryFold(node, schema: schema, context: graph.context(for: node), limit: FoldConstants().limit) {
+      for (id, data) in zip(ids, folded) { graph.constants[id] = data }
+      return ids
+    }
     nodes.append(node)
     return ids
   }
@@ -117,6 +122,8 @@ struct NodeSink {
       expected *= fine[i].size
     }
     guard expected == sourceShape.reduce(1, *) else { return nil }
+    // Digits already in the source's order and nothing broadcast: a plain Reshape.
+    if real.count == fine.count && real == byStride { return reshape(&graph, layout.source, to: layout.shape, name: name) }
     guard var x = reshape(&graph, layout.source, to: byStride.map { fine[$0].size }, name: name + "_split") else { return nil }
     // Transpose the real digits from stride order into the layout's order.
     let perm = real.map { byStride.firstIndex(of: $0)! }
