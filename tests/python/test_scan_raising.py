@@ -2,6 +2,7 @@
 linear-recurrence body as ssmc.LinearScan and raise-selective-scan turns it, with the math around it, into
 ssmc.SelectiveScan. The files are the SelectiveScan function bodies of tools/ssmc_export inlined into the main
 graph; results are compared with onnxruntime running the same file and with the float64 numpy reference."""
+import os
 import subprocess
 
 import numpy as np
@@ -133,3 +134,28 @@ def test_other_scan_bodies_fail_clearly(tmp_path):
     assert proc.returncode != 0
     assert "Scan" in proc.stderr and "unsupported" in proc.stderr.lower(), proc.stderr
     assert not (tmp_path / "bad.so").exists()
+
+
+MODELS = os.path.join(os.path.dirname(__file__), "..", "..", "models")
+
+
+@pytest.mark.parametrize("name", ["vim-tiny-micro", "vmamba-tiny-micro", "vmamba-tiny-v0-micro"])
+def test_zoo_models_with_inlined_scans(tmp_path, name):
+    # The zoo models with every SelectiveScan node replaced by its function body (plain Scan graphs): all
+    # scans raise, and the compiled model matches the stored PyTorch outputs.
+    model = onnx.inliner.inline_local_functions(onnx.load(os.path.join(MODELS, name, "model.onnx")))
+    del model.functions[:]
+    scans = sum(n.op_type == "Scan" for n in model.graph.node)
+    assert scans > 0 and not any(n.domain == "ai.ssmc" for n in model.graph.node)
+    kept = [i for i in model.opset_import if i.domain != "ai.ssmc"]
+    del model.opset_import[:]
+    model.opset_import.extend(kept)
+    ir = dump_ir(model, tmp_path)
+    assert ir.count("= ssmc.SelectiveScan(") == scans and "LinearScan" not in ir
+    path = str(tmp_path / "scan.onnx")
+    lib = str(tmp_path / "model.so")
+    subprocess.run([SSMC, "compile", path, "-o", lib], check=True, capture_output=True)
+    proc = subprocess.run([SSMC, "check", lib, os.path.join(MODELS, name, "test_data_set_0"), "--rtol", "1e-4",
+                           "--atol", "1e-5"], capture_output=True, text=True)
+    print(proc.stdout)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
