@@ -159,3 +159,18 @@ def test_zoo_models_with_inlined_scans(tmp_path, name):
                            "--atol", "1e-5"], capture_output=True, text=True)
     print(proc.stdout)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_deep_shared_mul_chain_stays_fast(tmp_path):
+    # x^(2^60) as 60 squarings feeding a ReduceSum: every Mul reads one value twice, which a naive walk of the
+    # raising's term analysis would visit 2^60 times. The pass must give up quickly (and change nothing).
+    f = TensorProto.FLOAT
+    nodes = [oh.make_node("Mul", [f"x{i}", f"x{i}"], [f"x{i + 1}"]) for i in range(60)]
+    nodes.append(oh.make_node("ReduceSum", ["x60", "axes"], ["y"], keepdims=0))
+    graph = oh.make_graph(nodes, "g", [oh.make_tensor_value_info("x0", f, [2, 3])], [oh.make_tensor_value_info("y", f, None)],
+                          [onnx.numpy_helper.from_array(np.array([1], np.int64), "axes")])
+    model = oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17)])
+    path = str(tmp_path / "deep.onnx")
+    onnx.save(model, path)
+    proc = subprocess.run([SSMC, "dump-ir", path, "--after", "dce"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "ReduceSum" in proc.stdout

@@ -37,6 +37,10 @@ indirect enum Term {
 struct TermBuilder {
   let graph: Graph
   let producers: [ValueID: Int]
+  /// Nodes a builder may visit in all: shared Mul operands are walked once per use, so a chain of squarings
+  /// would otherwise take exponential time. Past the budget, values become leaves (no raising, still correct).
+  private final class Budget { var left = 4096 }
+  private let budget = Budget()
 
   init(_ graph: Graph) {
     self.graph = graph
@@ -49,7 +53,8 @@ struct TermBuilder {
   func term(_ value: ValueID, depth: Int = 0) -> Term? {
     guard let shape = shape(value) else { return nil }
     let leaf = Term.leaf(.identity(value, shape: shape))
-    guard depth < 64, graph.constants[value] == nil, let index = producers[value] else { return leaf }
+    guard depth < 64, budget.left > 0, graph.constants[value] == nil, let index = producers[value] else { return leaf }
+    budget.left -= 1
     let node = graph.nodes[index]
     guard node.results.count == 1, let x = node.operands.first ?? nil else { return leaf }
     switch node.op {
