@@ -44,7 +44,7 @@ struct ScanFactors {
   }
 
   private func build(_ graph: inout Graph, _ sink: inout NodeSink, delta: Layout, a: Layout, u: Layout, b: Layout, name: String) -> ValueID? {
-    let (batch, channels, length, state) = (dims[0], dims[1], dims[2], dims[3])
+    let channels = dims[1]
     let groups = lcm(groupCount(b), groupCount(readout))
     guard channels % groups == 0,
       let aDN = a.dropping(2)?.dropping(0), let deltaBDL = delta.dropping(3), let uBDL = u.dropping(3),
@@ -55,7 +55,6 @@ struct ScanFactors {
       let bValue = sink.materialize(&graph, bGroups, name: name + "_B"),
       let cValue = sink.materialize(&graph, cGroups, name: name + "_C")
     else { return nil }
-    _ = (batch, length, state)
     return sink.add1(&graph, "ssmc.SelectiveScan", [uValue, deltaValue, aValue, bValue, cValue], name: name)
   }
 
