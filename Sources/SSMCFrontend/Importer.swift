@@ -123,7 +123,12 @@ public struct Importer {
       }
     }
     do throws(Diagnostic) {
-      let imported = try OpImport.convert(node, operands: operands, opset: opset, location: location, graph: &graph)
+      let imported: [ValueID]
+      if let recurrence = ScanImport.recognize(node, opset: opset) {
+        imported = try ScanImport.convert(recurrence, node, values: values, location: location, graph: &graph)
+      } else {
+        imported = try OpImport.convert(node, operands: operands, opset: opset, location: location, graph: &graph)
+      }
       for (name, id) in zip(node.outputs, imported) where !name.isEmpty { values[name] = id }
     } catch {
       problems.append(error)

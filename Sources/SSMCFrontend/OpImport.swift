@@ -158,6 +158,7 @@ struct UnsupportedOpFinder {
     func visit(_ nodes: [ONNXNode], opsets: [String: Int64]) {
       for node in nodes {
         if OpImport.isDirectlyImportable(node.opType, node.domain) { continue }
+        if ScanImport.recognize(node, opset: Int(opsets[""] ?? 0)) != nil { continue }
         let key = FunctionKey(domain: node.domain, name: node.opType)
         if let function = functions[key] {
           if seenFunctions.insert(key).inserted { visit(function.nodes, opsets: function.opsetImports.isEmpty ? opsets : function.opsetImports) }

@@ -3,7 +3,7 @@ public enum OpRegistry {
   public static let all: [String: OpSchema] = {
     var table: [String: OpSchema] = [:]
     let families: [[OpSchema]] = [
-      elementwiseOps, reductionOps, tensorOps, shapeOps, linalgOps, convolutionOps, normalizationOps, scanOps,
+      elementwiseOps, reductionOps, tensorOps, shapeOps, linalgOps, convolutionOps, normalizationOps, scanOps, recurrentOps,
     ]
     for schema in families.joined() {
       precondition(table[schema.name] == nil, "op \(schema.name) is defined twice")
@@ -17,7 +17,7 @@ public enum OpRegistry {
   public static func schema(onnxType: String, domain: String) -> OpSchema? {
     switch domain {
     case "", "ai.onnx": all[onnxType].flatMap { $0.domain == "" ? $0 : nil }
-    case "ai.ssmc": all["ssmc." + onnxType]
+    case "ai.ssmc": all["ssmc." + onnxType].flatMap { $0.domain == "ai.ssmc" ? $0 : nil }
     default: nil
     }
   }

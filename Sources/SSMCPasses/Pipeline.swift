@@ -5,7 +5,10 @@ import SSMCIR
 public enum Pipeline {
   /// Every pass, by its CLI name.
   public static let registry: [String: any Pass] = {
-    let all: [any Pass] = [ShapeInference(), FoldConstants(), EliminateDeadCode(), EliminateCommonSubexpressions()]
+    let all: [any Pass] = [
+      ShapeInference(), FoldConstants(), EliminateDeadCode(), EliminateCommonSubexpressions(), RaiseLinearAttention(),
+      RaiseSelectiveScan(),
+    ]
     return Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
   }()
 
@@ -13,6 +16,8 @@ public enum Pipeline {
   public static let standard: [any Pass] = [
     ShapeInference(),  // types for every value; folds the Shape/Gather/Concat chains shapes depend on
     FoldConstants(),  // evaluates all-constant subgraphs (weight transposes, casts) once, at compile time
+    RaiseLinearAttention(),  // Mamba-shaped LinearAttention -> SelectiveScan: needs static shapes and folded view shapes
+    RaiseSelectiveScan(),  // LinearScan (an ONNX Scan) + the math around it -> SelectiveScan; before cse/dce clean up
     EliminateCommonSubexpressions(),  // exporters repeat identical shape math and constants per layer
     EliminateDeadCode(),  // drops what folding and CSE left unused
   ]

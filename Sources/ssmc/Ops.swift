@@ -7,7 +7,7 @@ struct Ops: ParsableCommand {
     abstract: "List the ops ssmc compiles, one per line as DOMAIN OPTYPE.")
 
   func run() {
-    for name in OpRegistry.all.keys.sorted() where Lowerings.supports(name) {
+    for name in OpRegistry.all.keys.sorted() where Lowerings.supports(name) && OpRegistry.all[name]!.domain != "ai.ssmc.internal" {
       let schema = OpRegistry.all[name]!
       let domain = schema.domain.isEmpty ? "ai.onnx" : schema.domain
       let opType = name.hasPrefix("ssmc.") ? String(name.dropFirst(5)) : name

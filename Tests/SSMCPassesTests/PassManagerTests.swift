@@ -31,8 +31,10 @@ struct PassManagerTests {
   }
 
   @Test func standardPipelineOrder() {
-    #expect(Pipeline.standard.map(\.name) == ["shape-inference", "fold-constants", "cse", "dce"])
-    #expect(Set(Pipeline.registry.keys) == ["shape-inference", "fold-constants", "cse", "dce"])
+    #expect(Pipeline.standard.map(\.name) == [
+      "shape-inference", "fold-constants", "raise-linear-attention", "raise-selective-scan", "cse", "dce",
+    ])
+    #expect(Set(Pipeline.registry.keys) == Set(Pipeline.standard.map(\.name)))
   }
 
   @Test func parsesPassLists() throws {
@@ -42,7 +44,7 @@ struct PassManagerTests {
 
   @Test func unknownPassNameIsAnError() {
     let error = #expect(throws: Diagnostics.self) { try Pipeline.parse("shape-inference,fold-constant") }
-    #expect(error?.description.contains("unknown pass 'fold-constant'; known passes: cse, dce, fold-constants, shape-inference") == true)
+    #expect(error?.description.contains("unknown pass 'fold-constant'; known passes: cse, dce, fold-constants, raise-linear-attention, raise-selective-scan, shape-inference") == true)
   }
 
   @Test func printAfterAllDumpsOncePerPassInOrder() throws {
@@ -52,14 +54,14 @@ struct PassManagerTests {
     m.printAfterAll = true
     try m.run(&graph)
     let dumps = log.all
-    #expect(dumps.count == 4)
+    #expect(dumps.count == 6)
     let headers = dumps.map { String($0.prefix { $0 != "\n" }) }
     #expect(headers == Pipeline.standard.map { "// ----- IR after \($0.name) -----" })
     // Each dump is the IR as that pass left it: types after shape-inference, the dead Neg until dce.
     #expect(dumps[0].contains("%y = Mul(%x, %k) : f32[2]"))
-    #expect(dumps[2].contains("%dead = Neg(%x) : f32[2]"))
-    #expect(!dumps[3].contains("Neg"))
-    #expect(dumps[3].hasSuffix(Printer().print(graph)))
+    #expect(dumps[4].contains("%dead = Neg(%x) : f32[2]"))
+    #expect(!dumps[5].contains("Neg"))
+    #expect(dumps[5].hasSuffix(Printer().print(graph)))
   }
 
   @Test func printAfterNamedPassOnly() throws {

@@ -1,0 +1,176 @@
+"""Selective scans that reach ssmc only as an ONNX `Scan` (no ai.ssmc op): the frontend imports the Scan's
+linear-recurrence body as ssmc.LinearScan and raise-selective-scan turns it, with the math around it, into
+ssmc.SelectiveScan. The files are the SelectiveScan function bodies of tools/ssmc_export inlined into the main
+graph; results are compared with onnxruntime running the same file and with the float64 numpy reference."""
+import os
+import subprocess
+
+import numpy as np
+import onnx
+import onnx.inliner
+import pytest
+from onnx import TensorProto, helper as oh
+
+from ssmc_testing import SSMC, compile_model, errors, run_onnxruntime
+from make_selective_scan_tests import make_case
+
+OPTIONAL = ["D", "z", "delta_bias"]
+
+
+def inlined_case(seed, shape, present, softplus, reverse, opset=17):
+    """make_case's model with its SelectiveScan node replaced by the function body (a Scan over L)."""
+    model, feeds, expected = make_case(np.random.default_rng(seed), shape, present, softplus, reverse, opset)
+    model = onnx.inliner.inline_local_functions(model)
+    del model.functions[:]
+    assert not any(n.domain == "ai.ssmc" for n in model.graph.node)
+    assert any(n.op_type == "Scan" for n in model.graph.node)
+    kept = [i for i in model.opset_import if i.domain != "ai.ssmc"]
+    del model.opset_import[:]
+    model.opset_import.extend(kept)
+    model.ir_version = 10
+    return model, feeds, expected
+
+
+def dump_ir(model, tmp_path):
+    path = str(tmp_path / "scan.onnx")
+    onnx.save(model, path)
+    proc = subprocess.run([SSMC, "dump-ir", path, "--after", "dce"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def run_and_compare(model, feeds, expected, tmp_path, threshold=1e-5):
+    compiled = compile_model(model, tmp_path)
+    got = compiled.run(*feeds.values())[0]
+    ort = run_onnxruntime(model, tmp_path, *feeds.values())[0]
+    scale = float(np.abs(expected).max())
+    max_abs, _ = errors(got, expected)
+    ort_abs, _ = errors(got, ort)
+    print(f"vs numpy: max-abs {max_abs:.3g} (scale {scale:.3g}); vs onnxruntime: max-abs {ort_abs:.3g}")
+    assert max_abs <= threshold * scale
+    assert ort_abs <= threshold * scale
+
+
+SHAPES = [
+    # batch, D, L, N, G, rank of B/C
+    (1, 8, 9, 4, 1, 3),
+    (2, 6, 5, 16, 2, 4),
+    (1, 12, 7, 1, 4, 4),
+    (1, 5, 1, 3, 1, 4),
+]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("softplus,reverse", [(False, False), (True, True)])
+@pytest.mark.parametrize("present", [[], ["D", "z", "delta_bias"], ["D", "delta_bias"]])
+def test_scan_body_raised(tmp_path, shape, softplus, reverse, present):
+    seed = SHAPES.index(shape) * 8 + 2 * softplus + 4 * len(present) + reverse
+    model, feeds, expected = inlined_case(seed, shape, present, softplus, reverse)
+    ir = dump_ir(model, tmp_path)
+    assert "ssmc.SelectiveScan" in ir and "ssmc.LinearScan" not in ir, ir
+    run_and_compare(model, feeds, expected, tmp_path)
+
+
+def test_scan_body_opset_21(tmp_path):
+    model, feeds, expected = inlined_case(3, (1, 8, 6, 4, 2, 4), ["D", "z", "delta_bias"], True, False, opset=21)
+    assert "ssmc.SelectiveScan" in dump_ir(model, tmp_path)
+    run_and_compare(model, feeds, expected, tmp_path)
+
+
+def linear_scan_model(a_expr, body=None):
+    """h_l = a_l*h_{l-1} + b_l over axis 1 of (2, L=6, 5) inputs, with a = a_expr(x) built from graph inputs."""
+    f = TensorProto.FLOAT
+    step = body or oh.make_graph(
+        [oh.make_node("Mul", ["h", "a_t"], ["ah"]), oh.make_node("Add", ["b_t", "ah"], ["h2"]),
+         oh.make_node("Identity", ["h2"], ["out"])],
+        "step", [oh.make_tensor_value_info(n, f, None) for n in ("h", "a_t", "b_t")],
+        [oh.make_tensor_value_info(n, f, None) for n in ("h2", "out")])
+    nodes = a_expr + [
+        oh.make_node("Scan", ["h0", "a", "b"], ["last", "all"], num_scan_inputs=2, scan_input_axes=[1, 1],
+                     scan_output_axes=[1], body=step)]
+    graph = oh.make_graph(
+        nodes, "g",
+        [oh.make_tensor_value_info("x", f, [2, 6, 5]), oh.make_tensor_value_info("b", f, [2, 6, 5]),
+         oh.make_tensor_value_info("h0", f, [2, 5])],
+        [oh.make_tensor_value_info("all", f, [2, 6, 5]), oh.make_tensor_value_info("last", f, [2, 5])])
+    model = oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17)])
+    model.ir_version = 9
+    return model
+
+
+def test_linear_recurrence_not_mamba_compiles(tmp_path):
+    # A Scan computing h = sigmoid(x)*h + b (not a selective scan): imported as LinearScan, compiled as is.
+    model = linear_scan_model([oh.make_node("Sigmoid", ["x"], ["a"])])
+    ir = dump_ir(model, tmp_path)
+    assert "ssmc.LinearScan" in ir and "SelectiveScan" not in ir
+    rng = np.random.default_rng(1)
+    x, b, h0 = (rng.standard_normal(s).astype(np.float32) for s in ((2, 6, 5), (2, 6, 5), (2, 5)))
+    a = 1 / (1 + np.exp(-x.astype(np.float64)))
+    h = h0.astype(np.float64)
+    states = []
+    for i in range(6):
+        h = a[:, i] * h + b[:, i]
+        states.append(h)
+    compiled = compile_model(model, tmp_path)
+    got_all, got_last = compiled.run(x, b, h0)
+    np.testing.assert_allclose(got_all, np.stack(states, 1), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got_last, h, rtol=1e-5, atol=1e-5)
+    ort_all, ort_last = run_onnxruntime(model, tmp_path, x, b, h0)
+    np.testing.assert_allclose(got_all, ort_all, rtol=1e-5, atol=1e-5)
+
+
+def test_other_scan_bodies_fail_clearly(tmp_path):
+    # h = a*h + b*h is no linear recurrence of this form: the Scan stays unsupported, with a clear error.
+    f = TensorProto.FLOAT
+    body = oh.make_graph(
+        [oh.make_node("Mul", ["h", "a_t"], ["ah"]), oh.make_node("Mul", ["b_t", "h"], ["bh"]),
+         oh.make_node("Add", ["ah", "bh"], ["h2"]), oh.make_node("Identity", ["h2"], ["out"])],
+        "step", [oh.make_tensor_value_info(n, f, None) for n in ("h", "a_t", "b_t")],
+        [oh.make_tensor_value_info(n, f, None) for n in ("h2", "out")])
+    model = linear_scan_model([oh.make_node("Sigmoid", ["x"], ["a"])], body=body)
+    path = str(tmp_path / "bad.onnx")
+    onnx.save(model, path)
+    proc = subprocess.run([SSMC, "compile", path, "-o", str(tmp_path / "bad.so")], capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "Scan" in proc.stderr and "unsupported" in proc.stderr.lower(), proc.stderr
+    assert not (tmp_path / "bad.so").exists()
+
+
+MODELS = os.path.join(os.path.dirname(__file__), "..", "..", "models")
+
+
+@pytest.mark.parametrize("name", ["vim-tiny-micro", "vmamba-tiny-micro", "vmamba-tiny-v0-micro"])
+def test_zoo_models_with_inlined_scans(tmp_path, name):
+    # The zoo models with every SelectiveScan node replaced by its function body (plain Scan graphs): all
+    # scans raise, and the compiled model matches the stored PyTorch outputs.
+    model = onnx.inliner.inline_local_functions(onnx.load(os.path.join(MODELS, name, "model.onnx")))
+    del model.functions[:]
+    scans = sum(n.op_type == "Scan" for n in model.graph.node)
+    assert scans > 0 and not any(n.domain == "ai.ssmc" for n in model.graph.node)
+    kept = [i for i in model.opset_import if i.domain != "ai.ssmc"]
+    del model.opset_import[:]
+    model.opset_import.extend(kept)
+    ir = dump_ir(model, tmp_path)
+    assert ir.count("= ssmc.SelectiveScan(") == scans and "LinearScan" not in ir
+    path = str(tmp_path / "scan.onnx")
+    lib = str(tmp_path / "model.so")
+    subprocess.run([SSMC, "compile", path, "-o", lib], check=True, capture_output=True)
+    proc = subprocess.run([SSMC, "check", lib, os.path.join(MODELS, name, "test_data_set_0"), "--rtol", "1e-4",
+                           "--atol", "1e-5"], capture_output=True, text=True)
+    print(proc.stdout)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_deep_shared_mul_chain_stays_fast(tmp_path):
+    # x^(2^60) as 60 squarings feeding a ReduceSum: every Mul reads one value twice, which a naive walk of the
+    # raising's term analysis would visit 2^60 times. The pass must give up quickly (and change nothing).
+    f = TensorProto.FLOAT
+    nodes = [oh.make_node("Mul", [f"x{i}", f"x{i}"], [f"x{i + 1}"]) for i in range(60)]
+    nodes.append(oh.make_node("ReduceSum", ["x60", "axes"], ["y"], keepdims=0))
+    graph = oh.make_graph(nodes, "g", [oh.make_tensor_value_info("x0", f, [2, 3])], [oh.make_tensor_value_info("y", f, None)],
+                          [onnx.numpy_helper.from_array(np.array([1], np.int64), "axes")])
+    model = oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17)])
+    path = str(tmp_path / "deep.onnx")
+    onnx.save(model, path)
+    proc = subprocess.run([SSMC, "dump-ir", path, "--after", "dce"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "ReduceSum" in proc.stdout
