@@ -20,6 +20,8 @@ public struct LoweringContext {
   public let pool: IRValue
   /// f32 lanes of the target's preferred vector width (16 with AVX-512, 8 with AVX2).
   public let vectorLanes: Int
+  /// The node's workspace: scratch bytes reserved for this node alone in the memory plan.
+  let arena: WorkspaceArena
 
   /// The node as its shape rule sees it: attribute accessors with ONNX defaults.
   public var op: OpContext { graph.context(for: node) }
