@@ -48,6 +48,7 @@ public struct LoweringContext {
     case .i64: .i64
     case .i32: .i32
     case .i8: .i8
+    case .u8: .u8
     case .bool: .i1
     default: throw error("element type \(element) is not supported by code generation")
     }
