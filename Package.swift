@@ -55,6 +55,10 @@ let package = Package(
     // Runs the built ssmc executable; Fixtures/affine.c is a hand-written library with the generic C ABI.
     .testTarget(name: "ssmcTests", dependencies: ["ssmc", "SSMCTensorIO", "SSMCFrontend"], exclude: ["Fixtures"]),
     .testTarget(name: "SSMCCheckTests", dependencies: ["SSMCCheck"]),
+    // Memory planning and lowering checks that need no built library.
+    .testTarget(
+      name: "SSMCCodegenTests", dependencies: ["SSMCCodegen", "SSMCIR"],
+      swiftSettings: [.unsafeFlags(["-Xcc", "-I\(llvmPrefix)/include"])]),
     .testTarget(
       name: "SSMCPassesTests", dependencies: ["SSMCPasses", "SSMCIR", "SSMCCheck"],
       exclude: ["Inputs"]),

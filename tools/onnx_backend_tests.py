@@ -106,7 +106,7 @@ def claimed_ops(ssmc: str) -> set[str]:
 
 
 # Element types ssmc compiles (tensor inputs and outputs); a case using any other is excluded with that reason.
-SUPPORTED_TYPES = {"FLOAT", "DOUBLE", "INT64", "INT32", "INT8", "BOOL"}
+SUPPORTED_TYPES = {"FLOAT", "DOUBLE", "INT64", "INT32", "INT8", "UINT8", "BOOL"}
 
 
 def unsupported_types(case: dict) -> list[str]:

@@ -61,17 +61,17 @@ struct Compile: ParsableCommand {
     do {
       let target = try TargetMachine(TargetOptions(cpu: targetCPU, triple: targetTriple, optLevel: optLevel))
       if emit == .header {
-        try writeAtomically(HeaderGenerator.header(for: compiler.signature), to: outputPath)
+        try writeAtomically(HeaderGenerator.header(for: compiler.signature()), to: outputPath)
         return
       }
       let module = LLVMModule(name: modelName)
-      try compiler.emit(into: module)
+      let signature = try compiler.emit(into: module)
       switch emit {
       case .obj, .asm, .llvm:
         try target.compile(module)
         try target.emit(module, as: emit == .obj ? .object : emit == .asm ? .assembly : .llvmIR, to: outputPath)
       default:
-        let header = try SharedLibraryBuilder.build(module: module, signature: compiler.signature, target: target, to: outputPath)
+        let header = try SharedLibraryBuilder.build(module: module, signature: signature, target: target, to: outputPath)
         let headerPath = URL(fileURLWithPath: outputPath).deletingLastPathComponent().appendingPathComponent("\(modelName).h").path
         try writeAtomically(header, to: headerPath)
       }

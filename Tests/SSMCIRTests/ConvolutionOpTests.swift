@@ -66,9 +66,11 @@ struct ConvolutionOpTests {
     #expect(e?.description.contains(message) == true, "\(String(describing: e))")
   }
 
-  @Test func maxPoolIndicesResultIsRejected() throws {
-    let e = try OpTest.error("%x: f32[1,1,4,4]", "%y, %i = MaxPool(%x) {kernel_shape = [2, 2]} : ?, ?")
-    #expect(e?.code == .unsupportedFeature && e?.description.contains("Indices") == true)
+  @Test func maxPoolIndicesHaveTheShapeOfY() throws {
+    let types = try OpTest.types("%x: f32[1,2,5,5]", "%y, %i = MaxPool(%x) {kernel_shape = [2, 2], strides = [2, 2]} : ?, ?")
+    #expect(types == ["f32[1,2,2,2]", "i64[1,2,2,2]"])
+    let e = try OpTest.error("%x: f32[1,1,4,4]", "%y, %i, %z = MaxPool(%x) {kernel_shape = [2, 2]} : ?, ?, ?")
+    #expect(e?.description.contains("one or two results") == true, "\(String(describing: e))")
   }
 
   /// SAME padding puts the odd pixel at the end (UPPER) or the beginning (LOWER); ConvTranspose with

@@ -121,8 +121,13 @@ extension KernelBuilder {
   // MARK: Conversions
 
   /// Converts to `target` keeping the lane count: int<->float (signed), widening/narrowing of either kind,
-  /// and `i1` to and from numbers (nonzero is true).
+  /// and `i1` to and from numbers (nonzero is true). To `u8`, integers wrap modulo 256 (as numpy's astype)
+  /// and the result is kept zero-extended in its `i32` register.
   public func convert(_ value: IRValue, to target: ScalarType) -> IRValue {
+    if target == .u8 {
+      let wide = convert(value, to: .i32)
+      return LLVMGetIntTypeWidth(value.scalarType) == 1 ? wide : and(wide, constant(bits: 0xFF, wide.type))
+    }
     let to = type(target, lanes: value.lanes)
     if LLVMTypeOf(value.ref) == to { return value }
     let b = builder

@@ -16,15 +16,15 @@ extension KernelBuilder {
   }
 
   private func memoryType(_ scalar: ScalarType, lanes: Int) -> LLVMTypeRef {
-    type(scalar == .i1 ? .i8 : scalar, lanes: lanes)
+    type(scalar == .i1 || scalar == .u8 ? .i8 : scalar, lanes: lanes)
   }
 
-  /// Loads element `index` of a `scalar` array (an `i1` from a byte: nonzero is true).
+  /// Loads element `index` of a `scalar` array (an `i1` from a byte: nonzero is true; a `u8` zero-extended).
   public func load(_ scalar: ScalarType, from base: IRValue, at index: IRValue) -> IRValue {
     loadVector(scalar, lanes: 1, from: base, at: index)
   }
 
-  /// Stores `value` as element `index` of a `scalar` array (`i1` as a 0/1 byte).
+  /// Stores `value` as element `index` of a `scalar` array (`i1` as a 0/1 byte, `u8` as its low byte).
   public func store(_ value: IRValue, _ scalar: ScalarType, to base: IRValue, at index: IRValue) {
     storeVector(value, scalar, to: base, at: index)
   }
@@ -47,6 +47,7 @@ extension KernelBuilder {
       value = IRValue(load, self)
     }
     if scalar == .i1 { value = compare(.ne, value, constant(0, memory)) }
+    if scalar == .u8 { value = IRValue(LLVMBuildZExt(builder, value.ref, type(.u8, lanes: lanes), "")!, self) }
     return value
   }
 
@@ -54,7 +55,12 @@ extension KernelBuilder {
   public func storeVector(_ value: IRValue, _ scalar: ScalarType, to base: IRValue, at index: IRValue, mask: IRValue? = nil) {
     let memory = memoryType(scalar, lanes: value.lanes)
     let address = elementAddress(base, type: memoryType(scalar, lanes: 1), index: index)
-    let stored = scalar == .i1 ? IRValue(LLVMBuildZExt(builder, value.ref, memory, "")!, self) : value
+    let stored =
+      switch scalar {
+      case .i1: IRValue(LLVMBuildZExt(builder, value.ref, memory, "")!, self)
+      case .u8: IRValue(LLVMBuildTrunc(builder, value.ref, memory, "")!, self)
+      default: value
+      }
     if let mask {
       _ = intrinsic(
         "llvm.masked.store", overloads: [memory, llvm.ptr], [stored, address, i32(Int32(scalar.byteSize)), mask])

@@ -5,13 +5,17 @@ public enum ScalarType: Sendable, CaseIterable {
   case f32, f64, i64, i32, i8
   /// Booleans: `i1` in registers, one byte (0 or 1) in memory.
   case i1
+  /// Unsigned bytes: one byte in memory, zero-extended to `i32` in registers. Every value 0...255 is then
+  /// non-negative, so the signed integer comparisons, division, max/min and int-to-float conversions all
+  /// compute the unsigned results; stores keep the low byte, which wraps sums and products as uint8 does.
+  case u8
 
   /// Bytes per element in memory.
   public var byteSize: Int {
     switch self {
     case .f32, .i32: 4
     case .f64, .i64: 8
-    case .i8, .i1: 1
+    case .i8, .i1, .u8: 1
     }
   }
 
@@ -70,7 +74,7 @@ public final class KernelBuilder {
       case .f32: llvm.f32
       case .f64: llvm.f64
       case .i64: llvm.i64
-      case .i32: llvm.i32
+      case .i32, .u8: llvm.i32
       case .i8: llvm.i8
       case .i1: llvm.i1
       }

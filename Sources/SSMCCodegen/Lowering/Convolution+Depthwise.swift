@@ -20,7 +20,7 @@ func emitDepthwiseConv(_ ctx: LoweringContext, _ g: ConvGeometry) {
   let paddedPlane = paddedHeight * paddedWidth
   let planes = g.batch * g.channels
   // Slack after the last plane: the final vector block of a row may read past its padded end.
-  let buffer = ctx.allocate(bytes: (planes * paddedPlane + 4 * lanes) * 4)
+  let buffer = ctx.workspace(bytes: (planes * paddedPlane + 4 * lanes) * 4)
 
   emitPaddedCopy(ctx, from: ctx.operand(0), to: buffer, planes: planes, height: h, width: w)
 
@@ -89,7 +89,6 @@ func emitDepthwiseConv(_ ctx: LoweringContext, _ g: ConvGeometry) {
       if h.output % blockRows > 0 { rowBlock(k.i64(Int64(rowBlocks * blockRows)), rows: h.output % blockRows) }
     }
   }
-  ctx.free(buffer)
 }
 
 extension ConvGeometry {

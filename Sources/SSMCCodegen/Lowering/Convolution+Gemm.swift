@@ -17,7 +17,7 @@ func emitGemmConv(_ ctx: LoweringContext, _ g: ConvGeometry) {
     batch: [], m: g.outChannelsPerGroup, n: g.outputPlane, k: reduction, aBatchStrides: [], aM: reduction, aK: 1,
     bBatchStrides: [], bK: 0, bN: 0)
   let kernel = GemmKernel(ctx: ctx, problem: problem)
-  let buffer = ctx.allocate(bytes: kernel.packedMatrixSize * 4)
+  let buffer = ctx.workspace(bytes: kernel.packedMatrixSize * 4)
   let f32 = k.type(.f32)
   k.forLoop(from: k.i64(0), to: k.i64(Int64(g.batch * g.groups)), hints: LoopHints(vectorize: false, unrollCount: 1)) { item in
     let group = item % k.i64(Int64(g.groups))
@@ -38,7 +38,6 @@ func emitGemmConv(_ ctx: LoweringContext, _ g: ConvGeometry) {
     }
     kernel.emitTiles(a: weights, b: buffer, bBatchStrides: [], c: out, epilogue: biasEpilogue)
   }
-  ctx.free(buffer)
 }
 
 /// Packs the input windows of one image and group as B panels [panel][k'][panelWidth]: column p is output
@@ -122,16 +121,16 @@ func emitPaddedGridConv(_ ctx: LoweringContext, _ g: ConvGeometry) {
   let rowTable = ctx.addConstantGlobal(name: "conv.rows", int64s: table)
   // With a one-column kernel and no width pads the grid is the output plane itself: nothing to crop, and
   // without any pads the input is read in place. Otherwise the grid's dropped columns of the last row read
-  // up to (kernel width - 1) * dilation elements past the padded planes: that slack is allocated and zeroed.
+  // up to (kernel width - 1) * dilation elements past the padded planes: that slack is reserved and zeroed.
   let writesInPlace = w.kernel == 1 && w.padBegin == 0 && w.padEnd == 0
   let readsInPlace = writesInPlace && h.padBegin == 0 && h.padEnd == 0
   let paddedCount = g.inChannelsPerGroup * paddedPlane
   let slack = (w.kernel - 1) * w.dilation
-  let padded = readsInPlace ? nil : ctx.allocate(bytes: (paddedCount + slack) * 4)
+  let padded = readsInPlace ? nil : ctx.workspace(bytes: (paddedCount + slack) * 4)
   if let padded, slack > 0 {
     k.forLoop(from: k.i64(Int64(paddedCount)), to: k.i64(Int64(paddedCount + slack))) { i in k.store(k.f32(0), .f32, to: padded, at: i) }
   }
-  let gridOut = writesInPlace ? nil : ctx.allocate(bytes: g.outChannelsPerGroup * grid * 4)
+  let gridOut = writesInPlace ? nil : ctx.workspace(bytes: g.outChannelsPerGroup * grid * 4)
   let f32 = k.type(.f32)
   k.forLoop(from: k.i64(0), to: k.i64(Int64(g.batch * g.groups)), hints: LoopHints(vectorize: false, unrollCount: 1)) { item in
     let group = item % k.i64(Int64(g.groups))
@@ -163,6 +162,4 @@ func emitPaddedGridConv(_ ctx: LoweringContext, _ g: ConvGeometry) {
       }
     }
   }
-  if let gridOut { ctx.free(gridOut) }
-  if let padded { ctx.free(padded) }
 }

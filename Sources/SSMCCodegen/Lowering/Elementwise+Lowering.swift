@@ -46,7 +46,8 @@ extension LoweringContext {
     node.results = Array(node.results[resultOffset..<(resultOffset + results)])
     return LoweringContext(
       k: k, node: node, graph: graph, operands: Array(operands.prefix(count)),
-      results: Array(self.results[resultOffset..<(resultOffset + results)]), pool: pool, vectorLanes: vectorLanes)
+      results: Array(self.results[resultOffset..<(resultOffset + results)]), pool: pool, vectorLanes: vectorLanes,
+      arena: arena)
   }
 }
 

@@ -5,8 +5,8 @@ import SSMCIR
 /// AVX-512, 6 x 16 with AVX2: 12 accumulators, 2 B vectors and one A broadcast fit the register file),
 /// fed by B panels of `panelWidth` columns laid out k-major so each k step reads two whole vectors.
 ///
-/// Constant B (weights) is packed into panels at compile time, a run-time B into a heap buffer before the
-/// tiles run. A is read in place through its strides (one broadcast per row
+/// Constant B (weights) is packed into panels at compile time, a run-time B into the node's workspace
+/// before the tiles run. A is read in place through its strides (one broadcast per row
 /// per k). Work is split into (batch, row block, column block) items over the pool; within an item the K
 /// dimension is cut into chunks whose B micro-panel stays in L1 while the row tiles stream past it.
 struct GemmKernel {
@@ -35,10 +35,9 @@ struct GemmKernel {
     } else {
       // Reading B in place would be cheaper by one copy, but rows a power-of-two apart alias in L1.
       let count = packedBatchCount * packedMatrixSize
-      let buffer = ctx.allocate(bytes: count * 4)
+      let buffer = ctx.workspace(bytes: count * 4)
       emitRuntimePacking(b: b, into: buffer)
       emitTiles(a: a, b: buffer, bBatchStrides: packedBatchStrides, c: c, epilogue: epilogue)
-      ctx.free(buffer)
     }
   }
 

@@ -1,7 +1,8 @@
 import CLLVM
 
 /// Kernel-private memory and work splitting for lowerings that need more than one loop nest: packed
-/// constants baked into the library, temporary heap buffers, and parallel loops that stay serial when small.
+/// constants baked into the library and parallel loops that stay serial when small (temporary buffers
+/// come from the node's workspace, see Workspace.swift).
 extension LoweringContext {
   /// A private, 64-byte aligned, read-only global holding `floats` (e.g. weights re-laid out at compile time).
   func addConstantGlobal(name: String, floats: [Float]) -> IRValue {
@@ -27,25 +28,6 @@ extension LoweringContext {
     LLVMSetUnnamedAddress(global, LLVMGlobalUnnamedAddr)
     LLVMSetAlignment(global, 64)
     return IRValue(global, k)
-  }
-
-  private func libcFunction(_ name: String, returns: LLVMTypeRef, params: [LLVMTypeRef]) -> (LLVMValueRef, LLVMTypeRef) {
-    let type = k.llvm.functionType(returns: returns, params: params)
-    if let existing = k.llvm.function(named: name) { return (existing, type) }
-    let function = k.llvm.addFunction(name, returns: returns, params: params.enumerated().map { .init("p\($0.offset)", $0.element) })
-    return (function, type)
-  }
-
-  /// A 64-byte aligned heap buffer of at least `bytes` bytes, for scratch data a kernel lays out itself.
-  func allocate(bytes: Int) -> IRValue {
-    let (function, type) = libcFunction("aligned_alloc", returns: k.llvm.ptr, params: [k.llvm.i64, k.llvm.i64])
-    let rounded = max(64, (bytes + 63) / 64 * 64)
-    return k.call(function, type: type, [k.i64(64), k.i64(Int64(rounded))])
-  }
-
-  func free(_ buffer: IRValue) {
-    let (function, type) = libcFunction("free", returns: k.llvm.void, params: [k.llvm.ptr])
-    k.call(function, type: type, [buffer])
   }
 
   /// Runs `body` over `0..<items`: split across the pool when `work` (a rough count of inner operations) is

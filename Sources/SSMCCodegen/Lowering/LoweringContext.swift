@@ -20,6 +20,8 @@ public struct LoweringContext {
   public let pool: IRValue
   /// f32 lanes of the target's preferred vector width (16 with AVX-512, 8 with AVX2).
   public let vectorLanes: Int
+  /// The node's workspace: scratch bytes reserved for this node alone in the memory plan.
+  let arena: WorkspaceArena
 
   /// The node as its shape rule sees it: attribute accessors with ONNX defaults.
   public var op: OpContext { graph.context(for: node) }
@@ -46,6 +48,7 @@ public struct LoweringContext {
     case .i64: .i64
     case .i32: .i32
     case .i8: .i8
+    case .u8: .u8
     case .bool: .i1
     default: throw error("element type \(element) is not supported by code generation")
     }

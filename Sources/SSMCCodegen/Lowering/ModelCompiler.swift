@@ -5,9 +5,11 @@ import SSMCIR
 /// the C ABI is generated from.
 ///
 /// Layout of the generated code: constants become read-only globals; every node becomes an internal
-/// function `node.N.OP` taking its operand and result pointers (`noalias`) and the thread pool; the kernel
-/// `NAME_kernel(inputs, outputs, scratch, pool)` computes each value's address (graph input, graph output,
-/// constant global, or scratch offset from the memory plan) and calls the node functions in order.
+/// function `node.N.OP` taking its operand and result pointers and its workspace (all `noalias`) and the
+/// thread pool; the kernel `NAME_kernel(inputs, outputs, scratch, pool)` computes each value's address
+/// (graph input, graph output, constant global, or scratch offset from the memory plan) and calls the node
+/// functions in order. Node functions are emitted first: their lowerings decide the workspace sizes the
+/// memory plan then reserves, so nothing is allocated at run time.
 public struct ModelCompiler {
   public let graph: Graph
   public let name: String
@@ -51,23 +53,25 @@ public struct ModelCompiler {
     graph.inputs.contains(id) || graph.constants[id] != nil || graph.nodes.contains { $0.results.contains(id) }
   }
 
-  public var signature: ModelSignature {
+  /// The model's C interface with the given scratch size; `emit(into:)` returns it with the real one (the
+  /// scratch size is known only once every node is lowered). Enough as it is for the header.
+  public func signature(scratchBytes: Int = 0) -> ModelSignature {
     func tensor(_ name: String, _ id: ValueID) -> TensorSignature {
       let type = graph.type(of: id)!
       return TensorSignature(name: name, elementType: type.element.rawValue, dims: type.staticShape!.map { Int64($0) })
     }
     return ModelSignature(
       name: name, inputs: graph.inputs.map { tensor(graph[$0].name, $0) },
-      outputs: graph.outputs.map { tensor($0.name, $0.value) }, scratchBytes: plan.scratchBytes, kernelSymbol: kernelSymbol)
+      outputs: graph.outputs.map { tensor($0.name, $0.value) }, scratchBytes: scratchBytes, kernelSymbol: kernelSymbol)
   }
 
   private var outputValues: Set<ValueID> { Set(graph.outputs.map(\.value)) }
 
-  private var plan: MemoryPlan {
+  func plan(workspaceBytes: [Int]) -> MemoryPlan {
     // A value returned as an output lives in the caller's buffer, unless it must also be copied to a second
     // output or is an input/constant (then the kernel copies it).
     let outputs = outputValues
-    return MemoryPlan(graph, byteSize: byteSize, isExternal: { outputs.contains($0) })
+    return MemoryPlan(graph, byteSize: byteSize, isExternal: { outputs.contains($0) }, workspaceBytes: workspaceBytes)
   }
 
   func byteSize(_ id: ValueID) -> Int {
@@ -75,19 +79,21 @@ public struct ModelCompiler {
     return type.elementCount! * type.element.byteSize
   }
 
-  /// Builds the module. Call `check()` first.
-  public func emit(into module: LLVMModule) throws(CodegenError) {
+  /// Builds the module and returns the model's signature (with the scratch size of its memory plan).
+  /// Call `check()` first.
+  @discardableResult
+  public func emit(into module: LLVMModule) throws(CodegenError) -> ModelSignature {
     let k = KernelBuilder(module: module)
-    let plan = self.plan
     var globals: [ValueID: LLVMValueRef] = [:]
     for (id, data) in graph.constants.sorted(by: { $0.key < $1.key }) {
       globals[id] = constantGlobal(module, name: "const.\(id.index)", bytes: data.bytes)
     }
     // One function per node, defined before the kernel that calls them.
-    var nodeFunctions: [(LLVMValueRef, LLVMTypeRef)] = []
+    var nodeFunctions: [(function: LLVMValueRef, type: LLVMTypeRef, workspaceBytes: Int)] = []
     for (index, node) in graph.nodes.enumerated() {
       nodeFunctions.append(try emitNodeFunction(node, index: index, k: k))
     }
+    let plan = self.plan(workspaceBytes: nodeFunctions.map(\.workspaceBytes))
     let firstOutput = Dictionary(graph.outputs.enumerated().map { ($0.element.value, $0.offset) }, uniquingKeysWith: { a, _ in a })
     let kernel = k.defineKernel(kernelSymbol) { p in
       var address: [ValueID: IRValue] = [:]
@@ -95,8 +101,11 @@ public struct ModelCompiler {
       for (id, global) in globals { address[id] = IRValue(global, k) }
       for (id, offset) in plan.offsets { address[id] = k.byteOffset(p.scratch, k.i64(Int64(offset))) }
       for (id, index) in firstOutput where address[id] == nil { address[id] = p.output(index) }
-      for (node, (function, type)) in zip(graph.nodes, nodeFunctions) {
-        let args = node.operands.compactMap { $0.map { address[$0]! } } + node.results.map { address[$0]! } + [p.pool]
+      for (index, node) in graph.nodes.enumerated() {
+        let (function, type, _) = nodeFunctions[index]
+        let workspace = plan.workspaceOffsets[index].map { k.byteOffset(p.scratch, k.i64(Int64($0))) }
+          ?? IRValue(LLVMConstPointerNull(k.llvm.ptr), k)
+        let args = node.operands.compactMap { $0.map { address[$0]! } } + node.results.map { address[$0]! } + [workspace, p.pool]
         k.call(function, type: type, args)
       }
       // Outputs that are graph inputs or constants, or repeat an earlier output, are copied.
@@ -110,18 +119,23 @@ public struct ModelCompiler {
     }
     // Only the glue in the same library calls the kernel; it is not part of the ABI.
     LLVMSetVisibility(kernel, LLVMHiddenVisibility)
+    return signature(scratchBytes: plan.scratchBytes)
   }
 
-  private func emitNodeFunction(_ node: Node, index: Int, k: KernelBuilder) throws(CodegenError) -> (LLVMValueRef, LLVMTypeRef) {
+  private func emitNodeFunction(
+    _ node: Node, index: Int, k: KernelBuilder
+  ) throws(CodegenError) -> (function: LLVMValueRef, type: LLVMTypeRef, workspaceBytes: Int) {
     guard let lowering = Lowerings.table[node.op] else {
       throw CodegenError(.invalidModule, "no lowering for \(node.op)")
     }
     let ptr = k.llvm.ptr
     let present = node.operands.compactMap { $0 }
     let params = present.indices.map { LLVMModule.Parameter("in\($0)", ptr, noalias: true) }
-      + node.results.indices.map { LLVMModule.Parameter("out\($0)", ptr, noalias: true) } + [.init("pool", ptr)]
+      + node.results.indices.map { LLVMModule.Parameter("out\($0)", ptr, noalias: true) }
+      + [.init("workspace", ptr, noalias: true), .init("pool", ptr)]
     let symbol = "node.\(index).\(node.op)"
     var failure: CodegenError?
+    var workspaceBytes = 0
     let function = k.defineFunction(symbol, returns: k.llvm.void, params: params, linkage: LLVMInternalLinkage) { p in
       var operands: [IRValue?] = []
       var next = 0
@@ -134,8 +148,11 @@ public struct ModelCompiler {
         }
       }
       let results = Array(p[present.count..<(present.count + node.results.count)])
+      let arena = WorkspaceArena(base: p[p.count - 2])
       let context = LoweringContext(
-        k: k, node: node, graph: graph, operands: operands, results: results, pool: p.last!, vectorLanes: vectorLanes)
+        k: k, node: node, graph: graph, operands: operands, results: results, pool: p.last!, vectorLanes: vectorLanes,
+        arena: arena)
+      defer { workspaceBytes = arena.bytes }
       do {
         try lowering(context)
       } catch let error as CodegenError {
@@ -146,7 +163,7 @@ public struct ModelCompiler {
     }
     if let failure { throw failure }
     k.llvm.addAttribute("noinline", to: function, index: k.llvm.functionIndex)
-    return (function, k.llvm.functionType(returns: k.llvm.void, params: params.map(\.type)))
+    return (function, k.llvm.functionType(returns: k.llvm.void, params: params.map(\.type)), workspaceBytes)
   }
 
   private func constantGlobal(_ module: LLVMModule, name: String, bytes: [UInt8]) -> LLVMValueRef {

@@ -1,10 +1,12 @@
 import CLLVM
 import SSMCIR
 
-/// AveragePool, MaxPool (the Y result only) and the global pools.
+/// AveragePool, MaxPool (with or without Indices) and the global pools.
 let poolingLowerings: [String: Lowering] = [
   "AveragePool": { ctx in try lowerWindowPool(ctx, average: true) },
-  "MaxPool": { ctx in try lowerWindowPool(ctx, average: false) },
+  "MaxPool": { ctx in
+    if ctx.node.results.count == 2 { try lowerMaxPoolWithIndices(ctx) } else { try lowerWindowPool(ctx, average: false) }
+  },
   "GlobalAveragePool": { ctx in try lowerGlobalPool(ctx, average: true) },
   "GlobalMaxPool": { ctx in try lowerGlobalPool(ctx, average: false) },
 ]
@@ -13,10 +15,8 @@ let poolingLowerings: [String: Lowering] = [
 /// are skipped; AveragePool divides by the positions inside the input, or with count_include_pad by those
 /// inside the input plus its declared pads (never the extra positions ceil_mode adds).
 private func lowerWindowPool(_ ctx: LoweringContext, average: Bool) throws {
-  guard ctx.node.results.count == 1 else { throw ctx.error("only the Y result is supported (no Indices)") }
   let op = ctx.op
-  let axes: [LoweringContext.StaticAxis]
-  do { axes = try poolWindows(op).map(LoweringContext.StaticAxis.init) } catch { throw ctx.error("\(error)") }
+  let axes = try windowAxes(ctx)
   let includePad = average ? try op.flag("count_include_pad") : false
   let element = try ctx.scalar(ctx.operandType(0).element)
   if average && !element.isFloat { throw ctx.error("AveragePool needs a float input") }
@@ -40,6 +40,41 @@ private func lowerWindowPool(_ ctx: LoweringContext, average: Bool) throws {
     }
     let value = average ? result[0] / result[1] : result[0]
     k.store(value, element, to: captured[1], at: ctx.flatIndex(index, strides: contiguousStrides(outShape)))
+  }
+}
+
+private func windowAxes(_ ctx: LoweringContext) throws -> [LoweringContext.StaticAxis] {
+  do { return try poolWindows(ctx.op).map(LoweringContext.StaticAxis.init) } catch { throw ctx.error("\(error)") }
+}
+
+/// MaxPool with Indices: the first maximum of each window (a later equal value does not replace it) and its
+/// flat index into X: (n * C + c) * plane size plus the position in the plane, row-major, or with
+/// storage_order = 1 column-major (first spatial axis fastest), as the ONNX reference computes it.
+private func lowerMaxPoolWithIndices(_ ctx: LoweringContext) throws {
+  let axes = try windowAxes(ctx)
+  let columnMajor = try ctx.op.flag("storage_order")
+  let element = try ctx.scalar(ctx.operandType(0).element)
+  let x = ctx.operandShape(0)
+  let outShape = ctx.resultShape(0)
+  let spatial = Array(x[2...])
+  let planeSize = spatial.reduce(1, *)
+  let rowMajorStrides = contiguousStrides(spatial)
+  let indexStrides = columnMajor ? Array(contiguousStrides(spatial.reversed()).reversed()) : rowMajorStrides
+  let k = ctx.k
+  let captures = [ctx.operand(0), ctx.results[0], ctx.results[1]]
+  ctx.forEachIndex(outShape, captures: captures, innerHints: LoopHints(vectorize: false)) { index, captured in
+    let plane = (index[0] * k.i64(Int64(x[1])) + index[1]) * k.i64(Int64(planeSize))
+    // Carried: the maximum so far, its index, and whether any position inside X was seen yet.
+    let start = [lowestValue(k, element), k.i64(-1), k.bool(false)]
+    let result = ctx.forEachWindowPosition(axes, output: Array(index[2...]), carrying: start) { _, input, inside, _, carried in
+      let v = k.load(element, from: captured[0], at: plane + ctx.flatIndex(input, strides: rowMajorStrides))
+      let take = k.and(inside, k.or(k.not(carried[2]), k.compare(.gt, v, carried[0])))
+      let position = plane + ctx.flatIndex(input, strides: indexStrides)
+      return [k.select(take, v, carried[0]), k.select(take, position, carried[1]), k.or(carried[2], inside)]
+    }
+    let at = ctx.flatIndex(index, strides: contiguousStrides(outShape))
+    k.store(result[0], element, to: captured[1], at: at)
+    k.store(result[1], .i64, to: captured[2], at: at)
   }
 }
 

@@ -47,8 +47,10 @@ extension LoweringContext {
     }
   }
 
-  /// Vector lanes for elements of `scalar`: the target's vector register width.
-  func lanes(for scalar: ScalarType) -> Int { Swift.max(2, vectorLanes * 4 / Swift.max(scalar.byteSize, 1)) }
+  /// Vector lanes for elements of `scalar`: the target's vector register width (u8 is an i32 in registers).
+  func lanes(for scalar: ScalarType) -> Int {
+    Swift.max(2, vectorLanes * 4 / (scalar == .u8 ? 4 : Swift.max(scalar.byteSize, 1)))
+  }
 
   /// Copies `dst[dstOffset + Σ i_k dstStrides_k] = src[srcOffset + Σ i_k srcStrides_k]` for every index of
   /// `shape` (strides in elements, possibly negative or 0). When the destination's innermost dim reads the

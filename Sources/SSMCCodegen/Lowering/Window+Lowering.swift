@@ -57,6 +57,7 @@ func lowestValue(_ k: KernelBuilder, _ element: ScalarType) -> IRValue {
   switch element {
   case .f32, .f64: k.constant(-.infinity, k.type(element))
   case .i8: k.constant(bits: Int64(Int8.min), k.type(element))
+  case .u8: k.constant(bits: 0, k.type(element))
   case .i32: k.constant(bits: Int64(Int32.min), k.type(element))
   default: k.constant(bits: Int64.min, k.type(element))
   }

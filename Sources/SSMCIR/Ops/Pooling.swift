@@ -7,7 +7,8 @@ let poolingOps: [OpSchema] = [
   globalPool("GlobalLpPool", extra: [AttributeSpec("p", .int, default: .int(2))]),
 ]
 
-/// A windowed pool: X (N, C, D1...Dn) -> Y (N, C, O1...On); kernel_shape is required.
+/// A windowed pool: X (N, C, D1...Dn) -> Y (N, C, O1...On); kernel_shape is required. MaxPool may also
+/// return Indices (i64, Y's shape): where each maximum was found, as a flat index into X.
 private func pool(_ name: String, extra: [AttributeSpec]) -> OpSchema {
   OpSchema(
     name, operands: [.required("X")], results: name == "MaxPool" ? nil : 1,
@@ -18,10 +19,12 @@ private func pool(_ name: String, extra: [AttributeSpec]) -> OpSchema {
     ] + extra,
     inferTypes: { ctx throws(Diagnostic) in
       let x = try ctx.type(0)
-      guard ctx.resultCount == 1 else {
-        throw ctx.error(.unsupportedFeature, "\(name) with \(ctx.resultCount) results is not supported (only Y, not Indices)")
+      let maxResults = name == "MaxPool" ? 2 : 1
+      guard (1...maxResults).contains(ctx.resultCount) else {
+        throw ctx.error("\(name) has \(maxResults == 1 ? "one result" : "one or two results (Y, Indices)"), not \(ctx.resultCount)")
       }
-      return [x.with(dims: Array(x.dims[..<2]) + (try poolWindows(ctx)).map(\.output))]
+      let y = x.with(dims: Array(x.dims[..<2]) + (try poolWindows(ctx)).map(\.output))
+      return ctx.resultCount == 2 ? [y, y.with(element: .i64)] : [y]
     })
 }
 
