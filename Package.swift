@@ -55,17 +55,12 @@ let package = Package(
     // Runs the built ssmc executable; Fixtures/affine.c is a hand-written library with the generic C ABI.
     .testTarget(name: "ssmcTests", dependencies: ["ssmc", "SSMCTensorIO", "SSMCFrontend"], exclude: ["Fixtures"]),
     .testTarget(name: "SSMCCheckTests", dependencies: ["SSMCCheck"]),
-    // Memory planning and lowering checks that need no built library.
+    // LLVM wrappers, kernel DSL, math functions, C ABI (C and Swift clients), memory plan and workspaces.
     .testTarget(
-      name: "SSMCCodegenTests", dependencies: ["SSMCCodegen", "SSMCIR"],
+      name: "SSMCCodegenTests", dependencies: ["SSMCCodegen", "SSMCIR", "SSMCRuntime"], exclude: ["Inputs"],
       swiftSettings: [.unsafeFlags(["-Xcc", "-I\(llvmPrefix)/include"])]),
     .testTarget(
       name: "SSMCPassesTests", dependencies: ["SSMCPasses", "SSMCIR", "SSMCCheck"],
       exclude: ["Inputs"]),
-    .testTarget(
-      name: "SSMCCodegenTests",
-      dependencies: ["SSMCCodegen", "SSMCRuntime"],
-      exclude: ["Inputs"],
-      swiftSettings: [.unsafeFlags(["-Xcc", "-I\(llvmPrefix)/include"])]),
   ]
 )
