@@ -7,7 +7,7 @@ public enum Pipeline {
   public static let registry: [String: any Pass] = {
     let all: [any Pass] = [
       ShapeInference(), FoldConstants(), EliminateDeadCode(), EliminateCommonSubexpressions(), RaiseLinearAttention(),
-      RaiseSelectiveScan(),
+      RaiseSelectiveScan(), ExpandS4ND(),
     ]
     return Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
   }()
@@ -16,6 +16,7 @@ public enum Pipeline {
   public static let standard: [any Pass] = [
     ShapeInference(),  // types for every value; folds the Shape/Gather/Concat chains shapes depend on
     FoldConstants(),  // evaluates all-constant subgraphs (weight transposes, casts) once, at compile time
+    ExpandS4ND(),  // S4ND2D -> separable depthwise convs, kernels computed for the now-static input size
     RaiseLinearAttention(),  // Mamba-shaped LinearAttention -> SelectiveScan: needs static shapes and folded view shapes
     RaiseSelectiveScan(),  // LinearScan (an ONNX Scan) + the math around it -> SelectiveScan; before cse/dce clean up
     EliminateCommonSubexpressions(),  // exporters repeat identical shape math and constants per layer

@@ -7,7 +7,10 @@ struct Ops: ParsableCommand {
     abstract: "List the ops ssmc compiles, one per line as DOMAIN OPTYPE.")
 
   func run() {
-    for name in OpRegistry.all.keys.sorted() where Lowerings.supports(name) && OpRegistry.all[name]!.domain != "ai.ssmc.internal" {
+    // S4ND2D has no lowering of its own: the expand-s4nd pass rewrites it into ops that do.
+    let expandedByPasses: Set<String> = [S4ND2DOperands.opName]
+    for name in OpRegistry.all.keys.sorted()
+    where (Lowerings.supports(name) || expandedByPasses.contains(name)) && OpRegistry.all[name]!.domain != "ai.ssmc.internal" {
       let schema = OpRegistry.all[name]!
       let domain = schema.domain.isEmpty ? "ai.onnx" : schema.domain
       let opType = name.hasPrefix("ssmc.") ? String(name.dropFirst(5)) : name
