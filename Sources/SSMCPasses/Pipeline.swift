@@ -5,7 +5,9 @@ import SSMCIR
 public enum Pipeline {
   /// Every pass, by its CLI name.
   public static let registry: [String: any Pass] = {
-    let all: [any Pass] = [ShapeInference(), FoldConstants(), EliminateDeadCode(), EliminateCommonSubexpressions()]
+    let all: [any Pass] = [
+      ShapeInference(), FoldConstants(), EliminateDeadCode(), EliminateCommonSubexpressions(), FuseLayerNorm(), FuseGelu(),
+    ]
     return Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
   }()
 
@@ -14,6 +16,8 @@ public enum Pipeline {
     ShapeInference(),  // types for every value; folds the Shape/Gather/Concat chains shapes depend on
     FoldConstants(),  // evaluates all-constant subgraphs (weight transposes, casts) once, at compile time
     EliminateCommonSubexpressions(),  // exporters repeat identical shape math and constants per layer
+    FuseLayerNorm(),  // one row-statistics kernel instead of the 6-10 node chains exporters emit for Layer/RMSNorm
+    FuseGelu(),  // the 5-node erf GELU becomes one op before fuse-elementwise would absorb its pieces
     EliminateDeadCode(),  // drops what folding and CSE left unused
   ]
 
