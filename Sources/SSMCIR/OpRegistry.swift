@@ -3,7 +3,7 @@ public enum OpRegistry {
   public static let all: [String: OpSchema] = {
     var table: [String: OpSchema] = [:]
     let families: [[OpSchema]] = [
-      elementwiseOps, reductionOps, tensorOps, shapeOps, linalgOps, convolutionOps, normalizationOps, scanOps,
+      elementwiseOps, reductionOps, tensorOps, shapeOps, linalgOps, convolutionOps, normalizationOps, scanOps, fusionOps,
     ]
     for schema in families.joined() {
       precondition(table[schema.name] == nil, "op \(schema.name) is defined twice")

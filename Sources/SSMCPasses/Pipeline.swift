@@ -7,6 +7,7 @@ public enum Pipeline {
   public static let registry: [String: any Pass] = {
     let all: [any Pass] = [
       ShapeInference(), FoldConstants(), EliminateDeadCode(), EliminateCommonSubexpressions(), FuseLayerNorm(), FuseGelu(),
+      FuseElementwise(),
     ]
     return Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
   }()
@@ -18,6 +19,7 @@ public enum Pipeline {
     EliminateCommonSubexpressions(),  // exporters repeat identical shape math and constants per layer
     FuseLayerNorm(),  // one row-statistics kernel instead of the 6-10 node chains exporters emit for Layer/RMSNorm
     FuseGelu(),  // the 5-node erf GELU becomes one op before fuse-elementwise would absorb its pieces
+    FuseElementwise(),  // elementwise chains become one loop each: no intermediate tensors written and re-read
     EliminateDeadCode(),  // drops what folding and CSE left unused
   ]
 

@@ -31,8 +31,8 @@ struct PassManagerTests {
   }
 
   @Test func standardPipelineOrder() {
-    #expect(Pipeline.standard.map(\.name) == ["shape-inference", "fold-constants", "cse", "fuse-layernorm", "fuse-gelu", "dce"])
-    #expect(Set(Pipeline.registry.keys) == Set(["shape-inference", "fold-constants", "cse", "fuse-layernorm", "fuse-gelu", "dce"]))
+    #expect(Pipeline.standard.map(\.name) == ["shape-inference", "fold-constants", "cse", "fuse-layernorm", "fuse-gelu", "fuse-elementwise", "dce"])
+    #expect(Set(Pipeline.registry.keys) == Set(["shape-inference", "fold-constants", "cse", "fuse-layernorm", "fuse-gelu", "fuse-elementwise", "dce"]))
   }
 
   @Test func parsesPassLists() throws {
@@ -42,7 +42,7 @@ struct PassManagerTests {
 
   @Test func unknownPassNameIsAnError() {
     let error = #expect(throws: Diagnostics.self) { try Pipeline.parse("shape-inference,fold-constant") }
-    #expect(error?.description.contains("unknown pass 'fold-constant'; known passes: cse, dce, fold-constants, fuse-gelu, fuse-layernorm, shape-inference") == true)
+    #expect(error?.description.contains("unknown pass 'fold-constant'; known passes: cse, dce, fold-constants, fuse-elementwise, fuse-gelu, fuse-layernorm, shape-inference") == true)
   }
 
   @Test func printAfterAllDumpsOncePerPassInOrder() throws {

@@ -4,7 +4,7 @@ public enum Lowerings {
     var table: [String: Lowering] = [:]
     for family in [
       elementwiseLowerings, layoutLowerings, combineLowerings, indexingLowerings, shapeLowerings, reductionLowerings,
-      axisLowerings, normalizationLowerings, linalgLowerings, convolutionLowerings, poolingLowerings,
+      axisLowerings, normalizationLowerings, linalgLowerings, convolutionLowerings, poolingLowerings, fusionLowerings,
     ] {
       for (name, lowering) in family {
         precondition(table[name] == nil, "op \(name) is lowered twice")
