@@ -28,13 +28,9 @@ public struct FuseLayerNorm: Pass {
     var matches: [FusionMatch] = []
     var claimed = Set<Int>()
     for (i, node) in graph.nodes.enumerated() where !claimed.contains(i) {
-      guard var match = patterns.normalization(at: i, node), match.removed.isDisjoint(with: claimed) else { continue }
-      if match.replacement.operands[1] == nil {
-        // No gamma: a constant of ones over the normalized dims (which must then be static).
-        guard let x = patterns.type(match.replacement.operands[0]),
-          let axis = match.replacement.attributes["axis"].flatMap({ if case .int(let a) = $0 { a + x.rank } else { nil } }),
-          let shape = TensorType(x.element, Array(x.dims[axis...])).staticShape
-        else { continue }
+      guard var (match, onesShape) = patterns.normalization(at: i, node), match.removed.isDisjoint(with: claimed)
+      else { continue }
+      if let shape = onesShape {
         let ones = TensorData(.f32, shape: shape, doubles: Array(repeating: 1, count: shape.reduce(1, *)))
         match.replacement.operands[1] = graph.addConstant(name: graph.freshName("ones"), ones)
       }
@@ -48,8 +44,9 @@ public struct FuseLayerNorm: Pass {
 
 extension PatternGraph {
   /// The normalization whose divide-by-deviation node is `node` (index `i`), extended over a following
-  /// Mul by gamma and Add of beta; nil when the nodes do not form one.
-  fileprivate func normalization(at i: Int, _ node: Node) -> FusionMatch? {
+  /// Mul by gamma and Add of beta; nil when the nodes do not form one. Without a gamma the match has no
+  /// scale yet and `onesShape` gives the static normalized dims its constant of ones must have.
+  fileprivate func normalization(at i: Int, _ node: Node) -> (match: FusionMatch, onesShape: [Int]?)? {
     guard let core = normalizationCore(node), let root = node.results.first else { return nil }
     guard let x = type(core.input), x.element == .f32, type(root) == x else { return nil }
     var removed = core.nodes.union([i])
@@ -77,11 +74,16 @@ extension PatternGraph {
       }
     }
     guard onlyUsedInside(removed, root: rootIndex) else { return nil }
+    var onesShape: [Int]? = nil
+    if scale == nil {
+      guard let shape = TensorType(.f32, normalizedDims).staticShape else { return nil }
+      onesShape = shape
+    }
     let attributes: [String: Attribute] = ["axis": .int(core.axis - x.rank), "epsilon": .float(Float(core.epsilon))]
     let op = core.rms ? "RMSNormalization" : "LayerNormalization"
     let operands: [ValueID?] = core.rms ? [core.input, scale] : [core.input, scale] + (bias.map { [$0] } ?? [])
     let replacement = Node(op: op, operands: operands, results: [last], attributes: attributes, name: graph.nodes[rootIndex].name)
-    return FusionMatch(root: rootIndex, removed: removed, replacement: replacement)
+    return (FusionMatch(root: rootIndex, removed: removed, replacement: replacement), onesShape)
   }
 
   /// What the statistics part matched: the normalized input x, the first normalized axis, epsilon, whether the
