@@ -179,3 +179,33 @@ def test_rmsnorm_decomposition(spelling, tmp_path):
     want = x64 + x64 / np.sqrt((x64 * x64).mean(axis=-1, keepdims=True) + 1e-5) * w
     check(model_of(nodes, {"x": x, "w": w}, ["z"], consts), tmp_path, [x, w],
           ["RMSNormalization(%x, %w) {axis = -1, epsilon = 1e-05}"], rtol=1e-5, atol=1e-5, reference=[want])
+
+
+def ssmc_fused_model(expr, inputs):
+    infos = [h.make_tensor_value_info(n, NP_TO_ONNX[a.dtype.type], a.shape) for n, a in inputs.items()]
+    node = h.make_node("FusedElementwise", list(inputs), ["y"], domain="ai.ssmc", expr=expr)
+    graph = h.make_graph([node], "g", infos, [onnx.ValueInfoProto(name="y")])
+    return h.make_model(graph, opset_imports=[h.make_opsetid("", 18), h.make_opsetid("ai.ssmc", 1)])
+
+
+def test_hand_written_fused_node_in_onnx(tmp_path):
+    x = rng.standard_normal((3, 1, 10)).astype(np.float32)
+    y = rng.standard_normal((4, 1)).astype(np.float32)
+    model = ssmc_fused_model("Where(Greater(a0, a1), Mul(a0, 2.5), Gelu{approximate='tanh'}(a1))", {"x": x, "y": y})
+    got = compile_model(model, tmp_path).run(x, y)[0]
+    x64, y64 = x.astype(np.float64), y.astype(np.float64)
+    gelu_tanh = 0.5 * y64 * (1 + np.tanh(np.sqrt(2 / np.pi) * (y64 + 0.044715 * y64 ** 3)))
+    want = np.where(x64 > y64, x64 * 2.5, np.broadcast_to(gelu_tanh, (3, 4, 10)))
+    assert_close(got, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("expr,message", [
+    ("MatMul(a0, a0)", "not a fusable elementwise op"),
+    ("Add(a0, a1)", "expression reads a1"),
+    ("Add(a0, 0.5", "expected ')'"),
+])
+def test_bad_fused_expression_is_a_compile_error(expr, message, tmp_path):
+    path = save(ssmc_fused_model(expr, {"x": np.zeros((2, 2), np.float32)}), tmp_path)
+    result = subprocess.run([SSMC, "compile", path, "-o", os.path.join(str(tmp_path), "lib.so")], capture_output=True, text=True)
+    assert result.returncode != 0
+    assert message in result.stderr, result.stderr
