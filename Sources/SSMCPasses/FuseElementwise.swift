@@ -115,14 +115,15 @@ private struct GroupBuilder {
     return operands.count - 1
   }
 
-  /// Operands of `node` written as literals: one-element float or integer constants no larger in rank
-  /// than the result, with the element type of the first value argument that stays a value.
+  /// Operands of `node` written as literals: one-element f32, f64 or signed integer constants (not NaN, whose
+  /// sign and payload a literal would not keep) no larger in rank than the result, with the element type of
+  /// the first value argument that stays a value.
   private func literalTexts(_ node: Node) -> [Int: String] {
     let range = ElementwiseExpression.valueArguments(of: node.op, count: node.operands.count)
     var candidates: [Int: TensorData] = [:]
     for k in range {
       guard let v = node.operands[k], let data = patterns.graph.constants[v], data.count == 1,
-        data.shape.count <= rootType.rank, data.element == .f32 || data.element == .f64 || data.element.isInteger
+        data.shape.count <= rootType.rank, data.element == .f32 || data.element == .f64 || data.element.isSignedInteger, !data.doubles[0].isNaN
       else { continue }
       candidates[k] = data
     }
