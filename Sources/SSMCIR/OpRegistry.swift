@@ -3,7 +3,8 @@ public enum OpRegistry {
   public static let all: [String: OpSchema] = {
     var table: [String: OpSchema] = [:]
     let families: [[OpSchema]] = [
-      elementwiseOps, reductionOps, tensorOps, shapeOps, linalgOps, convolutionOps, normalizationOps, scanOps, recurrentOps, s4ndOps,
+      elementwiseOps, reductionOps, tensorOps, shapeOps, linalgOps, convolutionOps, normalizationOps, scanOps, recurrentOps,
+      s4ndOps, fusionOps,
     ]
     for schema in families.joined() {
       precondition(table[schema.name] == nil, "op \(schema.name) is defined twice")

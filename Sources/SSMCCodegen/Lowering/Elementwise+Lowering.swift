@@ -2,33 +2,43 @@ import CLLVM
 import SSMCIR
 
 /// Elementwise ops: one broadcasting loop nest (dims coalesced, outer loop parallel, inner loop vectorized)
-/// around a per-element formula. Formulas see loaded scalars in the operand's register type and return the
-/// result in the result's register type.
+/// around a per-element formula from `elementwiseFormulas`. Formulas see loaded scalars in the operand's
+/// register type and return the result in the result's register type.
 let elementwiseLowerings: [String: Lowering] = {
-  var table: [String: Lowering] = [:]
-  for (name, formula) in unaryFormulas.merging(binaryFormulas, uniquingKeysWith: { a, _ in a }) {
-    table[name] = elementwise(formula)
-  }
-  for name in ["Max", "Min", "Sum", "Mean"] {
-    table[name] = { ctx in try lowerElementwise(ctx, variadicFormula(name, count: ctx.node.operands.count)) }
-  }
-  table["Where"] = { ctx in try lowerElementwise(ctx) { k, v, _ in k.select(v[0], v[1], v[2]) } }
-  table["Cast"] = { ctx in
-    let target = try ctx.scalar(ctx.resultType(0).element)
-    try lowerElementwise(ctx) { k, v, _ in castValue(k, v[0], to: target) }
-  }
-  table["Clip"] = { ctx in try lowerElementwise(ctx, clipFormula) }
+  var table = elementwiseFormulas.mapValues { elementwise($0) }
   table["Dropout"] = { ctx in
     try lowerElementwise(ctx.restricted(operands: 1, results: 1)) { _, v, _ in v[0] }
     if ctx.node.results.count == 2 {
       try lowerElementwise(ctx.restricted(operands: 1, results: 1, resultOffset: 1)) { k, _, _ in k.bool(true) }
     }
   }
-  table["PRelu"] = { ctx in
-    try lowerElementwise(ctx) { k, v, _ in k.select(k.compare(.lt, v[0], 0), v[0] * v[1], v[0]) }
-  }
   return table
 }()
+
+/// The per-element formula of every single-result elementwise op, by IR op name: the one place each formula
+/// is written, read by the elementwise lowering and by `ssmc.FusedElementwise`.
+let elementwiseFormulas: [String: Formula] = {
+  var table = unaryFormulas.merging(binaryFormulas, uniquingKeysWith: { a, _ in a })
+  for name in ["Max", "Min", "Sum", "Mean"] { table[name] = variadicFormula(name) }
+  table["Where"] = { k, v, _ in k.select(v[0], v[1], v[2]) }
+  table["Cast"] = { k, v, op in castValue(k, v[0], to: castScalar(op)) }
+  table["Clip"] = clipFormula
+  table["PRelu"] = { k, v, _ in k.select(k.compare(.lt, v[0], 0), v[0] * v[1], v[0]) }
+  return table
+}()
+
+/// The register type of Cast's `to` element type (the lowering checked it is one codegen supports).
+private func castScalar(_ op: OpContext) -> ScalarType {
+  let target = (try? op.int("to")).flatMap { ElementType(rawValue: Int32($0)) }
+  switch target {
+  case .f64: return .f64
+  case .i64: return .i64
+  case .i32: return .i32
+  case .i8: return .i8
+  case .bool: return .i1
+  default: return .f32
+  }
+}
 
 /// The lowering of an elementwise op with `formula`.
 func elementwise(_ formula: @escaping Formula) -> Lowering {
@@ -185,7 +195,7 @@ private let binaryFormulas: [String: Formula] = [
   "Xor": { k, v, _ in k.xor(v[0], v[1]) },
 ]
 
-private func variadicFormula(_ name: String, count: Int) -> Formula {
+private func variadicFormula(_ name: String) -> Formula {
   { k, v, _ in
     var acc = v[0]
     for x in v.dropFirst() {
@@ -195,7 +205,7 @@ private func variadicFormula(_ name: String, count: Int) -> Formula {
       default: acc = acc + x
       }
     }
-    return name == "Mean" ? acc / Double(count) : acc
+    return name == "Mean" ? acc / Double(v.count) : acc
   }
 }
 

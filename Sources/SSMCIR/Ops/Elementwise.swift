@@ -5,6 +5,10 @@ import Foundation
 /// result element type.
 let elementwiseOps: [OpSchema] = unaryOps + binaryOps + variadicOps + [where_, cast, clip, dropout, prelu]
 
+/// The elementwise ops an `ssmc.FusedElementwise` expression may call: one result, every operand read at the
+/// same index. Clip (optional operands) and Dropout (optional second result) are left out.
+let fusableElementwiseOps: Set<String> = Set((unaryOps + binaryOps + variadicOps + [where_, cast, prelu]).map(\.name))
+
 private let unaryOps: [OpSchema] = [
   unary("Identity"), unary("Neg") { -$0 }, unary("Abs") { abs($0) }, unary("Exp", exp), unary("Log", log),
   unary("Sqrt", sqrt), unary("Reciprocal") { 1 / $0 }, unary("Erf", erf), unary("Tanh", tanh),
