@@ -136,4 +136,20 @@ public final class LLVMModule {
     defer { LLVMDisposeMessage(raw) }
     return String(cString: raw)
   }
+
+  /// Adds a private, read-only, 64-byte aligned global holding `bytes` (weights, offset tables).
+  public func addConstantData(name: String, bytes: [UInt8]) -> LLVMValueRef {
+    let initializer = bytes.withUnsafeBufferPointer { buffer in
+      buffer.withMemoryRebound(to: CChar.self) { chars in
+        LLVMConstStringInContext(context, chars.baseAddress, UInt32(bytes.count), 1)!
+      }
+    }
+    let global = LLVMAddGlobal(module, LLVMTypeOf(initializer), name)!
+    LLVMSetInitializer(global, initializer)
+    LLVMSetGlobalConstant(global, 1)
+    LLVMSetLinkage(global, LLVMPrivateLinkage)
+    LLVMSetUnnamedAddress(global, LLVMGlobalUnnamedAddr)
+    LLVMSetAlignment(global, 64)
+    return global
+  }
 }

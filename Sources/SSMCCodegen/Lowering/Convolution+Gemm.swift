@@ -48,7 +48,7 @@ private func emitWindowPacking(_ ctx: LoweringContext, _ g: ConvGeometry, kernel
   let width = kernel.panelWidth
   let reduction = g.inChannelsPerGroup * g.kernelVolume
   let outputs = g.axes.map(\.output)
-  let inputStrides = contiguousStrides(g.axes.map(\.size))
+  let inputStrides = rowMajorStrides(g.axes.map(\.size))
   ctx.parallelIfLarge(items: kernel.panels, work: kernel.packedMatrixSize * 2, captures: [image, buffer]) { begin, end, c in
     k.forLoop(from: begin, to: end, hints: LoopHints(vectorize: false)) { panel in
       let panelBase = panel * k.i64(Int64(reduction * width))

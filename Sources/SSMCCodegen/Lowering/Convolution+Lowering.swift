@@ -58,7 +58,7 @@ private func emitGeneralConv(_ ctx: LoweringContext, _ g: ConvGeometry, element:
   let k = ctx.k
   let outShape = ctx.resultShape(0)
   let inputSpatial = g.axes.map(\.size)
-  let kernelStrides = contiguousStrides(g.axes.map(\.kernel))
+  let kernelStrides = rowMajorStrides(g.axes.map(\.kernel))
   let captures = [ctx.operand(0), ctx.operand(1), ctx.results[0]] + (g.hasBias ? [ctx.operand(2)] : [])
   ctx.forEachIndex(outShape, captures: captures, innerHints: LoopHints(vectorize: false)) { index, c in
     let (n, m) = (index[0], index[1])
@@ -70,12 +70,12 @@ private func emitGeneralConv(_ ctx: LoweringContext, _ g: ConvGeometry, element:
       let xBase = (n * k.i64(Int64(g.channels)) + group * k.i64(cg) + ci) * k.i64(Int64(g.inputPlane))
       let wBase = (m * k.i64(cg) + ci) * k.i64(Int64(g.kernelVolume))
       return ctx.forEachWindowPosition(g.axes, output: Array(index[2...]), carrying: acc) { kernel, input, inside, _, a in
-        let xv = k.load(element, from: c[0], at: xBase + ctx.flatIndex(input, strides: contiguousStrides(inputSpatial)))
+        let xv = k.load(element, from: c[0], at: xBase + ctx.flatIndex(input, strides: rowMajorStrides(inputSpatial)))
         let wv = k.load(element, from: c[1], at: wBase + ctx.flatIndex(kernel, strides: kernelStrides))
         return [k.select(inside, k.mulAdd(xv, wv, a[0]), a[0])]
       }
     }[0]
-    k.store(sum, element, to: c[2], at: ctx.flatIndex(index, strides: contiguousStrides(outShape)))
+    k.store(sum, element, to: c[2], at: ctx.flatIndex(index, strides: rowMajorStrides(outShape)))
   }
 }
 
@@ -109,8 +109,8 @@ private func lowerConvTranspose(_ ctx: LoweringContext) throws {
       let wBase = (channel * k.i64(Int64(outPerGroup)) + mInGroup) * k.i64(Int64(kernelShape.reduce(1, *)))
       func level(_ axis: Int, _ q: [IRValue], _ input: [IRValue], _ valid: IRValue, _ a: IRValue) -> IRValue {
         guard axis < axes.count else {
-          let xv = k.load(element, from: c[0], at: xBase + ctx.flatIndex(input, strides: contiguousStrides(inputSpatial)))
-          let wv = k.load(element, from: c[1], at: wBase + ctx.flatIndex(q, strides: contiguousStrides(kernelShape)))
+          let xv = k.load(element, from: c[0], at: xBase + ctx.flatIndex(input, strides: rowMajorStrides(inputSpatial)))
+          let wv = k.load(element, from: c[1], at: wBase + ctx.flatIndex(q, strides: rowMajorStrides(kernelShape)))
           return k.select(valid, k.mulAdd(xv, wv, a), a)
         }
         let ax = axes[axis]
@@ -127,6 +127,6 @@ private func lowerConvTranspose(_ ctx: LoweringContext) throws {
       }
       return [level(0, [], [], k.bool(true), acc[0])]
     }[0]
-    k.store(sum, element, to: c[2], at: ctx.flatIndex(index, strides: contiguousStrides(outShape)))
+    k.store(sum, element, to: c[2], at: ctx.flatIndex(index, strides: rowMajorStrides(outShape)))
   }
 }

@@ -42,7 +42,7 @@ struct EinsumPlan {
     for (letters, shape) in zip(terms, shapes) {
       var s: [Character: Int] = [:]
       for (position, (c, d)) in zip(letters, shape).enumerated() {
-        let contiguous = contiguousStrides(shape)[position]
+        let contiguous = rowMajorStrides(shape)[position]
         s[c, default: 0] += (d == 1 && sizes[c]! != 1) ? 0 : contiguous
       }
       strides.append(s)
@@ -74,7 +74,7 @@ struct EinsumPlan {
     let mL = outputLetters.dropLast().last { sets[left].contains($0) && !sets[right].contains($0) }
     let kL = summedLetters.first
     let batch = outputLetters.filter { $0 != nL && $0 != mL }
-    let outStrides = Dictionary(uniqueKeysWithValues: zip(outputLetters, contiguousStrides(outputLetters.map { sizes[$0]! })))
+    let outStrides = Dictionary(uniqueKeysWithValues: zip(outputLetters, rowMajorStrides(outputLetters.map { sizes[$0]! })))
     func size(_ c: Character?) -> Int { c.map { sizes[$0]! } ?? 1 }
     func s(_ operand: Int, _ c: Character?) -> Int { c.map { stride(operand, $0) } ?? 0 }
     var problem = MatMulProblem(
@@ -99,7 +99,7 @@ func lowerEinsum(_ ctx: LoweringContext) throws {
   }
   let k = ctx.k
   let outShape = plan.outputLetters.map { plan.sizes[$0]! }
-  let outStrides = contiguousStrides(outShape)
+  let outStrides = rowMajorStrides(outShape)
   let summed = plan.summedLetters
   let operands = (0..<count).map { ctx.operand($0) }
   ctx.forEachIndex(outShape, captures: operands + [ctx.results[0]], innerHints: LoopHints(vectorize: summed.isEmpty)) {

@@ -67,7 +67,7 @@ func lowerElementwise(_ ctx: LoweringContext, _ formula: @escaping Formula) thro
   let present = ctx.node.operands.indices.filter { ctx.hasOperand($0) }
   let operandScalars = try present.map { i throws(CodegenError) in try ctx.scalar(ctx.operandType(i).element) }
   let resultScalar = try ctx.scalar(ctx.resultType(0).element)
-  let strides = present.map { broadcastStrides(of: ctx.operandShape($0), to: outShape) } + [contiguousStrides(outShape)]
+  let strides = present.map { broadcastStrides(of: ctx.operandShape($0), to: outShape) } + [rowMajorStrides(outShape)]
   let (shape, loopStrides) = coalesce(outShape, strides)
   let op = ctx.op
   var slots: [Int?] = ctx.node.operands.indices.map { _ in nil }

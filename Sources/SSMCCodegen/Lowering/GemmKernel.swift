@@ -63,7 +63,7 @@ struct GemmKernel {
     var out = [Float](repeating: 0, count: packedBatchCount * packedMatrixSize)
     let dims = packedBatchDims.map { p.batch[$0] }
     var bases: [Int] = []
-    forEachStaticIndex(dims) { idx in bases.append(zip(idx, packedBatchDims).reduce(0) { $0 + $1.0 * p.bBatchStrides[$1.1] }) }
+    forEachIndex(dims) { idx in bases.append(zip(idx, packedBatchDims).reduce(0) { $0 + $1.0 * p.bBatchStrides[$1.1] }) }
     for (bi, base) in bases.enumerated() {
       for panel in 0..<panels {
         for kk in 0..<p.k {
@@ -288,21 +288,4 @@ func unflatten(_ k: KernelBuilder, _ flat: IRValue, _ shape: [Int]) -> [IRValue]
     rest = rest / size
   }
   return index
-}
-
-/// Calls `body` with every index of a static shape, row-major (compile-time iteration).
-func forEachStaticIndex(_ shape: [Int], _ body: ([Int]) -> Void) {
-  guard shape.allSatisfy({ $0 > 0 }) else { return }
-  var index = [Int](repeating: 0, count: shape.count)
-  while true {
-    body(index)
-    var d = shape.count - 1
-    while d >= 0 {
-      index[d] += 1
-      if index[d] < shape[d] { break }
-      index[d] = 0
-      d -= 1
-    }
-    if d < 0 { return }
-  }
 }

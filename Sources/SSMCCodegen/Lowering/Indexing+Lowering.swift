@@ -8,14 +8,14 @@ import SSMCIR
 let indexingLowerings: [String: Lowering] = [
   "Slice": { ctx in
     let shape = ctx.operandShape(0)
-    let strides = contiguousStrides(shape)
+    let strides = rowMajorStrides(shape)
     let axes = try sliceAxes(ctx.op)
     let offset = zip(axes, strides).reduce(0) { $0 + $1.0.start * $1.1 }
     let scalar = try ctx.moveScalar(ctx.operandType(0).element)
     let out = ctx.resultShape(0)
     ctx.stridedCopy(
       out, scalar: scalar, from: ctx.operand(0), sourceOffset: offset, strides: zip(axes, strides).map { $0.step * $1 },
-      to: ctx.results[0], strides: contiguousStrides(out))
+      to: ctx.results[0], strides: rowMajorStrides(out))
   },
   "Gather": { ctx in
     let data = ctx.operandShape(0)
@@ -47,10 +47,10 @@ let indexingLowerings: [String: Lowering] = [
       throw ctx.error("indices \(out) exceed data \(data) on axis \(d)")
     }
     guard data[axis] > 0 || out.contains(0) else { throw ctx.error("cannot gather from the empty axis \(axis) of \(data)") }
-    let dataStrides = contiguousStrides(data)
+    let dataStrides = rowMajorStrides(data)
     var others = dataStrides
     others[axis] = 0
-    let outStrides = contiguousStrides(out)
+    let outStrides = rowMajorStrides(out)
     let k = ctx.k
     ctx.forEachIndex(out, work: out.reduce(1, *), captures: [ctx.operand(0), ctx.operand(1), ctx.results[0]]) { i, c in
       let flat = ctx.flatIndex(i, strides: outStrides)
@@ -93,8 +93,8 @@ private let lowerPad: Lowering = { ctx in
   }
   let element = ctx.operandType(0).element
   let scalar = try ctx.moveScalar(element)
-  let inStrides = contiguousStrides(shape)
-  let outStrides = contiguousStrides(out)
+  let inStrides = rowMajorStrides(shape)
+  let outStrides = rowMajorStrides(out)
   let k = ctx.k
   if mode == "constant" {
     // Fill everything with the value (0 when absent), then copy the kept input into the interior.

@@ -8,7 +8,7 @@ let layoutLowerings: [String: Lowering] = [
   "Transpose": { ctx in
     let shape = ctx.operandShape(0)
     let perm = try ctx.op.ints("perm") ?? Array((0..<shape.count).reversed())
-    let strides = contiguousStrides(shape)
+    let strides = rowMajorStrides(shape)
     try permutedCopy(ctx, shape: perm.map { shape[$0] }, sourceStrides: perm.map { strides[$0] })
   },
   "DepthToSpace": { ctx in
@@ -46,7 +46,7 @@ private func permutedCopy(_ ctx: LoweringContext, shape: [Int], sourceStrides: [
   let scalar = try ctx.moveScalar(ctx.operandType(0).element)
   ctx.stridedCopy(
     shape, scalar: scalar, from: ctx.operand(0), strides: sourceStrides, to: ctx.results[0],
-    strides: contiguousStrides(shape))
+    strides: rowMajorStrides(shape))
 }
 
 private func nchw(_ ctx: LoweringContext) throws -> (Int, Int, Int, Int) {
@@ -61,12 +61,12 @@ let combineLowerings: [String: Lowering] = [
     let out = ctx.resultShape(0)
     let axis = try normalizedAxis(ctx)
     let scalar = try ctx.moveScalar(ctx.resultType(0).element)
-    let outStrides = contiguousStrides(out)
+    let outStrides = rowMajorStrides(out)
     var offset = 0
     for i in ctx.node.operands.indices where ctx.hasOperand(i) {
       let shape = ctx.operandShape(i)
       ctx.stridedCopy(
-        shape, scalar: scalar, from: ctx.operand(i), strides: contiguousStrides(shape), to: ctx.results[0],
+        shape, scalar: scalar, from: ctx.operand(i), strides: rowMajorStrides(shape), to: ctx.results[0],
         destOffset: offset * outStrides[axis], strides: outStrides)
       offset += shape[axis]
     }
@@ -75,13 +75,13 @@ let combineLowerings: [String: Lowering] = [
     let shape = ctx.operandShape(0)
     let axis = try normalizedAxis(ctx)
     let scalar = try ctx.moveScalar(ctx.operandType(0).element)
-    let strides = contiguousStrides(shape)
+    let strides = rowMajorStrides(shape)
     var offset = 0
     for r in ctx.results.indices {
       let part = ctx.resultShape(r)
       ctx.stridedCopy(
         part, scalar: scalar, from: ctx.operand(0), sourceOffset: offset * strides[axis], strides: strides,
-        to: ctx.results[r], strides: contiguousStrides(part))
+        to: ctx.results[r], strides: rowMajorStrides(part))
       offset += part[axis]
     }
   },
@@ -93,8 +93,8 @@ let combineLowerings: [String: Lowering] = [
     // Output dim k (size r_k * d_k) is split into a repeat index (source stride 0) and the input index.
     let input = ctx.operandShape(0)
     let out = ctx.resultShape(0)
-    let inStrides = contiguousStrides(input)
-    let outStrides = contiguousStrides(out)
+    let inStrides = rowMajorStrides(input)
+    let outStrides = rowMajorStrides(out)
     var shape: [Int] = []
     var source: [Int] = []
     var dest: [Int] = []

@@ -28,7 +28,7 @@ struct MatMulProblem {
   /// C's strides per batch dim and along m; nil: contiguous (batch..., M, N).
   var cLayout: (batch: [Int], m: Int)? = nil
 
-  var cBatchStrides: [Int] { cLayout?.batch ?? contiguousStrides(batch).map { $0 * m * n } }
+  var cBatchStrides: [Int] { cLayout?.batch ?? rowMajorStrides(batch).map { $0 * m * n } }
   var cM: Int { cLayout?.m ?? n }
   var batchCount: Int { batch.reduce(1, *) }
   var flops: Int { 2 * batchCount * m * n * k }

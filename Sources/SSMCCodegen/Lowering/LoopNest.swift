@@ -13,29 +13,7 @@ extension LoweringContext {
     _ shape: [Int], captures: [IRValue], innerHints: LoopHints = LoopHints(vectorize: true),
     body: @escaping (_ index: [IRValue], _ captured: [IRValue]) -> Void
   ) {
-    let total = shape.reduce(1, *)
-    guard total > 0 else { return }
-    if shape.isEmpty {
-      body([], captures)
-      return
-    }
-    func nest(_ dim: Int, _ prefix: [IRValue], _ captured: [IRValue], from start: IRValue? = nil, to end: IRValue? = nil) {
-      if dim == shape.count {
-        body(prefix, captured)
-        return
-      }
-      let hints = dim == shape.count - 1 ? innerHints : LoopHints(vectorize: false)
-      k.forLoop(from: start ?? k.i64(0), to: end ?? k.i64(Int64(shape[dim])), hints: hints) { i in
-        nest(dim + 1, prefix + [i], captured)
-      }
-    }
-    if total >= Self.parallelThreshold && shape[0] > 1 {
-      k.parallelFor(count: k.i64(Int64(shape[0])), pool: pool, captures: captures) { begin, end, captured in
-        nest(0, [], captured, from: begin, to: end)
-      }
-    } else {
-      nest(0, [], captures)
-    }
+    forEachIndex(shape, work: shape.reduce(1, *), captures: captures, innerHints: innerHints, body: body)
   }
 
   /// Row-major flat index of `index` in a tensor of `shape`, where `strides` (in elements) may be 0 for
@@ -45,17 +23,6 @@ extension LoweringContext {
     for (i, s) in zip(index, strides) where s != 0 { sum = sum + (s == 1 ? i : i * k.i64(Int64(s))) }
     return sum
   }
-}
-
-/// Row-major strides in elements of a contiguous tensor of `shape`.
-public func contiguousStrides(_ shape: [Int]) -> [Int] {
-  var strides = [Int](repeating: 1, count: shape.count)
-  var step = 1
-  for i in stride(from: shape.count - 1, through: 0, by: -1) {
-    strides[i] = step
-    step *= shape[i]
-  }
-  return strides
 }
 
 /// Merges adjacent dims that every operand walks contiguously (or broadcasts along both), so loop nests

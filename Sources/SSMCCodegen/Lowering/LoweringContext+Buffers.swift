@@ -15,19 +15,7 @@ extension LoweringContext {
   }
 
   private func addConstantGlobal(name: String, bytes: [UInt8]) -> IRValue {
-    let module = k.llvm
-    let initializer = bytes.withUnsafeBufferPointer { buffer in
-      buffer.withMemoryRebound(to: CChar.self) { chars in
-        LLVMConstStringInContext(module.context, chars.baseAddress, UInt32(bytes.count), 1)!
-      }
-    }
-    let global = LLVMAddGlobal(module.module, LLVMTypeOf(initializer), name)!
-    LLVMSetInitializer(global, initializer)
-    LLVMSetGlobalConstant(global, 1)
-    LLVMSetLinkage(global, LLVMPrivateLinkage)
-    LLVMSetUnnamedAddress(global, LLVMGlobalUnnamedAddr)
-    LLVMSetAlignment(global, 64)
-    return IRValue(global, k)
+    IRValue(k.llvm.addConstantData(name: name, bytes: bytes), k)
   }
 
   /// Runs `body` over `0..<items`: split across the pool when `work` (a rough count of inner operations) is

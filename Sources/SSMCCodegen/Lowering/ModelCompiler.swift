@@ -86,7 +86,7 @@ public struct ModelCompiler {
     let k = KernelBuilder(module: module)
     var globals: [ValueID: LLVMValueRef] = [:]
     for (id, data) in graph.constants.sorted(by: { $0.key < $1.key }) {
-      globals[id] = constantGlobal(module, name: "const.\(id.index)", bytes: data.bytes)
+      globals[id] = module.addConstantData(name: "const.\(id.index)", bytes: data.bytes)
     }
     // One function per node, defined before the kernel that calls them.
     var nodeFunctions: [(function: LLVMValueRef, type: LLVMTypeRef, workspaceBytes: Int)] = []
@@ -164,20 +164,5 @@ public struct ModelCompiler {
     if let failure { throw failure }
     k.llvm.addAttribute("noinline", to: function, index: k.llvm.functionIndex)
     return (function, k.llvm.functionType(returns: k.llvm.void, params: params.map(\.type)), workspaceBytes)
-  }
-
-  private func constantGlobal(_ module: LLVMModule, name: String, bytes: [UInt8]) -> LLVMValueRef {
-    let initializer = bytes.withUnsafeBufferPointer { buffer in
-      buffer.withMemoryRebound(to: CChar.self) { chars in
-        LLVMConstStringInContext(module.context, chars.baseAddress, UInt32(bytes.count), 1)!
-      }
-    }
-    let global = LLVMAddGlobal(module.module, LLVMTypeOf(initializer), name)!
-    LLVMSetInitializer(global, initializer)
-    LLVMSetGlobalConstant(global, 1)
-    LLVMSetLinkage(global, LLVMPrivateLinkage)
-    LLVMSetUnnamedAddress(global, LLVMGlobalUnnamedAddr)
-    LLVMSetAlignment(global, 64)
-    return global
   }
 }

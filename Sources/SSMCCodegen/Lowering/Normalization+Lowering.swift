@@ -60,7 +60,7 @@ private func lowerLayerNorm(_ ctx: LoweringContext, rms: Bool) throws {
   let inner = normalized.reduce(1, *)
   let hasBias = !rms && ctx.hasOperand(2)
   // Strides of X, scale and bias over the normalized dims, merged where all are contiguous.
-  var strides = [contiguousStrides(normalized), broadcastStrides(of: ctx.operandShape(1), to: normalized)]
+  var strides = [rowMajorStrides(normalized), broadcastStrides(of: ctx.operandShape(1), to: normalized)]
   if hasBias { strides.append(broadcastStrides(of: ctx.operandShape(2), to: normalized)) }
   let (dims, loopStrides) = coalesce(normalized, strides)
   let statResults = ctx.results.count - 1

@@ -31,7 +31,7 @@ private func lowerWindowPool(_ ctx: LoweringContext, average: Bool) throws {
     let zero = k.constant(0, k.type(element))
     let start = average ? [zero, zero] : [lowestValue(k, element)]
     let result = ctx.forEachWindowPosition(axes, output: out, carrying: start) { _, input, inside, padded, carried in
-      let v = k.load(element, from: captured[0], at: plane + ctx.flatIndex(input, strides: contiguousStrides(spatial)))
+      let v = k.load(element, from: captured[0], at: plane + ctx.flatIndex(input, strides: rowMajorStrides(spatial)))
       if average {
         let counted = includePad ? padded : inside
         return [carried[0] + k.select(inside, v, zero), carried[1] + k.select(counted, k.constant(1, v.type), zero)]
@@ -39,7 +39,7 @@ private func lowerWindowPool(_ ctx: LoweringContext, average: Bool) throws {
       return [k.select(k.and(inside, k.compare(.gt, v, carried[0])), v, carried[0])]
     }
     let value = average ? result[0] / result[1] : result[0]
-    k.store(value, element, to: captured[1], at: ctx.flatIndex(index, strides: contiguousStrides(outShape)))
+    k.store(value, element, to: captured[1], at: ctx.flatIndex(index, strides: rowMajorStrides(outShape)))
   }
 }
 
@@ -58,8 +58,8 @@ private func lowerMaxPoolWithIndices(_ ctx: LoweringContext) throws {
   let outShape = ctx.resultShape(0)
   let spatial = Array(x[2...])
   let planeSize = spatial.reduce(1, *)
-  let rowMajorStrides = contiguousStrides(spatial)
-  let indexStrides = columnMajor ? Array(contiguousStrides(spatial.reversed()).reversed()) : rowMajorStrides
+  let planeStrides = rowMajorStrides(spatial)
+  let indexStrides = columnMajor ? Array(rowMajorStrides(spatial.reversed()).reversed()) : planeStrides
   let k = ctx.k
   let captures = [ctx.operand(0), ctx.results[0], ctx.results[1]]
   ctx.forEachIndex(outShape, captures: captures, innerHints: LoopHints(vectorize: false)) { index, captured in
@@ -67,12 +67,12 @@ private func lowerMaxPoolWithIndices(_ ctx: LoweringContext) throws {
     // Carried: the maximum so far, its index, and whether any position inside X was seen yet.
     let start = [lowestValue(k, element), k.i64(-1), k.bool(false)]
     let result = ctx.forEachWindowPosition(axes, output: Array(index[2...]), carrying: start) { _, input, inside, _, carried in
-      let v = k.load(element, from: captured[0], at: plane + ctx.flatIndex(input, strides: rowMajorStrides))
+      let v = k.load(element, from: captured[0], at: plane + ctx.flatIndex(input, strides: planeStrides))
       let take = k.and(inside, k.or(k.not(carried[2]), k.compare(.gt, v, carried[0])))
       let position = plane + ctx.flatIndex(input, strides: indexStrides)
       return [k.select(take, v, carried[0]), k.select(take, position, carried[1]), k.or(carried[2], inside)]
     }
-    let at = ctx.flatIndex(index, strides: contiguousStrides(outShape))
+    let at = ctx.flatIndex(index, strides: rowMajorStrides(outShape))
     k.store(result[0], element, to: captured[1], at: at)
     k.store(result[1], .i64, to: captured[2], at: at)
   }

@@ -73,7 +73,7 @@ private struct Run {
 
 /// The input's dims as runs (size-1 dims dropped, since they index nothing).
 private func runs(_ shape: [Int], axes: Set<Int>) -> [Run] {
-  let strides = contiguousStrides(shape)
+  let strides = rowMajorStrides(shape)
   var result: [Run] = []
   for (d, size) in shape.enumerated() where size != 1 {
     let reduced = axes.contains(d)
@@ -114,7 +114,7 @@ private func reduction(_ r: Reducer, floatOnly: Bool = false, logSumExp: Bool = 
 private func sliceReduction(_ ctx: LoweringContext, _ all: [Run], scalar: ScalarType, _ r: Reducer, count: Int, logSumExp: Bool) {
   let kept = all.filter { !$0.reduced }
   let reduced = all.filter(\.reduced)
-  let outStrides = contiguousStrides(kept.map(\.size))
+  let outStrides = rowMajorStrides(kept.map(\.size))
   let contiguous = reduced.last?.stride == 1 && all.last?.reduced == true
   let k = ctx.k
   let type = k.type(scalar)
@@ -161,7 +161,7 @@ private func rowReduction(_ ctx: LoweringContext, _ all: [Run], scalar: ScalarTy
   let outer = all.dropLast()
   let kept = outer.filter { !$0.reduced }
   let reduced = outer.filter(\.reduced)
-  let outStrides = contiguousStrides(kept.map(\.size) + [inner]).dropLast()
+  let outStrides = rowMajorStrides(kept.map(\.size) + [inner]).dropLast()
   let k = ctx.k
   let type = k.type(scalar)
   let work = all.reduce(1) { $0 * $1.size }

@@ -222,20 +222,10 @@ func foldMap(_ ctx: OpContext, element: ElementType, _ f: ([Double]) -> Double) 
   }
   let values = inputs.map(\.doubles)
   let strides = inputs.map { broadcastStrides(of: $0.shape, to: shape) }
-  let count = shape.reduce(1, *)
   var out: [Double] = []
-  out.reserveCapacity(count)
-  var index = [Int](repeating: 0, count: shape.count)
-  for _ in 0..<count {
-    let args = (0..<inputs.count).map { k in values[k][zip(index, strides[k]).reduce(0) { $0 + $1.0 * $1.1 }] }
-    out.append(f(args))
-    var axis = shape.count - 1
-    while axis >= 0 {
-      index[axis] += 1
-      if index[axis] < shape[axis] { break }
-      index[axis] = 0
-      axis -= 1
-    }
+  out.reserveCapacity(shape.reduce(1, *))
+  forEachIndex(shape) { index in
+    out.append(f((0..<inputs.count).map { k in values[k][zip(index, strides[k]).reduce(0) { $0 + $1.0 * $1.1 }] }))
   }
   return TensorData(element, shape: shape, doubles: out)
 }

@@ -153,7 +153,7 @@ public func rowMajorStrides(_ shape: [Int]) -> [Int] {
 }
 
 /// Calls `body` with every multi-index of `shape` in row-major order (once for a scalar, never if a dim is 0).
-public func forEachIndex(_ shape: [Int], _ body: ([Int]) throws(Diagnostic) -> Void) throws(Diagnostic) {
+public func forEachIndex<Failure: Error>(_ shape: [Int], _ body: ([Int]) throws(Failure) -> Void) throws(Failure) {
   if shape.contains(0) { return }
   var index = [Int](repeating: 0, count: shape.count)
   while true {
