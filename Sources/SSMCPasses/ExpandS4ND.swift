@@ -49,10 +49,11 @@ public struct ExpandS4ND: Pass {
     func fail(_ code: Diagnostic.Code, _ message: String) -> Diagnostic { Diagnostic(code, message, at: location) }
     guard let schema = OpRegistry.schema(S4ND2DOperands.opName) else { throw fail(.internalError, "S4ND2D is not registered") }
     _ = try schema.inferTypes(context)
-    guard let x = node.operands[0], let xType = graph.type(of: x), let h = xType.dims[1].value,
-      let l0 = xType.dims[2].value, let l1 = xType.dims[3].value
-    else {
-      throw fail(.unsupportedFeature, "S4ND2D needs static channel and spatial dims to compute its kernels, got X \(graph.type(of: node.operands[0]!).map(\.description) ?? "untyped")")
+    guard let x = node.operands[0], let xType = graph.type(of: x) else {
+      throw fail(.unknownShape, "S4ND2D input X is absent or has no type")
+    }
+    guard let h = xType.dims[1].value, let l0 = xType.dims[2].value, let l1 = xType.dims[3].value else {
+      throw fail(.unsupportedFeature, "S4ND2D needs static channel and spatial dims to compute its kernels, got X \(xType); fix them with --input-shape")
     }
     guard l0 > 0 && l1 > 0 else { throw fail(.unsupportedFeature, "S4ND2D input has an empty spatial dim: \(xType)") }
     let lKernel = try context.ints("l_kernel") ?? []

@@ -48,34 +48,46 @@ struct ComplexEigen: Sendable {
   }
 
   /// H ← Pᴴ H P with Householder reflectors zeroing below the subdiagonal; Q accumulates P.
+  /// (Loops run on raw buffers: this and `rotate` are most of the work, and debug builds are slow otherwise.)
   private static func reduceToHessenberg(_ h: inout ComplexMatrix, _ q: inout ComplexMatrix) {
     let n = h.n
     guard n > 2 else { return }
+    var v = [Complex](repeating: .zero, count: n)
     for k in 0..<(n - 2) {
-      var v = (k + 1..<n).map { h[$0, k] }
-      let norm = v.reduce(0.0) { $0 + $1.squaredMagnitude }.squareRoot()
-      if norm == 0 { continue }
+      let count = n - k - 1
+      for t in 0..<count { v[t] = h[k + 1 + t, k] }
+      var norm2 = 0.0
+      for t in 0..<count { norm2 += v[t].squaredMagnitude }
+      if norm2 == 0 { continue }
       // alpha = -e^{i arg x0}·‖x‖ avoids cancellation in v0 = x0 − alpha.
       let phase = v[0].magnitude == 0 ? Complex.one : v[0] / v[0].magnitude
-      v[0] += phase * norm
-      let vNorm2 = v.reduce(0.0) { $0 + $1.squaredMagnitude }
+      v[0] += phase * norm2.squareRoot()
+      var vNorm2 = 0.0
+      for t in 0..<count { vNorm2 += v[t].squaredMagnitude }
       if vNorm2 == 0 { continue }
-      // H ← (I − 2vvᴴ/‖v‖²) H on rows k+1..n−1.
-      for j in 0..<n {
-        var s = Complex.zero
-        for (t, vi) in v.enumerated() { s += vi.conjugate * h[k + 1 + t, j] }
-        s = s * (2 / vNorm2)
-        for (t, vi) in v.enumerated() { h[k + 1 + t, j] -= vi * s }
-      }
-      // H ← H (I − 2vvᴴ/‖v‖²) and Q ← Q (…) on columns k+1..n−1.
-      for i in 0..<n {
-        for m in 0..<2 {
-          var s = Complex.zero
-          for (t, vi) in v.enumerated() { s += (m == 0 ? h[i, k + 1 + t] : q[i, k + 1 + t]) * vi }
-          s = s * (2 / vNorm2)
-          for (t, vi) in v.enumerated() {
-            if m == 0 { h[i, k + 1 + t] -= s * vi.conjugate } else { q[i, k + 1 + t] -= s * vi.conjugate }
+      let f = 2 / vNorm2
+      v.withUnsafeBufferPointer { v in
+        // H ← (I − f·vvᴴ) H on rows k+1..n−1.
+        h.storage.withUnsafeMutableBufferPointer { a in
+          for j in 0..<n {
+            var s = Complex.zero
+            for t in 0..<count { s += v[t].conjugate * a[(k + 1 + t) * n + j] }
+            s = s * f
+            for t in 0..<count { a[(k + 1 + t) * n + j] -= v[t] * s }
           }
+        }
+        // M ← M (I − f·vvᴴ) on columns k+1..n−1, for M = H and M = Q.
+        for m in 0..<2 {
+          func apply(_ a: UnsafeMutableBufferPointer<Complex>) {
+            for i in 0..<n {
+              let row = i * n + k + 1
+              var s = Complex.zero
+              for t in 0..<count { s += a[row + t] * v[t] }
+              s = s * f
+              for t in 0..<count { a[row + t] -= s * v[t].conjugate }
+            }
+          }
+          if m == 0 { h.storage.withUnsafeMutableBufferPointer { apply($0) } } else { q.storage.withUnsafeMutableBufferPointer { apply($0) } }
         }
       }
       for i in (k + 2)..<n { h[i, k] = .zero }
@@ -94,20 +106,26 @@ struct ComplexEigen: Sendable {
   /// Applies G to rows i, i+1 (columns from `from`), Gᴴ to columns i, i+1 (rows up to `through`) and to Q.
   private static func rotate(_ h: inout ComplexMatrix, _ q: inout ComplexMatrix, _ i: Int, _ g: (c: Double, s: Complex), from: Int, through: Int) {
     let (c, s) = g
-    for j in from..<h.n {
-      let (a, b) = (h[i, j], h[i + 1, j])
-      h[i, j] = c * a + s * b
-      h[i + 1, j] = c * b - s.conjugate * a
+    let sBar = s.conjugate
+    let n = h.n
+    h.storage.withUnsafeMutableBufferPointer { a in
+      for j in from..<n {
+        let (x, y) = (a[i * n + j], a[(i + 1) * n + j])
+        a[i * n + j] = c * x + s * y
+        a[(i + 1) * n + j] = c * y - sBar * x
+      }
+      for r in 0...through {
+        let (x, y) = (a[r * n + i], a[r * n + i + 1])
+        a[r * n + i] = c * x + y * sBar
+        a[r * n + i + 1] = c * y - x * s
+      }
     }
-    for r in 0...through {
-      let (a, b) = (h[r, i], h[r, i + 1])
-      h[r, i] = c * a + b * s.conjugate
-      h[r, i + 1] = c * b - a * s
-    }
-    for r in 0..<q.n {
-      let (a, b) = (q[r, i], q[r, i + 1])
-      q[r, i] = c * a + b * s.conjugate
-      q[r, i + 1] = c * b - a * s
+    q.storage.withUnsafeMutableBufferPointer { a in
+      for r in 0..<n {
+        let (x, y) = (a[r * n + i], a[r * n + i + 1])
+        a[r * n + i] = c * x + y * sBar
+        a[r * n + i + 1] = c * y - x * s
+      }
     }
   }
 
@@ -179,7 +197,14 @@ struct ComplexEigen: Sendable {
         if pivot.norm1 < floor { pivot = Complex(floor) }
         y[i] = -(s / pivot)
       }
-      var column = (0..<n).map { r in (0...k).reduce(Complex.zero) { $0 + q[r, $1] * y[$1] } }
+      var column = [Complex](repeating: .zero, count: n)
+      q.storage.withUnsafeBufferPointer { qs in
+        for r in 0..<n {
+          var sum = Complex.zero
+          for j in 0...k { sum += qs[r * n + j] * y[j] }
+          column[r] = sum
+        }
+      }
       let norm = column.reduce(0.0) { $0 + $1.squaredMagnitude }.squareRoot()
       if norm > 0 { column = column.map { $0 / norm } }
       for r in 0..<n { v[r, k] = column[r] }

@@ -43,44 +43,65 @@ enum S4NDKernel {
     let mu = eigen.values
     let v = eigen.vectors
     let vInvB = try v.solve(be)
-    var kernel: [[[Double]]] = []
-    kernel.reserveCapacity(p.c.count)
-    for cTilde in p.c {
-      var perChannel: [[Double]] = []
-      perChannel.reserveCapacity(p.channels)
-      for h in 0..<p.channels {
-        let dt = exp(p.logDt[h])
-        // Conjugate extension of C̃ and its image c̃ᵀV.
-        let ce = cTilde[h] + cTilde[h].map(\.conjugate)
-        var weight = [Complex](repeating: .zero, count: modes)
-        var muBar = [Complex](repeating: .zero, count: modes)
-        for n in 0..<modes {
-          let halfStep = mu[n] * (dt / 2)
-          let denominator = Complex.one - halfStep
-          muBar[n] = (Complex.one + halfStep) / denominator
-          let bBar = vInvB[n] * dt / denominator
-          var cv = Complex.zero
-          for m in 0..<modes { cv += ce[m] * v[m, n] }
-          if p.lKernel > 0 { cv = cv / (Complex.one - muBar[n].power(p.lKernel)) }
-          weight[n] = cv * bBar
+    // V split into real and imaginary row-major planes: the c̃ᵀV products below are the bulk of the work
+    // (a 2N'×2N' product per kernel channel and channel), so they run on flat buffers.
+    let vRe = v.storage.map(\.re)
+    let vIm = v.storage.map(\.im)
+    var kernel = [[[Double]]](repeating: [], count: p.c.count)
+    var cvRe = [Double](repeating: 0, count: modes)
+    var cvIm = [Double](repeating: 0, count: modes)
+    for h in 0..<p.channels {
+      // Discretization of channel h, shared by its kernel channels.
+      let dt = exp(p.logDt[h])
+      var muBar = [Complex](repeating: .zero, count: modes)
+      var scale = [Complex](repeating: .zero, count: modes)
+      for n in 0..<modes {
+        let halfStep = mu[n] * (dt / 2)
+        let denominator = Complex.one - halfStep
+        muBar[n] = (Complex.one + halfStep) / denominator
+        // b̄_n, divided by (1 − μ̄_n^l_kernel) when C holds C̃.
+        scale[n] = vInvB[n] * dt / denominator
+        if p.lKernel > 0 { scale[n] = scale[n] / (Complex.one - muBar[n].power(p.lKernel)) }
+      }
+      for (k, cTilde) in p.c.enumerated() {
+        // c̃ᵀV with c̃ = (C̃, conj C̃).
+        let row = cTilde[h]
+        vRe.withUnsafeBufferPointer { vr in
+          vIm.withUnsafeBufferPointer { vi in
+            cvRe.withUnsafeMutableBufferPointer { outRe in
+              cvIm.withUnsafeMutableBufferPointer { outIm in
+                for n in 0..<modes {
+                  outRe[n] = 0
+                  outIm[n] = 0
+                }
+                for m in 0..<modes {
+                  let c = m < half ? row[m] : row[m - half].conjugate
+                  let base = m * modes
+                  for n in 0..<modes {
+                    outRe[n] += c.re * vr[base + n] - c.im * vi[base + n]
+                    outIm[n] += c.re * vi[base + n] + c.im * vr[base + n]
+                  }
+                }
+              }
+            }
+          }
         }
         // K[j] = Re Σ_n weight_n μ̄_n^j, the powers advanced by one multiplication per tap.
+        var weight = (0..<modes).map { Complex(cvRe[$0], cvIm[$0]) * scale[$0] }
         var taps = [Double](repeating: 0, count: length)
-        var powers = [Complex](repeating: .one, count: modes)
         for j in 0..<length {
           var sum = 0.0
           for n in 0..<modes {
-            sum += (weight[n] * powers[n]).re
-            powers[n] *= muBar[n]
+            sum += weight[n].re
+            weight[n] *= muBar[n]
           }
           taps[j] = sum
         }
         guard taps.allSatisfy(\.isFinite) else {
           throw LinearAlgebraError(message: "kernel of channel \(h) is not finite (a discretized mode has 1 − Δμ/2 = 0 or |μ̄| = 1 with l_kernel > 0)")
         }
-        perChannel.append(taps)
+        kernel[k].append(taps)
       }
-      kernel.append(perChannel)
     }
     return kernel
   }
