@@ -35,6 +35,7 @@ private func castScalar(_ op: OpContext) -> ScalarType {
   case .i64: return .i64
   case .i32: return .i32
   case .i8: return .i8
+  case .u8: return .u8
   case .bool: return .i1
   default: return .f32
   }
