@@ -5,12 +5,15 @@
 /// a condition variable between jobs, and the calling thread runs the first share of every job itself.
 enum RuntimeSource {
   static let text = #"""
+    #ifndef _GNU_SOURCE
     #define _GNU_SOURCE
+    #endif
     #include <pthread.h>
     #include <stdarg.h>
     #include <stdio.h>
     #include <stdlib.h>
     #include <string.h>
+    #include <time.h>
     #include <unistd.h>
 
     typedef void (*ssmc_body_fn)(void *closure, int64_t begin, int64_t end);
@@ -148,6 +151,7 @@ enum RuntimeSource {
     struct ssmc_context {
       const void *model;  /* this library's ssmc_model_tag: rejects another model's context */
       void *scratch;
+      int64_t *profile;   /* per node: nanoseconds, calls; NULL unless compiled with --profile */
       ssmc_pool pool;
       char error[768];
     };

@@ -14,11 +14,14 @@ public struct ModelCompiler {
   public let graph: Graph
   public let name: String
   public let vectorLanes: Int
+  /// Time every node call into the context's per-node counters (see `ModelCompiler+Profile.swift`).
+  public let profile: Bool
 
-  public init(graph: Graph, name: String, vectorLanes: Int = 16) {
+  public init(graph: Graph, name: String, vectorLanes: Int = 16, profile: Bool = false) {
     self.graph = graph
     self.name = name
     self.vectorLanes = vectorLanes
+    self.profile = profile
   }
 
   public var kernelSymbol: String { "\(name)_kernel" }
@@ -62,7 +65,8 @@ public struct ModelCompiler {
     }
     return ModelSignature(
       name: name, inputs: graph.inputs.map { tensor(graph[$0].name, $0) },
-      outputs: graph.outputs.map { tensor($0.name, $0.value) }, scratchBytes: scratchBytes, kernelSymbol: kernelSymbol)
+      outputs: graph.outputs.map { tensor($0.name, $0.value) }, scratchBytes: scratchBytes, kernelSymbol: kernelSymbol,
+      profiledNodes: profile ? profiledNodes : [])
   }
 
   private var outputValues: Set<ValueID> { Set(graph.outputs.map(\.value)) }
@@ -95,7 +99,7 @@ public struct ModelCompiler {
     }
     let plan = self.plan(workspaceBytes: nodeFunctions.map(\.workspaceBytes))
     let firstOutput = Dictionary(graph.outputs.enumerated().map { ($0.element.value, $0.offset) }, uniquingKeysWith: { a, _ in a })
-    let kernel = k.defineKernel(kernelSymbol) { p in
+    let kernel = k.defineKernel(kernelSymbol, profiling: profile) { p in
       var address: [ValueID: IRValue] = [:]
       for (i, id) in graph.inputs.enumerated() { address[id] = p.input(i) }
       for (id, global) in globals { address[id] = IRValue(global, k) }
@@ -106,7 +110,11 @@ public struct ModelCompiler {
         let workspace = plan.workspaceOffsets[index].map { k.byteOffset(p.scratch, k.i64(Int64($0))) }
           ?? IRValue(LLVMConstPointerNull(k.llvm.ptr), k)
         let args = node.operands.compactMap { $0.map { address[$0]! } } + node.results.map { address[$0]! } + [workspace, p.pool]
-        k.call(function, type: type, args)
+        if let counters = p.profile {
+          timed(node: index, counters: counters, k) { k.call(function, type: type, args) }
+        } else {
+          k.call(function, type: type, args)
+        }
       }
       // Outputs that are graph inputs or constants, or repeat an earlier output, are copied.
       for (index, output) in graph.outputs.enumerated() {
