@@ -32,12 +32,13 @@ def test_profile_lists_every_node_and_adds_up(tmp_path):
     x = np.random.default_rng(1).standard_normal((32, 64)).astype(np.float32)
     assert_close(compiled.run(x)[0], run_onnxruntime(model, tmp_path, x)[0], rtol=1e-4, atol=1e-4)
     compiled.reset_profile()
-    assert all(n["calls"] == 0 and n["ms"] == 0 for n in compiled.profile())
+    assert all(n["calls"] == 0 and n["ms"] == 0 and n["cpu_ms"] == 0 for n in compiled.profile())
     runs = 7
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.thread_time()
     for _ in range(runs):
         compiled.run(x)
     wall_ms = (time.perf_counter() - start) * 1e3
+    cpu_ms = (time.thread_time() - cpu_start) * 1e3
     nodes = compiled.profile()
     assert [n["op"] for n in nodes] == ["MatMul", "Relu", "Transpose", "ReduceSum"]
     assert [n["name"] for n in nodes] == ["project", "act", "flip", "node.3"]
@@ -46,6 +47,10 @@ def test_profile_lists_every_node_and_adds_up(tmp_path):
     assert all(n["calls"] == runs for n in nodes)
     total = sum(n["ms"] for n in nodes)
     assert 0 < total <= wall_ms, (total, wall_ms)
+    # One thread: the nodes' CPU time is part of this thread's (same clock as thread_time; 1 ms of slack).
+    total_cpu = sum(n["cpu_ms"] for n in nodes)
+    assert 0 < total_cpu <= cpu_ms + 1.0, (total_cpu, cpu_ms)
+    assert all(n["cpu_ms"] <= n["ms"] * 1.01 + 0.01 for n in nodes), nodes
 
 
 def test_profile_of_unprofiled_library_is_empty(tmp_path):
@@ -76,4 +81,4 @@ def test_profile_tool_prints_tables(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "4 nodes" in result.stdout
     for op in ["MatMul", "Relu", "Transpose", "ReduceSum"]:
-        assert re.search(rf"^\s*[0-9.]+\s+[0-9.]+\s+1\s+{op}$", result.stdout, re.M), result.stdout
+        assert re.search(rf"^\s*[0-9.]+\s+[0-9.]+\s+[0-9.]+\s+1\s+{op}$", result.stdout, re.M), result.stdout

@@ -17,7 +17,7 @@ class _Info(ctypes.Structure):
 
 class _NodeProfile(ctypes.Structure):
     _fields_ = [("name", ctypes.c_char_p), ("op", ctypes.c_char_p), ("shapes", ctypes.c_char_p),
-                ("calls", ctypes.c_int64), ("nanoseconds", ctypes.c_int64)]
+                ("calls", ctypes.c_int64), ("nanoseconds", ctypes.c_int64), ("cpu_nanoseconds", ctypes.c_int64)]
 
 
 class SSMCError(RuntimeError):
@@ -76,7 +76,8 @@ class CompiledModel:
 
     def profile(self):
         """Per-node timings since creation or `reset_profile()` (libraries compiled with `ssmc compile --profile`):
-        a list of dicts name, op, shapes, calls, ms in run order; empty for libraries compiled without it."""
+        a list of dicts name, op, shapes, calls, ms (wall), cpu_ms (the calling thread's CPU time) in run order;
+        empty for libraries compiled without it."""
         lib = self._lib
         if not hasattr(lib, "ssmc_profile"):
             raise SSMCError("the library predates the profile functions of the C ABI")
@@ -86,7 +87,7 @@ class CompiledModel:
         if lib.ssmc_profile(self._ctx, nodes, count) != 0:
             raise SSMCError(lib.ssmc_last_error(self._ctx).decode())
         return [{"name": n.name.decode(), "op": n.op.decode(), "shapes": n.shapes.decode(), "calls": n.calls,
-                 "ms": n.nanoseconds / 1e6} for n in nodes[:count]]
+                 "ms": n.nanoseconds / 1e6, "cpu_ms": n.cpu_nanoseconds / 1e6} for n in nodes[:count]]
 
     def reset_profile(self):
         """Sets every node's profile counters back to zero."""

@@ -48,7 +48,7 @@ public enum GlueGenerator {
           free(ctx);
           return NULL;
         }
-        if (SSMC_PROFILE_NODES > 0 && !(ctx->profile = (int64_t *)calloc(2 * SSMC_PROFILE_NODES, sizeof(int64_t)))) {
+        if (SSMC_PROFILE_NODES > 0 && !(ctx->profile = (int64_t *)calloc(SSMC_PROFILE_COUNTERS * SSMC_PROFILE_NODES, sizeof(int64_t)))) {
           free(ctx->scratch);
           free(ctx);
           return NULL;

@@ -25,7 +25,7 @@ public struct ModelSignature: Sendable, Equatable {
   /// `int32_t KERNEL(void *const *inputs, void *const *outputs, void *scratch, void *pool)`.
   public var kernelSymbol: String
   /// The nodes the kernel times, in call order; empty unless compiled for profiling. When present, the
-  /// kernel takes a fifth parameter `int64_t *profile` (two counters per node: nanoseconds, calls).
+  /// kernel takes a fifth parameter `int64_t *profile` (three counters per node: wall ns, CPU ns, calls).
   public var profiledNodes: [ProfiledNode]
 
   public init(

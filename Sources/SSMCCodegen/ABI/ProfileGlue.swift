@@ -12,7 +12,9 @@ enum ProfileGlue {
       const char *op;     /* the compiler's op, e.g. Conv, MatMul, ssmc.SelectiveScan */
       const char *shapes; /* operand and result shapes, e.g. "1x96x56x56, 96x1x3x3 -> 1x96x56x56" */
       int64_t calls;      /* number of times the node ran */
-      int64_t nanoseconds; /* total wall time of those calls (monotonic clock, calling thread) */
+      int64_t nanoseconds; /* total wall time of those calls (monotonic clock) */
+      int64_t cpu_nanoseconds; /* total CPU time of the calling thread in those calls (worker threads not
+                                  included; unlike wall time, not inflated by other processes) */
     } ssmc_node_profile;
 
     int32_t ssmc_profile_num_nodes(void);
@@ -38,17 +40,24 @@ enum ProfileGlue {
   static func definitions(for signature: ModelSignature) -> String {
     let n = signature.name
     let nodes = signature.profiledNodes
-    let entries = nodes.map { "  {\(cStringLiteral($0.name)), \(cStringLiteral($0.op)), \(cStringLiteral($0.shapes)), 0, 0}," }
+    let entries = nodes.map { "  {\(cStringLiteral($0.name)), \(cStringLiteral($0.op)), \(cStringLiteral($0.shapes)), 0, 0, 0}," }
     return """
       #define SSMC_PROFILE_NODES \(nodes.count)
+      #define SSMC_PROFILE_COUNTERS \(ModelCompiler.profileCounters) /* per node: wall ns, CPU ns, calls */
       static const ssmc_node_profile ssmc_profile_nodes[] = {
-      \(entries.isEmpty ? "  {\"\", \"\", \"\", 0, 0}," : entries.joined(separator: "\n"))
+      \(entries.isEmpty ? "  {\"\", \"\", \"\", 0, 0, 0}," : entries.joined(separator: "\n"))
       };
 
       __attribute__((visibility("hidden")))
       int64_t \(ModelCompiler.profileClockSymbol)(void) {
         struct timespec t;
         clock_gettime(CLOCK_MONOTONIC, &t);
+        return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
+      }
+      __attribute__((visibility("hidden")))
+      int64_t \(ModelCompiler.profileCPUClockSymbol)(void) {
+        struct timespec t;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
         return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
       }
 
@@ -62,8 +71,9 @@ enum ProfileGlue {
                            nodes ? "given" : "NULL");
         for (int32_t i = 0; i < capacity && i < SSMC_PROFILE_NODES; i++) {
           nodes[i] = ssmc_profile_nodes[i];
-          nodes[i].nanoseconds = ctx->profile ? ctx->profile[2 * i] : 0;
-          nodes[i].calls = ctx->profile ? ctx->profile[2 * i + 1] : 0;
+          nodes[i].nanoseconds = ctx->profile ? ctx->profile[SSMC_PROFILE_COUNTERS * i] : 0;
+          nodes[i].cpu_nanoseconds = ctx->profile ? ctx->profile[SSMC_PROFILE_COUNTERS * i + 1] : 0;
+          nodes[i].calls = ctx->profile ? ctx->profile[SSMC_PROFILE_COUNTERS * i + 2] : 0;
         }
         return SSMC_OK;
       }
@@ -71,7 +81,7 @@ enum ProfileGlue {
       int32_t \(n)_profile_reset(ssmc_context *ctx) {
         if (!ctx || ctx->model != &ssmc_model_tag) return SSMC_ERROR_INVALID_ARGUMENT;
         ctx->error[0] = 0;
-        if (ctx->profile) memset(ctx->profile, 0, sizeof(int64_t) * 2 * SSMC_PROFILE_NODES);
+        if (ctx->profile) memset(ctx->profile, 0, sizeof(int64_t) * SSMC_PROFILE_COUNTERS * SSMC_PROFILE_NODES);
         return SSMC_OK;
       }
 

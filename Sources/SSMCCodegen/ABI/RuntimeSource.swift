@@ -151,7 +151,7 @@ enum RuntimeSource {
     struct ssmc_context {
       const void *model;  /* this library's ssmc_model_tag: rejects another model's context */
       void *scratch;
-      int64_t *profile;   /* per node: nanoseconds, calls; NULL unless compiled with --profile */
+      int64_t *profile;   /* per node: wall ns, CPU ns, calls; NULL unless compiled with --profile */
       ssmc_pool pool;
       char error[768];
     };

@@ -149,7 +149,7 @@ public final class KernelBuilder {
     public let scratch: IRValue
     /// The context's thread pool, for `parallelFor`.
     public let pool: IRValue
-    /// With `profiling`: the context's per-node counters (`int64_t[2 * nodes]`: nanoseconds, calls).
+    /// With `profiling`: the context's per-node counters (see `ModelCompiler+Profile.swift`).
     public let profile: IRValue?
     unowned let builder: KernelBuilder
 

@@ -1,12 +1,18 @@
 import CLLVM
 import SSMCIR
 
-/// Profiling: with `ModelCompiler.profile`, the kernel reads a monotonic clock around every node call and
-/// adds the elapsed nanoseconds and one call to that node's two counters in the context. The clock is the
-/// glue's hidden `ssmc_profile_now` (clock_gettime), so a run costs two clock reads per node, about 40 ns.
+/// Profiling: with `ModelCompiler.profile`, the kernel reads two clocks around every node call, the
+/// monotonic wall clock and the calling thread's CPU time (which a machine busy with other processes does
+/// not inflate), and adds the elapsed nanoseconds of each and one call to that node's three counters in
+/// the context. The clocks are the glue's hidden `ssmc_profile_now`/`ssmc_profile_cpu_now` (clock_gettime;
+/// the thread CPU clock is a system call, well under a microsecond per node).
 extension ModelCompiler {
-  /// Symbol of `int64_t ssmc_profile_now(void)`, defined hidden in the glue of profiling libraries.
+  /// Symbols of `int64_t ssmc_profile_now(void)` (wall) and `ssmc_profile_cpu_now(void)` (thread CPU time),
+  /// defined hidden in the glue of profiling libraries.
   static let profileClockSymbol = "ssmc_profile_now"
+  static let profileCPUClockSymbol = "ssmc_profile_cpu_now"
+  /// Counters per node: wall nanoseconds, CPU nanoseconds, calls.
+  static let profileCounters = 3
 
   /// What the profile table says about each node, in call order.
   var profiledNodes: [ProfiledNode] {
@@ -21,22 +27,26 @@ extension ModelCompiler {
     }
   }
 
-  /// Emits `call()` between two clock reads and accumulates into `counters[2 * node]` (ns) and
-  /// `counters[2 * node + 1]` (calls).
+  /// Emits `call()` between clock reads and accumulates into the node's counters `counters[3 * node ...]`:
+  /// wall ns, CPU ns, calls.
   func timed(node: Int, counters: IRValue, _ k: KernelBuilder, call: () -> Void) {
     let i64 = k.llvm.i64
     let clockType = k.llvm.functionType(returns: i64, params: [])
-    let clock = k.llvm.function(named: Self.profileClockSymbol) ?? {
-      let function = k.llvm.addFunction(Self.profileClockSymbol, returns: i64, params: [])
+    func clock(_ symbol: String) -> LLVMValueRef {
+      if let existing = k.llvm.function(named: symbol) { return existing }
+      let function = k.llvm.addFunction(symbol, returns: i64, params: [])
       LLVMSetVisibility(function, LLVMHiddenVisibility)
       return function
-    }()
-    let start = k.call(clock, type: clockType, [])
+    }
+    let (wall, cpu) = (clock(Self.profileClockSymbol), clock(Self.profileCPUClockSymbol))
+    let wallStart = k.call(wall, type: clockType, [])
+    let cpuStart = k.call(cpu, type: clockType, [])
     call()
-    let end = k.call(clock, type: clockType, [])
-    let nsIndex = k.i64(Int64(2 * node))
-    let callsIndex = k.i64(Int64(2 * node + 1))
-    k.store(k.load(.i64, from: counters, at: nsIndex) + (end - start), .i64, to: counters, at: nsIndex)
-    k.store(k.load(.i64, from: counters, at: callsIndex) + k.i64(1), .i64, to: counters, at: callsIndex)
+    let cpuEnd = k.call(cpu, type: clockType, [])
+    let wallEnd = k.call(wall, type: clockType, [])
+    for (slot, amount) in [(0, wallEnd - wallStart), (1, cpuEnd - cpuStart), (2, k.i64(1))] {
+      let index = k.i64(Int64(Self.profileCounters * node + slot))
+      k.store(k.load(.i64, from: counters, at: index) + amount, .i64, to: counters, at: index)
+    }
   }
 }
