@@ -33,6 +33,9 @@ struct Compile: ParsableCommand {
   @Option(name: .customLong("opt-level"), help: ArgumentHelp("Optimization level 0...3; -O0 ... -O3 work too.", valueName: "N"))
   var optLevel = 3
 
+  @Flag(help: "Time every node: the library's NAME_profile() then reports per-node times (see docs/abi.md).")
+  var profile = false
+
   func run() throws {
     let modelName = try symbolName()
     var graph = try model.importGraph()
@@ -48,7 +51,7 @@ struct Compile: ParsableCommand {
       try writeAtomically(Printer().print(graph), to: outputPath)
       return
     }
-    let compiler = ModelCompiler(graph: graph, name: modelName, vectorLanes: Self.vectorLanes(cpu: targetCPU))
+    let compiler = ModelCompiler(graph: graph, name: modelName, vectorLanes: Self.vectorLanes(cpu: targetCPU), profile: profile)
     do {
       try compiler.check()
     } catch {

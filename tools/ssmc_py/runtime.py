@@ -15,6 +15,11 @@ class _Info(ctypes.Structure):
                 ("dims", ctypes.POINTER(ctypes.c_int64))]
 
 
+class _NodeProfile(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char_p), ("op", ctypes.c_char_p), ("shapes", ctypes.c_char_p),
+                ("calls", ctypes.c_int64), ("nanoseconds", ctypes.c_int64), ("cpu_nanoseconds", ctypes.c_int64)]
+
+
 class SSMCError(RuntimeError):
     """A failed call into a compiled model; the message is the library's last_error."""
 
@@ -68,6 +73,27 @@ class CompiledModel:
         if status != 0:
             raise SSMCError(self._lib.ssmc_last_error(self._ctx).decode())
         return outs_np
+
+    def profile(self):
+        """Per-node timings since creation or `reset_profile()` (libraries compiled with `ssmc compile --profile`):
+        a list of dicts name, op, shapes, calls, ms (wall), cpu_ms (the calling thread's CPU time) in run order;
+        empty for libraries compiled without it."""
+        lib = self._lib
+        if not hasattr(lib, "ssmc_profile"):
+            raise SSMCError("the library predates the profile functions of the C ABI")
+        lib.ssmc_profile.argtypes = [ctypes.c_void_p, ctypes.POINTER(_NodeProfile), ctypes.c_int32]
+        count = lib.ssmc_profile_num_nodes()
+        nodes = (_NodeProfile * max(count, 1))()
+        if lib.ssmc_profile(self._ctx, nodes, count) != 0:
+            raise SSMCError(lib.ssmc_last_error(self._ctx).decode())
+        return [{"name": n.name.decode(), "op": n.op.decode(), "shapes": n.shapes.decode(), "calls": n.calls,
+                 "ms": n.nanoseconds / 1e6, "cpu_ms": n.cpu_nanoseconds / 1e6} for n in nodes[:count]]
+
+    def reset_profile(self):
+        """Sets every node's profile counters back to zero."""
+        self._lib.ssmc_profile_reset.argtypes = [ctypes.c_void_p]
+        if self._lib.ssmc_profile_reset(self._ctx) != 0:
+            raise SSMCError(self._lib.ssmc_last_error(self._ctx).decode())
 
     def __del__(self):
         if getattr(self, "_ctx", None):

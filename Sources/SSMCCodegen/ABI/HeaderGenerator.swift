@@ -86,6 +86,8 @@ public enum HeaderGenerator {
       const char *ssmc_last_error(const ssmc_context *ctx);
       #endif /* SSMC_ABI_V1 */
 
+      \(ProfileGlue.sharedDeclarations)
+
       /* The model's name, "\(n)". */
       const char *\(n)_name(void);
       /* Number of inputs (\(signature.inputs.count)) and outputs (\(signature.outputs.count)). */
@@ -106,6 +108,7 @@ public enum HeaderGenerator {
                        ssmc_tensor *outputs, int32_t num_outputs);
       /* Message of the last failed call on ctx, "" if none; valid until the next call on ctx. */
       const char *\(n)_last_error(const ssmc_context *ctx);
+      \(ProfileGlue.declarations(n, nodes: signature.profiledNodes.count))
 
       #ifdef __cplusplus
       }

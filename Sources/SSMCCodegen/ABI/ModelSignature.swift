@@ -24,13 +24,20 @@ public struct ModelSignature: Sendable, Equatable {
   public var scratchBytes: Int
   /// `int32_t KERNEL(void *const *inputs, void *const *outputs, void *scratch, void *pool)`.
   public var kernelSymbol: String
+  /// The nodes the kernel times, in call order; empty unless compiled for profiling. When present, the
+  /// kernel takes a fifth parameter `int64_t *profile` (three counters per node: wall ns, CPU ns, calls).
+  public var profiledNodes: [ProfiledNode]
 
-  public init(name: String, inputs: [TensorSignature], outputs: [TensorSignature], scratchBytes: Int, kernelSymbol: String) {
+  public init(
+    name: String, inputs: [TensorSignature], outputs: [TensorSignature], scratchBytes: Int, kernelSymbol: String,
+    profiledNodes: [ProfiledNode] = []
+  ) {
     self.name = name
     self.inputs = inputs
     self.outputs = outputs
     self.scratchBytes = scratchBytes
     self.kernelSymbol = kernelSymbol
+    self.profiledNodes = profiledNodes
   }
 
   /// Bytes per element for the ONNX element types the ABI supports.
@@ -60,6 +67,22 @@ public struct ModelSignature: Sendable, Equatable {
   static func isCIdentifier(_ s: String) -> Bool {
     guard let first = s.unicodeScalars.first, !("0"..."9").contains(first) else { return false }
     return s.unicodeScalars.allSatisfy { $0.isASCII && ($0 == "_" || $0.properties.isAlphabetic || ("0"..."9").contains($0)) }
+  }
+}
+
+/// One node as the profile reports it.
+public struct ProfiledNode: Sendable, Equatable {
+  /// The node's name in the model (or `node.N` when it has none).
+  public var name: String
+  /// The IR op, e.g. `Conv` or `ssmc.SelectiveScan`.
+  public var op: String
+  /// Operand and result shapes, e.g. `1x96x56x56, 96x1x3x3 -> 1x96x56x56`.
+  public var shapes: String
+
+  public init(name: String, op: String, shapes: String) {
+    self.name = name
+    self.op = op
+    self.shapes = shapes
   }
 }
 

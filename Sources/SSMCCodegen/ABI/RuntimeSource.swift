@@ -1,34 +1,44 @@
 /// The model-independent C of every compiled library: context, thread pool, argument checks.
 ///
 /// Everything here is `static` or hidden, so two models in one process never share or clash; the kernel
-/// reaches the pool only through the hidden `ssmc_parallel_for`. The pool is persistent: workers sleep on
-/// a condition variable between jobs, and the calling thread runs the first share of every job itself.
+/// reaches the pool only through the hidden `ssmc_parallel_for`. The pool is persistent: between jobs,
+/// workers spin briefly and then sleep on a condition variable. Work is claimed dynamically in chunks by the
+/// calling thread and whichever workers arrive, so a worker delayed by a busy machine costs no waiting.
 enum RuntimeSource {
   static let text = #"""
+    #ifndef _GNU_SOURCE
     #define _GNU_SOURCE
+    #endif
     #include <pthread.h>
     #include <stdarg.h>
     #include <stdio.h>
     #include <stdlib.h>
     #include <string.h>
+    #include <time.h>
     #include <unistd.h>
 
     typedef void (*ssmc_body_fn)(void *closure, int64_t begin, int64_t end);
 
+    /* One parallel_for call, on the caller's stack. Participants claim `grain` items at a time from `next`,
+       so a thread that runs late (or not at all, on a busy machine) leaves its share to the others. */
+    typedef struct ssmc_job {
+      ssmc_body_fn body;
+      void *closure;
+      int64_t n, grain;
+      int64_t next;     /* atomic: first unclaimed item */
+      int32_t active;   /* atomic: workers inside the job; joins happen under the pool mutex */
+    } ssmc_job;
+
     typedef struct ssmc_pool {
       pthread_mutex_t mutex;
       pthread_cond_t wake;     /* workers wait here for a new generation or stop */
-      pthread_cond_t done;     /* the caller waits here for remaining == 0 */
+      pthread_cond_t done;     /* the caller waits here for the job's active workers to leave */
       pthread_t *threads;
       int32_t num_threads;     /* wanted, the calling thread included */
       int32_t num_workers;     /* started, the calling thread excluded */
-      uint64_t generation;
-      int stop;
-      ssmc_body_fn body;
-      void *closure;
-      int64_t n;
-      int32_t parts;
-      int32_t remaining;
+      uint64_t generation;     /* atomic reads (workers spin on it); written under the mutex */
+      int stop;                /* atomic reads; written under the mutex */
+      ssmc_job *job;           /* the open job, NULL once its caller has run out of items */
     } ssmc_pool;
 
     /* `seen` is the generation at creation: read later, a job posted before the worker first locks would be missed. */
@@ -37,33 +47,51 @@ enum RuntimeSource {
     /* Set while this thread runs a body: a nested parallel_for then runs serially. */
     static __thread int ssmc_in_parallel;
 
-    static void ssmc_run_part(ssmc_body_fn body, void *closure, int64_t n, int32_t parts, int32_t k) {
-      int64_t begin = (int64_t)((__int128)n * k / parts), end = (int64_t)((__int128)n * (k + 1) / parts);
-      if (begin < end) {
-        ssmc_in_parallel = 1;
-        body(closure, begin, end);
-        ssmc_in_parallel = 0;
+    /* Spin iterations (a pause each, tens of microseconds in all) before a worker sleeps: jobs come in quick
+       succession, one per node, and waking a sleeping thread costs more than most of them. */
+    #define SSMC_SPIN 4000
+
+    static inline void ssmc_pause(void) {
+    #if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+    #endif
+    }
+
+    static void ssmc_job_work(ssmc_job *job) {
+      ssmc_in_parallel = 1;
+      for (;;) {
+        int64_t begin = __atomic_fetch_add(&job->next, job->grain, __ATOMIC_RELAXED);
+        if (begin >= job->n) break;
+        int64_t end = job->n - begin > job->grain ? begin + job->grain : job->n;
+        job->body(job->closure, begin, end);
       }
+      ssmc_in_parallel = 0;
     }
 
     static void *ssmc_worker_main(void *raw) {
       ssmc_worker_arg arg = *(ssmc_worker_arg *)raw;
       free(raw);
       ssmc_pool *p = arg.pool;
-      pthread_mutex_lock(&p->mutex);
       uint64_t seen = arg.seen;
       for (;;) {
+        for (int spin = 0; spin < SSMC_SPIN && __atomic_load_n(&p->generation, __ATOMIC_ACQUIRE) == seen &&
+                           !__atomic_load_n(&p->stop, __ATOMIC_RELAXED); spin++)
+          ssmc_pause();
+        pthread_mutex_lock(&p->mutex);
         while (!p->stop && p->generation == seen) pthread_cond_wait(&p->wake, &p->mutex);
         if (p->stop) break;
         seen = p->generation;
-        ssmc_body_fn body = p->body;
-        void *closure = p->closure;
-        int64_t n = p->n;
-        int32_t parts = p->parts;
+        ssmc_job *job = p->job;
+        if (job) __atomic_add_fetch(&job->active, 1, __ATOMIC_RELAXED);
         pthread_mutex_unlock(&p->mutex);
-        if (arg.index < parts) ssmc_run_part(body, closure, n, parts, arg.index);
-        pthread_mutex_lock(&p->mutex);
-        if (--p->remaining == 0) pthread_cond_signal(&p->done);
+        if (!job) continue;  /* its caller already did all of it */
+        ssmc_job_work(job);
+        /* The job lives on its caller's stack: after this decrement it may be gone. */
+        if (__atomic_sub_fetch(&job->active, 1, __ATOMIC_ACQ_REL) == 0) {
+          pthread_mutex_lock(&p->mutex);
+          pthread_cond_signal(&p->done);
+          pthread_mutex_unlock(&p->mutex);
+        }
       }
       pthread_mutex_unlock(&p->mutex);
       return NULL;
@@ -85,7 +113,7 @@ enum RuntimeSource {
     static void ssmc_pool_stop(ssmc_pool *p) {
       if (p->num_workers == 0) return;
       pthread_mutex_lock(&p->mutex);
-      p->stop = 1;
+      __atomic_store_n(&p->stop, 1, __ATOMIC_RELAXED);
       pthread_cond_broadcast(&p->wake);
       pthread_mutex_unlock(&p->mutex);
       for (int32_t i = 0; i < p->num_workers; i++) pthread_join(p->threads[i], NULL);
@@ -128,26 +156,33 @@ enum RuntimeSource {
         return;
       }
       ssmc_pool_start(p);
-      int32_t parts = p->num_workers + 1;
-      if (parts > n) parts = (int32_t)n;
+      if (p->num_workers == 0) {
+        body(closure, 0, n);
+        return;
+      }
+      /* About four claims per thread: enough to balance, few enough to keep each claim's work large. */
+      int64_t claims = 4 * (int64_t)(p->num_workers + 1);
+      ssmc_job job = {body, closure, n, n > claims ? n / claims : 1, 0, 0};
       pthread_mutex_lock(&p->mutex);
-      p->body = body;
-      p->closure = closure;
-      p->n = n;
-      p->parts = parts;
-      p->remaining = p->num_workers;
-      p->generation++;
+      p->job = &job;
+      __atomic_add_fetch(&p->generation, 1, __ATOMIC_RELEASE);
       pthread_cond_broadcast(&p->wake);
       pthread_mutex_unlock(&p->mutex);
-      ssmc_run_part(body, closure, n, parts, 0);
+      ssmc_job_work(&job);
+      /* No item is left to claim: close the job to late workers, then wait for the ones inside it. */
       pthread_mutex_lock(&p->mutex);
-      while (p->remaining > 0) pthread_cond_wait(&p->done, &p->mutex);
+      p->job = NULL;
+      pthread_mutex_unlock(&p->mutex);
+      for (int spin = 0; spin < SSMC_SPIN && __atomic_load_n(&job.active, __ATOMIC_ACQUIRE) > 0; spin++) ssmc_pause();
+      pthread_mutex_lock(&p->mutex);
+      while (__atomic_load_n(&job.active, __ATOMIC_ACQUIRE) > 0) pthread_cond_wait(&p->done, &p->mutex);
       pthread_mutex_unlock(&p->mutex);
     }
 
     struct ssmc_context {
       const void *model;  /* this library's ssmc_model_tag: rejects another model's context */
       void *scratch;
+      int64_t *profile;   /* per node: wall ns, CPU ns, calls; NULL unless compiled with --profile */
       ssmc_pool pool;
       char error[768];
     };

@@ -149,6 +149,8 @@ public final class KernelBuilder {
     public let scratch: IRValue
     /// The context's thread pool, for `parallelFor`.
     public let pool: IRValue
+    /// With `profiling`: the context's per-node counters (see `ModelCompiler+Profile.swift`).
+    public let profile: IRValue?
     unowned let builder: KernelBuilder
 
     /// The data pointer of input `index`.
@@ -158,15 +160,20 @@ public final class KernelBuilder {
   }
 
   /// Defines an exported kernel entry point; the body returns by falling off the end (status 0) or by `ret`.
+  /// With `profiling` the kernel takes a fifth parameter, the context's profile counters.
   @discardableResult
-  public func defineKernel<E: Error>(_ symbol: String, body: (KernelParameters) throws(E) -> Void) throws(E) -> LLVMValueRef {
+  public func defineKernel<E: Error>(
+    _ symbol: String, profiling: Bool = false, body: (KernelParameters) throws(E) -> Void
+  ) throws(E) -> LLVMValueRef {
     let ptr = llvm.ptr
     return try defineFunction(
       symbol, returns: llvm.i32,
       params: [.init("inputs", ptr, noalias: true), .init("outputs", ptr, noalias: true),
                .init("scratch", ptr, noalias: true), .init("pool", ptr)]
+        + (profiling ? [.init("profile", ptr, noalias: true)] : [])
     ) { (p) throws(E) in
-      try body(KernelParameters(inputs: p[0], outputs: p[1], scratch: p[2], pool: p[3], builder: self))
+      try body(KernelParameters(
+        inputs: p[0], outputs: p[1], scratch: p[2], pool: p[3], profile: profiling ? p[4] : nil, builder: self))
     }
   }
 

@@ -12,6 +12,14 @@ let elementwiseLowerings: [String: Lowering] = {
       try lowerElementwise(ctx.restricted(operands: 1, results: 1, resultOffset: 1)) { k, _, _ in k.bool(true) }
     }
   }
+  table["Pow"] = { ctx in
+    // A constant exponent of 2 (RMSNorm's x^2): one exact multiply instead of exp(2 log x).
+    if ctx.operandType(0).element.isFloat, let e = ctx.constant(1), !e.doubles.isEmpty, e.doubles.allSatisfy({ $0 == 2 }) {
+      try lowerElementwise(ctx) { _, v, _ in v[0] * v[0] }
+    } else {
+      try lowerElementwise(ctx, elementwiseFormulas["Pow"]!)
+    }
+  }
   return table
 }()
 

@@ -64,10 +64,20 @@ private func lowerMatMul(_ ctx: LoweringContext) throws {
   let bBatch = Array(bShape.dropLast(2))
   let batchRank = max(aBatch.count, bBatch.count)
   let outBatch = Array(ctx.resultShape(0).prefix(batchRank))
+  // Operand strides: contiguous, or permuted when the operand is a Transpose the memory plan made a view.
+  let (aStrides, bStrides) = (ctx.operandStrides(0), ctx.operandStrides(1))
+  func batchStrides(_ batch: [Int], _ strides: [Int]) -> [Int] {
+    outBatch.indices.map { j in
+      let d = j - (batchRank - batch.count)
+      return d < 0 || batch[d] == 1 ? 0 : strides[d]
+    }
+  }
   let problem = MatMulProblem(
     batch: outBatch, m: m, n: n, k: k,
-    aBatchStrides: broadcastStrides(of: aBatch, to: outBatch).map { $0 * m * k }, aM: k, aK: 1,
-    bBatchStrides: broadcastStrides(of: bBatch, to: outBatch).map { $0 * k * n }, bK: n, bN: 1)
+    aBatchStrides: batchStrides(aBatch, aStrides), aM: aShape.count == ctx.operandShape(0).count ? aStrides[aStrides.count - 2] : k,
+    aK: aStrides[aStrides.count - 1],
+    bBatchStrides: batchStrides(bBatch, bStrides), bK: bShape.count == ctx.operandShape(1).count ? bStrides[bStrides.count - 2] : 1,
+    bN: bShape.count == ctx.operandShape(1).count ? bStrides[bStrides.count - 1] : 1)
   try emitMatMul(ctx, problem.foldingBatchIntoRows(), a: ctx.operand(0), b: ctx.operand(1), bConstant: ctx.constant(1))
 }
 

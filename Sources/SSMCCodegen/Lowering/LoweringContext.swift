@@ -22,6 +22,9 @@ public struct LoweringContext {
   public let vectorLanes: Int
   /// The node's workspace: scratch bytes reserved for this node alone in the memory plan.
   let arena: WorkspaceArena
+  /// Operands that are strided views (see `ViewPlan`), by operand index: their element strides. Only ops
+  /// that read operands through `operandStrides` are given such operands.
+  var stridedOperands: [Int: [Int]] = [:]
 
   /// The node as its shape rule sees it: attribute accessors with ONNX defaults.
   public var op: OpContext { graph.context(for: node) }
@@ -31,6 +34,8 @@ public struct LoweringContext {
   /// Static shape of operand `index` (the compiler checked every shape is static before lowering).
   public func operandShape(_ index: Int) -> [Int] { operandType(index).staticShape! }
   public func resultShape(_ index: Int) -> [Int] { resultType(index).staticShape! }
+  /// Element strides of operand `index` per dim: contiguous row-major unless it is a strided view.
+  public func operandStrides(_ index: Int) -> [Int] { stridedOperands[index] ?? rowMajorStrides(operandShape(index)) }
   public func hasOperand(_ index: Int) -> Bool { index < node.operands.count && node.operands[index] != nil }
   /// The compile-time value of operand `index`, when it is a constant.
   public func constant(_ index: Int) -> TensorData? { hasOperand(index) ? graph.constants[node.operands[index]!] : nil }

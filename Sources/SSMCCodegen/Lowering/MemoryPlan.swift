@@ -7,6 +7,7 @@ import SSMCIR
 /// the node that produces it, so kernels may treat all their pointers as non-aliasing. A node's workspace
 /// is placed after its results and lives during that node only: it overlaps none of the node's operands
 /// and results, and its bytes are free again for the values and workspaces of later nodes.
+/// Views (see `ViewPlan`) get no bytes of their own: the value they read stays live until the view's last use.
 struct MemoryPlan {
   static let alignment = 64
   /// Byte offset into scratch of each value that lives there.
@@ -16,9 +17,14 @@ struct MemoryPlan {
   private(set) var scratchBytes = 0
 
   /// `workspaceBytes[i]` is the workspace node `i` needs (no entry or 0: none).
-  init(_ graph: Graph, byteSize: (ValueID) -> Int, isExternal: (ValueID) -> Bool, workspaceBytes: [Int] = []) {
+  init(
+    _ graph: Graph, byteSize: (ValueID) -> Int, isExternal: (ValueID) -> Bool, workspaceBytes: [Int] = [],
+    views: ViewPlan? = nil
+  ) {
     var lastUse: [ValueID: Int] = [:]
-    for (i, node) in graph.nodes.enumerated() { for case let v? in node.operands { lastUse[v] = i } }
+    for (i, node) in graph.nodes.enumerated() {
+      for case let v? in node.operands { lastUse[views?.root(of: v).value ?? v] = i }
+    }
     var live: [(offset: Int, size: Int, value: ValueID?)] = []
     func place(_ bytes: Int) -> (offset: Int, size: Int) {
       let size = max(Self.round(bytes), Self.alignment)
@@ -27,7 +33,7 @@ struct MemoryPlan {
       return (offset, size)
     }
     for (i, node) in graph.nodes.enumerated() {
-      for result in node.results where !isExternal(result) {
+      for result in node.results where !isExternal(result) && views?.root(of: result).value ?? result == result {
         let (offset, size) = place(byteSize(result))
         offsets[result] = offset
         live.append((offset, size, result))

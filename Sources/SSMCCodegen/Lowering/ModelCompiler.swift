@@ -14,11 +14,14 @@ public struct ModelCompiler {
   public let graph: Graph
   public let name: String
   public let vectorLanes: Int
+  /// Time every node call into the context's per-node counters (see `ModelCompiler+Profile.swift`).
+  public let profile: Bool
 
-  public init(graph: Graph, name: String, vectorLanes: Int = 16) {
+  public init(graph: Graph, name: String, vectorLanes: Int = 16, profile: Bool = false) {
     self.graph = graph
     self.name = name
     self.vectorLanes = vectorLanes
+    self.profile = profile
   }
 
   public var kernelSymbol: String { "\(name)_kernel" }
@@ -62,16 +65,24 @@ public struct ModelCompiler {
     }
     return ModelSignature(
       name: name, inputs: graph.inputs.map { tensor(graph[$0].name, $0) },
-      outputs: graph.outputs.map { tensor($0.name, $0.value) }, scratchBytes: scratchBytes, kernelSymbol: kernelSymbol)
+      outputs: graph.outputs.map { tensor($0.name, $0.value) }, scratchBytes: scratchBytes, kernelSymbol: kernelSymbol,
+      profiledNodes: profile ? profiledNodes : [])
   }
 
   private var outputValues: Set<ValueID> { Set(graph.outputs.map(\.value)) }
 
-  func plan(workspaceBytes: [Int]) -> MemoryPlan {
+  func plan(workspaceBytes: [Int], views: ViewPlan) -> MemoryPlan {
     // A value returned as an output lives in the caller's buffer, unless it must also be copied to a second
     // output or is an input/constant (then the kernel copies it).
     let outputs = outputValues
-    return MemoryPlan(graph, byteSize: byteSize, isExternal: { outputs.contains($0) }, workspaceBytes: workspaceBytes)
+    return MemoryPlan(
+      graph, byteSize: byteSize, isExternal: { outputs.contains($0) }, workspaceBytes: workspaceBytes, views: views)
+  }
+
+  /// Results that are views of their operand (never graph outputs, which live in the caller's buffers).
+  var views: ViewPlan {
+    let outputs = outputValues
+    return ViewPlan(graph, isExternal: { outputs.contains($0) })
   }
 
   func byteSize(_ id: ValueID) -> Int {
@@ -89,24 +100,39 @@ public struct ModelCompiler {
       globals[id] = module.addConstantData(name: "const.\(id.index)", bytes: data.bytes)
     }
     // One function per node, defined before the kernel that calls them.
-    var nodeFunctions: [(function: LLVMValueRef, type: LLVMTypeRef, workspaceBytes: Int)] = []
+    // View nodes get no function: their results are addresses into their operand.
+    let views = self.views
+    var nodeFunctions: [(function: LLVMValueRef, type: LLVMTypeRef, workspaceBytes: Int)?] = []
     for (index, node) in graph.nodes.enumerated() {
-      nodeFunctions.append(try emitNodeFunction(node, index: index, k: k))
+      var strided: [Int: [Int]] = [:]
+      for (i, operand) in node.operands.enumerated() { if let operand, let strides = views.strides[operand] { strided[i] = strides } }
+      nodeFunctions.append(views.isView(node) ? nil : try emitNodeFunction(node, index: index, k: k, stridedOperands: strided))
     }
-    let plan = self.plan(workspaceBytes: nodeFunctions.map(\.workspaceBytes))
+    let plan = self.plan(workspaceBytes: nodeFunctions.map { $0?.workspaceBytes ?? 0 }, views: views)
     let firstOutput = Dictionary(graph.outputs.enumerated().map { ($0.element.value, $0.offset) }, uniquingKeysWith: { a, _ in a })
-    let kernel = k.defineKernel(kernelSymbol) { p in
+    let kernel = k.defineKernel(kernelSymbol, profiling: profile) { p in
       var address: [ValueID: IRValue] = [:]
       for (i, id) in graph.inputs.enumerated() { address[id] = p.input(i) }
       for (id, global) in globals { address[id] = IRValue(global, k) }
       for (id, offset) in plan.offsets { address[id] = k.byteOffset(p.scratch, k.i64(Int64(offset))) }
       for (id, index) in firstOutput where address[id] == nil { address[id] = p.output(index) }
       for (index, node) in graph.nodes.enumerated() {
-        let (function, type, _) = nodeFunctions[index]
+        guard let (function, type, _) = nodeFunctions[index] else {
+          for result in node.results {
+            let view = views.root(of: result)
+            address[result] = k.byteOffset(address[view.value]!, k.i64(Int64(view.byteOffset)))
+          }
+          if let counters = p.profile { timed(node: index, counters: counters, k) {} }
+          continue
+        }
         let workspace = plan.workspaceOffsets[index].map { k.byteOffset(p.scratch, k.i64(Int64($0))) }
           ?? IRValue(LLVMConstPointerNull(k.llvm.ptr), k)
         let args = node.operands.compactMap { $0.map { address[$0]! } } + node.results.map { address[$0]! } + [workspace, p.pool]
-        k.call(function, type: type, args)
+        if let counters = p.profile {
+          timed(node: index, counters: counters, k) { k.call(function, type: type, args) }
+        } else {
+          k.call(function, type: type, args)
+        }
       }
       // Outputs that are graph inputs or constants, or repeat an earlier output, are copied.
       for (index, output) in graph.outputs.enumerated() {
@@ -123,7 +149,7 @@ public struct ModelCompiler {
   }
 
   private func emitNodeFunction(
-    _ node: Node, index: Int, k: KernelBuilder
+    _ node: Node, index: Int, k: KernelBuilder, stridedOperands: [Int: [Int]]
   ) throws(CodegenError) -> (function: LLVMValueRef, type: LLVMTypeRef, workspaceBytes: Int) {
     guard let lowering = Lowerings.table[node.op] else {
       throw CodegenError(.invalidModule, "no lowering for \(node.op)")
@@ -151,7 +177,7 @@ public struct ModelCompiler {
       let arena = WorkspaceArena(base: p[p.count - 2])
       let context = LoweringContext(
         k: k, node: node, graph: graph, operands: operands, results: results, pool: p.last!, vectorLanes: vectorLanes,
-        arena: arena)
+        arena: arena, stridedOperands: stridedOperands)
       defer { workspaceBytes = arena.bytes }
       do {
         try lowering(context)
