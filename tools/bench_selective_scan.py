@@ -137,6 +137,27 @@ def best_time(fn, repeat, min_seconds=0.3):
     return float(np.median(times))
 
 
+def interleaved_times(fns, repeat, min_seconds=0.3):
+    """Per-call seconds of each function over `repeat` rounds, one timed batch of every function per round.
+
+    Alternating keeps a slow phase of a shared machine from landing on one side of a comparison: ratios
+    are taken per round, between batches measured moments apart."""
+    inner = []
+    for fn in fns:
+        fn()
+        start = time.perf_counter()
+        fn()
+        inner.append(max(1, int(min_seconds / repeat / max(time.perf_counter() - start, 1e-6))))
+    rounds = [[] for _ in fns]
+    for _ in range(repeat):
+        for fn, count, times in zip(fns, inner, rounds):
+            start = time.perf_counter()
+            for _ in range(count):
+                fn()
+            times.append((time.perf_counter() - start) / count)
+    return rounds
+
+
 def ssmc_runner(model, arrays, out):
     """A call of the compiled model with the ctypes argument blocks built once (no per-call marshalling)."""
     keep = []
@@ -186,14 +207,20 @@ def main():
             c_args = [ptr[n] for n in INPUTS] + [ref.ctypes.data, batch, channels, length, states, groups, 1, 0]
             t_c = best_time(lambda: c_scan(*c_args), args.repeat)
 
-            t_ssmc = {}
+            # 1 and 2 threads alternate so that their ratio compares like with like.
+            compiled, runners, outs = [], [], []
             for threads in (1, 2):
-                out = np.empty_like(data["u"])
-                compiled = CompiledModel(lib, threads=threads)
-                t_ssmc[threads] = best_time(ssmc_runner(compiled, arrays, out), args.repeat)
+                outs.append(np.empty_like(data["u"]))
+                compiled.append(CompiledModel(lib, threads=threads))
+                runners.append(ssmc_runner(compiled[-1], arrays, outs[-1]))
+            rounds = interleaved_times(runners, max(args.repeat, 15))
+            t_ssmc = {threads: float(np.median(r)) for threads, r in zip((1, 2), rounds)}
+            ratios = np.array(rounds[0]) / np.array(rounds[1])
+            scaling = (float(np.median(ratios)), float(ratios.min()), float(ratios.max()))
+            for out in outs:
                 err = float(np.abs(out - ref).max() / np.abs(ref).max())
                 assert err < 1e-4, f"{name}: ssmc differs from the C loop by {err:.3g} of max|y|"
-                del compiled
+            del compiled, runners
 
             t_ort = {}
             if have_function:
@@ -211,10 +238,10 @@ def main():
             bytes_moved = sum(data[n].nbytes for n in names) + data["u"].nbytes
             per_position = 2 + 2 * ("D" in present) + 3 * ("z" in present)
             flops = batch * channels * length * (7 * states + per_position)
-            rows.append((name, batch, channels, length, states, groups, t_c, t_ssmc, t_ort, bytes_moved, flops))
+            rows.append((name, batch, channels, length, states, groups, t_c, t_ssmc, scaling, t_ort, bytes_moved, flops))
 
     print(f"SelectiveScan benchmark ({os.uname().machine}, {os.cpu_count()} CPUs); times are medians per call")
-    for name, batch, channels, length, states, groups, t_c, t_ssmc, t_ort, nbytes, flops in rows:
+    for name, batch, channels, length, states, groups, t_c, t_ssmc, scaling, t_ort, nbytes, flops in rows:
         print(f"\n{name}: B={batch} D={channels} L={length} N={states} G={groups}, "
               f"{nbytes / 1e6:.1f} MB moved, {flops / 1e6:.1f} MFLOP")
         print(f"  {'implementation':<34}{'time ms':>10}{'GB/s':>8}{'GFLOP/s':>9}{'vs C loop':>11}")
@@ -223,7 +250,8 @@ def main():
         entries += [(f"onnxruntime Scan body, {n} thread{'s' if n > 1 else ''}", t) for n, t in t_ort.items()]
         for label, t in entries:
             print(f"  {label:<34}{t * 1e3:>10.3f}{nbytes / t / 1e9:>8.2f}{flops / t / 1e9:>9.2f}{t_c / t:>10.2f}x")
-        print(f"  ssmc 2 threads vs 1 thread: {t_ssmc[1] / t_ssmc[2]:.2f}x")
+        print(f"  ssmc 2 threads vs 1 thread: {scaling[0]:.2f}x (median of rounds measured side by side; "
+              f"range {scaling[1]:.2f}-{scaling[2]:.2f}x)")
         if not t_ort:
             print("  onnxruntime: not run (tools/ssmc_export with the op's Scan function body is not present)")
 
