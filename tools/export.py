@@ -68,6 +68,11 @@ def main(argv=None):
     gen = torch.Generator().manual_seed(args.seed + 1)
     x = torch.randn(batch, 3, size[0], size[1], generator=gen)
 
+    if dynamic:
+        x1 = torch.randn(1, 3, size[0], size[1], generator=gen)
+        with torch.no_grad():
+            ref1 = model(x1).numpy()
+
     export_module = family.export_module(model, size, args.s4nd_form) if FAMILIES[args.model] == "s4nd" else model
     t0 = time.time()
     with torch.no_grad():
@@ -91,17 +96,17 @@ def main(argv=None):
         max_abs, max_rel = onnx_io.compare(reference, got)
         report.update(ort_max_abs=max_abs, ort_max_rel=max_rel)
         if dynamic:
-            x1 = torch.randn(1, 3, size[0], size[1], generator=gen)
-            with torch.no_grad():
-                ref1 = model(x1).numpy()
             report["ort_max_rel_batch1"] = onnx_io.compare(ref1, onnx_io.run_ort(onnx_model, x1.numpy()))[1]
     if args.test_data:
-        ds = os.path.join(os.path.dirname(os.path.abspath(args.output)), "test_data_set_0")
-        os.makedirs(ds, exist_ok=True)
+        # A dynamic batch gets a second data set at batch 1, so one file is checked at two batch sizes.
+        sets = [(x.numpy(), reference)] + ([(x1.numpy(), ref1)] if dynamic else [])
         names = (onnx_model.graph.input[0].name, onnx_model.graph.output[0].name)
-        for fname, arr, nm in (("input_0.pb", x.numpy(), names[0]), ("output_0.pb", reference, names[1])):
-            with open(os.path.join(ds, fname), "wb") as fh:
-                fh.write(numpy_helper.from_array(np.ascontiguousarray(arr, np.float32), nm).SerializeToString())
+        for k, (inp, out) in enumerate(sets):
+            ds = os.path.join(os.path.dirname(os.path.abspath(args.output)), f"test_data_set_{k}")
+            os.makedirs(ds, exist_ok=True)
+            for fname, arr, nm in (("input_0.pb", inp, names[0]), ("output_0.pb", out, names[1])):
+                with open(os.path.join(ds, fname), "wb") as fh:
+                    fh.write(numpy_helper.from_array(np.ascontiguousarray(arr, np.float32), nm).SerializeToString())
     print(json.dumps(report))
     limit = 1e-3 if FAMILIES[args.model] == "s4nd" else 1e-4
     if "ort_max_rel" in report and report["ort_max_rel"] > limit:

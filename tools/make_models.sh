@@ -20,6 +20,10 @@ elif [ -z "${1:-}" ]; then
   for m in vmamba-tiny vmamba-tiny-v0; do
     "$here/py-export" "$here/export.py" "$m-micro" --seed 1 --size 64x48 --batch 2 -o "$root/models/$m-micro-b2/model.onnx" --test-data
   done
+  # A batch size given at run time: one file, data sets at batch 2 and 1.
+  for m in vim-tiny vmamba-tiny; do
+    "$here/py-export" "$here/export.py" "$m-micro" --seed 2 --batch dynamic -o "$root/models/$m-micro-dyn/model.onnx" --test-data
+  done
   # The same S4ND model with its layers as ai.ssmc::S4ND2D (raw SSM parameters; ssmc computes the kernels).
   "$here/py-export" "$here/export.py" s4nd-convnext-tiny-micro --seed 0 --s4nd-form ssm \
     -o "$root/models/s4nd-convnext-tiny-micro-ssm/model.onnx" --test-data

@@ -46,11 +46,14 @@ public struct OpSchema: Sendable {
   /// True when the folder needs only operand types, not constant operands (Shape, Size): constant folding
   /// should try it on every such node and keep the node when it throws (symbolic dims).
   public var foldsFromTypes: Bool
+  /// How the op treats the samples of a run-time batch; nil when it has not been worked out (a graph that
+  /// varies its batch at run time then cannot use the op on per-sample data).
+  public var samples: SampleRule?
 
   public init(
     _ name: String, domain: String = "", operands: [OperandSpec], results: Int? = 1, attributes: [AttributeSpec] = [],
     inferTypes: @escaping ShapeRule,
-    fold: Folder? = nil, foldsFromTypes: Bool = false
+    fold: Folder? = nil, foldsFromTypes: Bool = false, samples: SampleRule? = nil
   ) {
     self.name = name
     self.domain = domain
@@ -60,6 +63,7 @@ public struct OpSchema: Sendable {
     self.inferTypes = inferTypes
     self.fold = fold
     self.foldsFromTypes = foldsFromTypes
+    self.samples = samples
   }
 
   public func attributeSpec(_ name: String) -> AttributeSpec? { attributes.first { $0.name == name } }

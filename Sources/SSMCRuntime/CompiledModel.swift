@@ -22,7 +22,10 @@ public final class CompiledModel {
     let destroy: @convention(c) (OpaquePointer?) -> Void
     let lastError: @convention(c) (OpaquePointer?) -> UnsafePointer<CChar>?
     let setNumThreads: @convention(c) (OpaquePointer?, Int32) -> Int32
+    /// Present in libraries that can take a run-time batch.
+    let outputShape: OutputShapeFn?
   }
+  private typealias OutputShapeFn = @convention(c) (OpaquePointer?, UnsafeRawPointer?, Int32, Int32, UnsafeMutablePointer<Int64>?) -> Int32
 
   /// Loads the library at `path` (a path with a slash, so the loader never searches for it).
   public init(path: String) throws(RuntimeError) {
@@ -48,7 +51,8 @@ public final class CompiledModel {
       run: try symbol("ssmc_run", as: RunFn.self),
       destroy: try symbol("ssmc_destroy", as: (@convention(c) (OpaquePointer?) -> Void).self),
       lastError: try symbol("ssmc_last_error", as: (@convention(c) (OpaquePointer?) -> UnsafePointer<CChar>?).self),
-      setNumThreads: try symbol("ssmc_set_num_threads", as: (@convention(c) (OpaquePointer?, Int32) -> Int32).self))
+      setNumThreads: try symbol("ssmc_set_num_threads", as: (@convention(c) (OpaquePointer?, Int32) -> Int32).self),
+      outputShape: dlsym(handle, "ssmc_output_shape").map { unsafeBitCast($0, to: OutputShapeFn.self) })
     guard let context = create() else {
       dlclose(handle)
       throw RuntimeError(.outOfMemory, "cannot create a context for \(path)")
@@ -103,7 +107,10 @@ public final class CompiledModel {
       guard tensor.elementType == info.elementType else {
         throw RuntimeError(.invalidArgument, "input \(index) '\(info.name)': expected \(info.elementType), given \(tensor.elementType)")
       }
-      guard tensor.shape == info.shape else {
+      // A -1 dim is the run-time batch: any size (the library checks that the inputs agree).
+      guard tensor.shape.count == info.shape.count,
+        zip(tensor.shape, info.shape).allSatisfy({ given, wanted in wanted < 0 ? given >= 0 : given == wanted })
+      else {
         throw RuntimeError(.shapeMismatch, "input \(index) '\(info.name)': expected shape \(info.shape), given \(tensor.shape)")
       }
       guard tensor.bytes.count == tensor.elementCount * tensor.elementType.byteSize else {
@@ -112,8 +119,21 @@ public final class CompiledModel {
           "input \(index) '\(info.name)': \(tensor.bytes.count) bytes for \(tensor.elementCount) \(tensor.elementType) elements")
       }
     }
-    var results = outputs.map { HostTensor(zeros: $0.elementType, shape: $0.shape) }
     let inputArray = TensorArray(inputs)
+    var results: [HostTensor] = []
+    for (index, info) in outputs.enumerated() {
+      var shape = info.shape
+      if shape.contains(where: { $0 < 0 }) {
+        guard let outputShape = api.outputShape else {
+          throw RuntimeError(.loadFailed, "\(path): output '\(info.name)' has a run-time dim but the library lacks ssmc_output_shape")
+        }
+        var dims = [Int64](repeating: 0, count: max(shape.count, 1))
+        let status = outputShape(context, inputArray.pointer, Int32(inputs.count), Int32(index), &dims)
+        if status != 0 { throw RuntimeError(status: status, message: lastError) }
+        shape = dims.prefix(shape.count).map { Int($0) }
+      }
+      results.append(HostTensor(zeros: info.elementType, shape: shape))
+    }
     let outputArray = TensorArray(results)
     let status = api.run(context, inputArray.pointer, Int32(inputs.count), outputArray.pointer, Int32(results.count))
     if status != 0 { throw RuntimeError(status: status, message: lastError) }

@@ -39,6 +39,21 @@ struct Compile: ParsableCommand {
   func run() throws {
     let modelName = try symbolName()
     var graph = try model.importGraph()
+    // A symbolic leading input dim left after --input-shape is a batch size given at run time: compile one
+    // sample, once proven that no op mixes samples.
+    var batch: RuntimeBatch? = nil
+    do {
+      if let symbol = try RuntimeBatch.symbol(of: graph) {
+        batch = try RuntimeBatch.analyze(graph, symbol: symbol)
+        graph = RuntimeBatch.specialize(graph, symbol: symbol, samples: 1)
+      }
+    } catch {
+      throw reportAndExit(Diagnostics(error.all.map { d in
+        var d = d
+        d.location.file = d.location.file ?? model.model
+        return d
+      }))
+    }
     var manager = try pipeline.passManager(dump: { writeStandardError($0) })
     manager.printer = Printer(elideConstantsLargerThan: 16)
     do {
@@ -51,7 +66,9 @@ struct Compile: ParsableCommand {
       try writeAtomically(Printer().print(graph), to: outputPath)
       return
     }
-    let compiler = ModelCompiler(graph: graph, name: modelName, vectorLanes: Self.vectorLanes(cpu: targetCPU), profile: profile)
+    let compiler = ModelCompiler(
+      graph: graph, name: modelName, vectorLanes: Self.vectorLanes(cpu: targetCPU), profile: profile,
+      inputSampleAxes: batch?.inputAxes ?? [], outputSampleAxes: batch?.outputAxes ?? [])
     do {
       try compiler.check()
     } catch {

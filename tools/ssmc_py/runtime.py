@@ -52,6 +52,18 @@ class CompiledModel:
         return {"name": info.name.decode(), "dtype": _DTYPES[info.elem_type],
                 "shape": tuple(info.dims[i] for i in range(info.rank))}
 
+    def _output_shape(self, ins, count, index):
+        """The output's dims for these inputs: the library fills in a run-time batch dim (-1 in its info)."""
+        shape = self.outputs[index]["shape"]
+        if -1 not in shape:
+            return shape
+        dims = (ctypes.c_int64 * max(len(shape), 1))()
+        fn = self._lib.ssmc_output_shape
+        fn.argtypes = [ctypes.c_void_p, ctypes.POINTER(_Tensor), ctypes.c_int32, ctypes.c_int32, ctypes.POINTER(ctypes.c_int64)]
+        if fn(self._ctx, ins, count, index, dims) != 0:
+            raise SSMCError(self._lib.ssmc_last_error(self._ctx).decode())
+        return tuple(dims[i] for i in range(len(shape)))
+
     def run(self, *arrays):
         """Runs the model on numpy arrays (in input order) and returns the outputs as numpy arrays."""
         keep = []
@@ -62,7 +74,7 @@ class CompiledModel:
             keep += [a, dims]
             code = next((c for c, t in _DTYPES.items() if np.dtype(t) == a.dtype), 0)
             ins[i] = _Tensor(a.ctypes.data, code, a.ndim, dims)
-        outs_np = [np.empty(o["shape"], o["dtype"]) for o in self.outputs]
+        outs_np = [np.empty(self._output_shape(ins, len(arrays), i), o["dtype"]) for i, o in enumerate(self.outputs)]
         outs = (_Tensor * max(len(outs_np), 1))()
         for i, a in enumerate(outs_np):
             dims = (ctypes.c_int64 * max(a.ndim, 1))(*a.shape)

@@ -8,8 +8,13 @@ public enum GlueGenerator {
     var tables = ""
     for (role, list) in [("input", signature.inputs), ("output", signature.outputs)] {
       for (i, t) in list.enumerated() where !t.dims.isEmpty {
-        tables += "static const int64_t ssmc_\(role)_dims_\(i)[] = {\(t.dims.map { "\($0)LL" }.joined(separator: ", "))};\n"
+        tables += "static const int64_t ssmc_\(role)_dims_\(i)[] = {\(t.reportedDims.map { "\($0)LL" }.joined(separator: ", "))};\n"
       }
+      // Per tensor: the sample axis (-1: none) and one sample's extent along it.
+      let axes = list.map { t in t.sampleAxis.map(String.init) ?? "-1" }
+      let extents = list.map { t in t.sampleAxis.map { "\(t.dims[$0])LL" } ?? "0" }
+      tables += "static const int32_t ssmc_\(role)_sample_axis[] = {\((axes.isEmpty ? ["-1"] : axes).joined(separator: ", "))};\n"
+      tables += "static const int64_t ssmc_\(role)_sample_extent[] = {\((extents.isEmpty ? ["0"] : extents).joined(separator: ", "))};\n"
       let entries = list.enumerated().map { i, t in
         "  {\(cStringLiteral(t.name)), \(t.elementType), \(t.dims.count), \(t.dims.isEmpty ? "NULL" : "ssmc_\(role)_dims_\(i)")},"
       }
@@ -75,6 +80,47 @@ public enum GlueGenerator {
         return SSMC_OK;
       }
 
+      /* The batch size the inputs give (1 for a model without a run-time batch). */
+      static int32_t ssmc_samples(ssmc_context *ctx, const ssmc_tensor *inputs, int32_t num_inputs, int64_t *samples) {
+        *samples = 1;
+        if (num_inputs != SSMC_NUM_INPUTS)
+          return ssmc_fail(ctx, SSMC_ERROR_INVALID_ARGUMENT, "expected %d inputs, given %d", SSMC_NUM_INPUTS, num_inputs);
+        if (SSMC_NUM_INPUTS > 0 && !inputs) return ssmc_fail(ctx, SSMC_ERROR_INVALID_ARGUMENT, "the inputs array is NULL");
+        for (int32_t i = 0; i < SSMC_NUM_INPUTS; i++) {
+          int32_t axis = ssmc_input_sample_axis[i];
+          if (axis < 0) continue;
+          const ssmc_tensor *t = &inputs[i];
+          if (t->rank != ssmc_inputs[i].rank || !t->dims) break; /* ssmc_check_tensor reports it */
+          int64_t extent = ssmc_input_sample_extent[i];
+          if (t->dims[axis] < 0 || t->dims[axis] % extent != 0)
+            return ssmc_fail(ctx, SSMC_ERROR_SHAPE_MISMATCH, "input %d '%s': dim %d is %lld, not a batch of samples of %lld",
+                             i, ssmc_inputs[i].name, axis, (long long)t->dims[axis], (long long)extent);
+          *samples = t->dims[axis] / extent;
+          break;
+        }
+        return SSMC_OK;
+      }
+
+      static int64_t ssmc_sample_bytes(const ssmc_tensor_info *info, int32_t axis, int64_t extent) {
+        int64_t count = 1;
+        for (int32_t j = 0; j < info->rank; j++) count *= j == axis ? extent : info->dims[j];
+        return count * ssmc_element_size(info->elem_type);
+      }
+
+      int32_t \(n)_output_shape(ssmc_context *ctx, const ssmc_tensor *inputs, int32_t num_inputs, int32_t index, int64_t *dims) {
+        if (!ctx || ctx->model != &ssmc_model_tag) return SSMC_ERROR_INVALID_ARGUMENT;
+        ctx->error[0] = 0;
+        if (index < 0 || index >= SSMC_NUM_OUTPUTS)
+          return ssmc_fail(ctx, SSMC_ERROR_INVALID_ARGUMENT, "output index %d is out of range (%d outputs)", index, SSMC_NUM_OUTPUTS);
+        if (!dims && ssmc_outputs[index].rank > 0) return ssmc_fail(ctx, SSMC_ERROR_INVALID_ARGUMENT, "dims is NULL");
+        int64_t samples;
+        int32_t status = ssmc_samples(ctx, inputs, num_inputs, &samples);
+        if (status != SSMC_OK) return status;
+        for (int32_t j = 0; j < ssmc_outputs[index].rank; j++)
+          dims[j] = j == ssmc_output_sample_axis[index] ? samples * ssmc_output_sample_extent[index] : ssmc_outputs[index].dims[j];
+        return SSMC_OK;
+      }
+
       int32_t \(n)_run(ssmc_context *ctx, const ssmc_tensor *inputs, int32_t num_inputs,
                        ssmc_tensor *outputs, int32_t num_outputs) {
         if (!ctx || ctx->model != &ssmc_model_tag) return SSMC_ERROR_INVALID_ARGUMENT;
@@ -84,19 +130,42 @@ public enum GlueGenerator {
                            SSMC_NUM_INPUTS, SSMC_NUM_OUTPUTS, num_inputs, num_outputs);
         if ((SSMC_NUM_INPUTS > 0 && !inputs) || (SSMC_NUM_OUTPUTS > 0 && !outputs))
           return ssmc_fail(ctx, SSMC_ERROR_INVALID_ARGUMENT, "the %s array is NULL", !inputs ? "inputs" : "outputs");
-        void *in[SSMC_NUM_INPUTS + 1], *out[SSMC_NUM_OUTPUTS + 1];
+        int64_t samples;
+        int32_t status = ssmc_samples(ctx, inputs, num_inputs, &samples);
+        if (status != SSMC_OK) return status;
+        char *in[SSMC_NUM_INPUTS + 1], *out[SSMC_NUM_OUTPUTS + 1];
+        int64_t in_step[SSMC_NUM_INPUTS + 1], out_step[SSMC_NUM_OUTPUTS + 1];
         for (int32_t i = 0; i < SSMC_NUM_INPUTS; i++) {
-          int32_t status = ssmc_check_tensor(ctx, "input", i, &inputs[i], &ssmc_inputs[i]);
+          status = ssmc_check_tensor(ctx, "input", i, &inputs[i], &ssmc_inputs[i], ssmc_input_sample_axis[i],
+                                     samples * ssmc_input_sample_extent[i]);
           if (status != SSMC_OK) return status;
-          in[i] = inputs[i].data;
+          in[i] = (char *)inputs[i].data;
+          in_step[i] = ssmc_input_sample_axis[i] < 0 ? 0
+            : ssmc_sample_bytes(&ssmc_inputs[i], ssmc_input_sample_axis[i], ssmc_input_sample_extent[i]);
         }
         for (int32_t i = 0; i < SSMC_NUM_OUTPUTS; i++) {
-          int32_t status = ssmc_check_tensor(ctx, "output", i, &outputs[i], &ssmc_outputs[i]);
+          status = ssmc_check_tensor(ctx, "output", i, &outputs[i], &ssmc_outputs[i], ssmc_output_sample_axis[i],
+                                     samples * ssmc_output_sample_extent[i]);
           if (status != SSMC_OK) return status;
-          out[i] = outputs[i].data;
+          out[i] = (char *)outputs[i].data;
+          out_step[i] = ssmc_output_sample_axis[i] < 0 ? 0
+            : ssmc_sample_bytes(&ssmc_outputs[i], ssmc_output_sample_axis[i], ssmc_output_sample_extent[i]);
         }
-        int32_t status = \(k)(in, out, ctx->scratch, &ctx->pool\(profiling ? ", ctx->profile" : ""));
-        if (status != 0) return ssmc_fail(ctx, SSMC_ERROR_INTERNAL, "kernel \(k) failed with status %d", status);
+        if (samples == 0) {
+          /* Nothing to compute, unless an output does not depend on the samples. */
+          for (int32_t i = 0; i < SSMC_NUM_OUTPUTS; i++)
+            if (ssmc_output_sample_axis[i] < 0)
+              return ssmc_fail(ctx, SSMC_ERROR_SHAPE_MISMATCH, "a batch of 0 samples leaves output %d '%s' undefined", i, ssmc_outputs[i].name);
+          return SSMC_OK;
+        }
+        /* One kernel call per sample: the kernel is compiled for one (see RuntimeBatch in the compiler). */
+        for (int64_t s = 0; s < samples; s++) {
+          void *in_s[SSMC_NUM_INPUTS + 1], *out_s[SSMC_NUM_OUTPUTS + 1];
+          for (int32_t i = 0; i < SSMC_NUM_INPUTS; i++) in_s[i] = in[i] + s * in_step[i];
+          for (int32_t i = 0; i < SSMC_NUM_OUTPUTS; i++) out_s[i] = out[i] + s * out_step[i];
+          status = \(k)(in_s, out_s, ctx->scratch, &ctx->pool\(profiling ? ", ctx->profile" : ""));
+          if (status != 0) return ssmc_fail(ctx, SSMC_ERROR_INTERNAL, "kernel \(k) failed with status %d", status);
+        }
         return SSMC_OK;
       }
 
@@ -120,6 +189,9 @@ public enum GlueGenerator {
         return \(n)_run(ctx, inputs, num_inputs, outputs, num_outputs);
       }
       const char *ssmc_last_error(const ssmc_context *ctx) { return \(n)_last_error(ctx); }
+      int32_t ssmc_output_shape(ssmc_context *ctx, const ssmc_tensor *inputs, int32_t num_inputs, int32_t index, int64_t *dims) {
+        return \(n)_output_shape(ctx, inputs, num_inputs, index, dims);
+      }
 
       """
   }

@@ -9,15 +9,16 @@ public enum HeaderGenerator {
     let guardName = "SSMC_MODEL_\(n.uppercased())_H"
     let tensors = { (role: String, list: [TensorSignature]) -> String in
       list.enumerated().map { i, t in
-        " *   \(role) \(i): \(commentSafe(t.name)) \(elementTypeName(t.elementType))\(t.dims)"
+        " *   \(role) \(i): \(commentSafe(t.name)) \(elementTypeName(t.elementType))\(t.reportedDims)"
       }.joined(separator: "\n")
     }
     return """
       /* \(n).h: C interface of the model '\(n)' compiled by ssmc. Generated; do not edit.
        *
-       * Inputs and outputs (ONNX element type codes, static shapes):
+       * Inputs and outputs (ONNX element type codes; -1 marks the batch dim, given at run time):
       \(tensors("input", signature.inputs))
       \(tensors("output", signature.outputs))
+       *\(signature.hasRuntimeBatch ? "\n * The batch size is the inputs' -1 dim, the same for all of them; \(n)_output_shape gives each\n * output's dims for given inputs. The model runs sample by sample." : "")
        *
        * Use: ctx = \(n)_create(); fill ssmc_tensor descriptors for every input and output (the caller
        * allocates and owns all tensor memory, dense row-major); \(n)_run(ctx, ...); \(n)_destroy(ctx).
@@ -86,6 +87,12 @@ public enum HeaderGenerator {
       const char *ssmc_last_error(const ssmc_context *ctx);
       #endif /* SSMC_ABI_V1 */
 
+      #ifndef SSMC_ABI_OUTPUT_SHAPE
+      #define SSMC_ABI_OUTPUT_SHAPE
+      int32_t ssmc_output_shape(ssmc_context *ctx, const ssmc_tensor *inputs, int32_t num_inputs, int32_t index,
+                                int64_t *dims);
+      #endif
+
       \(ProfileGlue.sharedDeclarations)
 
       /* The model's name, "\(n)". */
@@ -93,7 +100,7 @@ public enum HeaderGenerator {
       /* Number of inputs (\(signature.inputs.count)) and outputs (\(signature.outputs.count)). */
       int32_t \(n)_num_inputs(void);
       int32_t \(n)_num_outputs(void);
-      /* Description of input/output i; NULL if i is out of range. */
+      /* Description of input/output i; NULL if i is out of range. A dim of -1 is the run-time batch. */
       const ssmc_tensor_info *\(n)_input_info(int32_t i);
       const ssmc_tensor_info *\(n)_output_info(int32_t i);
       /* A new context (threads start on first use); NULL if memory runs out. */
@@ -106,6 +113,10 @@ public enum HeaderGenerator {
        * the outputs into the caller's buffers. Returns SSMC_OK or an error status (see last_error). */
       int32_t \(n)_run(ssmc_context *ctx, const ssmc_tensor *inputs, int32_t num_inputs,
                        ssmc_tensor *outputs, int32_t num_outputs);
+      /* The dims output `index` has for these inputs (its info's rank entries written to dims): the info's
+       * dims with the batch dim filled in. Checks the inputs' count and batch dims. */
+      int32_t \(n)_output_shape(ssmc_context *ctx, const ssmc_tensor *inputs, int32_t num_inputs, int32_t index,
+                                int64_t *dims);
       /* Message of the last failed call on ctx, "" if none; valid until the next call on ctx. */
       const char *\(n)_last_error(const ssmc_context *ctx);
       \(ProfileGlue.declarations(n, nodes: signature.profiledNodes.count))

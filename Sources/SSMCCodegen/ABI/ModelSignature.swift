@@ -3,13 +3,21 @@ public struct TensorSignature: Sendable, Equatable {
   public var name: String
   /// ONNX `TensorProto.DataType` code: FLOAT=1 UINT8=2 INT8=3 INT32=6 INT64=7 BOOL=9 DOUBLE=11.
   public var elementType: Int32
-  /// Static dims (symbolic dims are not supported by the ABI yet).
+  /// Dims of one sample when `sampleAxis` is set (the run-time batch multiplies that axis), else all dims.
   public var dims: [Int64]
+  /// The axis that holds the samples of a run-time batch; nil for a tensor of fixed shape.
+  public var sampleAxis: Int?
 
-  public init(name: String, elementType: Int32, dims: [Int64]) {
+  public init(name: String, elementType: Int32, dims: [Int64], sampleAxis: Int? = nil) {
     self.name = name
     self.elementType = elementType
     self.dims = dims
+    self.sampleAxis = sampleAxis
+  }
+
+  /// Dims as the C metadata reports them: -1 on the sample axis.
+  public var reportedDims: [Int64] {
+    dims.enumerated().map { $0.offset == sampleAxis ? -1 : $0.element }
   }
 }
 
@@ -40,6 +48,9 @@ public struct ModelSignature: Sendable, Equatable {
     self.profiledNodes = profiledNodes
   }
 
+  /// True when the batch size is given at run time (some tensor has a sample axis).
+  public var hasRuntimeBatch: Bool { (inputs + outputs).contains { $0.sampleAxis != nil } }
+
   /// Bytes per element for the ONNX element types the ABI supports.
   public static let elementSizes: [Int32: Int] = [1: 4, 2: 1, 3: 1, 6: 4, 7: 8, 9: 1, 11: 8]
 
@@ -58,6 +69,12 @@ public struct ModelSignature: Sendable, Equatable {
         }
         guard tensor.dims.allSatisfy({ $0 >= 0 }) else {
           throw CodegenError(.invalidModule, "\(role) '\(tensor.name)': dims \(tensor.dims) must be static and non-negative")
+        }
+        guard tensor.dims.count <= 64 else {
+          throw CodegenError(.invalidModule, "\(role) '\(tensor.name)': rank \(tensor.dims.count) is above the C ABI's limit of 64")
+        }
+        if let axis = tensor.sampleAxis, !(0..<tensor.dims.count).contains(axis) {
+          throw CodegenError(.invalidModule, "\(role) '\(tensor.name)': sample axis \(axis) is outside its rank \(tensor.dims.count)")
         }
       }
     }

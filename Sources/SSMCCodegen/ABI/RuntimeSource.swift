@@ -211,9 +211,18 @@ enum RuntimeSource {
       if (used < size) snprintf(out + used, size - used, "]");
     }
 
-    /* Checks one caller tensor against the model's description of it. */
-    static int32_t ssmc_check_tensor(ssmc_context *ctx, const char *role, int32_t index,
-                                     const ssmc_tensor *t, const ssmc_tensor_info *info) {
+    static int64_t ssmc_element_size(int32_t code) {
+      switch (code) {
+      case 2: case 3: case 9: return 1;
+      case 1: case 6: return 4;
+      default: return 8;
+      }
+    }
+
+    /* Checks one caller tensor against the model's description of it; dim `sample_axis` (if >= 0) must be
+       `batch_dim`, the run-time batch's extent there. */
+    static int32_t ssmc_check_tensor(ssmc_context *ctx, const char *role, int32_t index, const ssmc_tensor *t,
+                                     const ssmc_tensor_info *info, int32_t sample_axis, int64_t batch_dim) {
       char expected[256], given[256];
       if (t->elem_type != info->elem_type)
         return ssmc_fail(ctx, SSMC_ERROR_INVALID_ARGUMENT, "%s %d '%s': expected element type %s (%d), given %s (%d)",
@@ -224,12 +233,14 @@ enum RuntimeSource {
                          info->name, t->rank, t->dims ? "given" : "NULL");
       int mismatch = t->rank != info->rank;
       int64_t count = 1;
+      int64_t wanted[64];
+      for (int32_t i = 0; i < info->rank && i < 64; i++) wanted[i] = i == sample_axis ? batch_dim : info->dims[i];
       for (int32_t i = 0; !mismatch && i < t->rank; i++) {
-        mismatch = t->dims[i] != info->dims[i];
-        count *= info->dims[i];
+        mismatch = t->dims[i] != wanted[i];
+        count *= wanted[i];
       }
       if (mismatch) {
-        ssmc_format_dims(expected, sizeof expected, info->rank, info->dims);
+        ssmc_format_dims(expected, sizeof expected, info->rank, wanted);
         ssmc_format_dims(given, sizeof given, t->rank < 64 ? t->rank : 64, t->dims);
         return ssmc_fail(ctx, SSMC_ERROR_SHAPE_MISMATCH, "%s %d '%s': expected shape %s, given %s",
                          role, index, info->name, expected, given);

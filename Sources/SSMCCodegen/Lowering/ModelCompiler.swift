@@ -16,12 +16,21 @@ public struct ModelCompiler {
   public let vectorLanes: Int
   /// Time every node call into the context's per-node counters (see `ModelCompiler+Profile.swift`).
   public let profile: Bool
+  /// For a batch given at run time (the graph is one sample): per graph input and output, the axis that
+  /// holds the samples, or nil. Empty for a model of fixed shapes.
+  public let inputSampleAxes: [Int?]
+  public let outputSampleAxes: [Int?]
 
-  public init(graph: Graph, name: String, vectorLanes: Int = 16, profile: Bool = false) {
+  public init(
+    graph: Graph, name: String, vectorLanes: Int = 16, profile: Bool = false, inputSampleAxes: [Int?] = [],
+    outputSampleAxes: [Int?] = []
+  ) {
     self.graph = graph
     self.name = name
     self.vectorLanes = vectorLanes
     self.profile = profile
+    self.inputSampleAxes = inputSampleAxes
+    self.outputSampleAxes = outputSampleAxes
   }
 
   public var kernelSymbol: String { "\(name)_kernel" }
@@ -59,13 +68,16 @@ public struct ModelCompiler {
   /// The model's C interface with the given scratch size; `emit(into:)` returns it with the real one (the
   /// scratch size is known only once every node is lowered). Enough as it is for the header.
   public func signature(scratchBytes: Int = 0) -> ModelSignature {
-    func tensor(_ name: String, _ id: ValueID) -> TensorSignature {
+    func tensor(_ name: String, _ id: ValueID, _ axes: [Int?], _ index: Int) -> TensorSignature {
       let type = graph.type(of: id)!
-      return TensorSignature(name: name, elementType: type.element.rawValue, dims: type.staticShape!.map { Int64($0) })
+      return TensorSignature(
+        name: name, elementType: type.element.rawValue, dims: type.staticShape!.map { Int64($0) },
+        sampleAxis: index < axes.count ? axes[index] : nil)
     }
     return ModelSignature(
-      name: name, inputs: graph.inputs.map { tensor(graph[$0].name, $0) },
-      outputs: graph.outputs.map { tensor($0.name, $0.value) }, scratchBytes: scratchBytes, kernelSymbol: kernelSymbol,
+      name: name, inputs: graph.inputs.enumerated().map { tensor(graph[$1].name, $1, inputSampleAxes, $0) },
+      outputs: graph.outputs.enumerated().map { tensor($1.name, $1.value, outputSampleAxes, $0) }, scratchBytes: scratchBytes,
+      kernelSymbol: kernelSymbol,
       profiledNodes: profile ? profiledNodes : [])
   }
 

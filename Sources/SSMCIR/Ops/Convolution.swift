@@ -1,7 +1,7 @@
 /// Convolutions (Conv, ConvTranspose; 1-D to 3-D, groups) and, from Pooling.swift, the pools.
 /// Window geometry (pads, auto_pad, strides, dilations) is resolved by Window.swift; lowerings call
 /// `convWindows` / `convTransposeWindows` / `poolWindows` to get the same numbers the shape rule used.
-let convolutionOps: [OpSchema] = [conv, convTranspose] + poolingOps
+let convolutionOps: [OpSchema] = ([conv, convTranspose] + poolingOps).map { $0.with(samples: .leading()) }
 
 private let convAttributes = [
   AttributeSpec("auto_pad", .string, default: .string("NOTSET")), AttributeSpec("dilations", .ints),

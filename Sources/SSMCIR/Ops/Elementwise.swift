@@ -3,7 +3,7 @@ import Foundation
 /// Elementwise ops: unary math and activations, broadcasting binary and variadic ops, comparisons, Where, Cast.
 /// All share one shape rule (multidirectional broadcasting); folders evaluate in Double then round to the
 /// result element type.
-let elementwiseOps: [OpSchema] = unaryOps + binaryOps + variadicOps + [where_, cast, clip, dropout, prelu]
+let elementwiseOps: [OpSchema] = (unaryOps + binaryOps + variadicOps + [where_, cast, clip, dropout, prelu]).map { $0.with(samples: .elementwise) }
 
 /// The elementwise ops an `ssmc.FusedElementwise` expression may call: one result, every operand read at the
 /// same index. Clip (optional operands) and Dropout (optional second result) are left out.

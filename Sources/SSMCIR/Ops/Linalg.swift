@@ -1,7 +1,77 @@
 import Foundation
 
 /// Linear algebra: MatMul (numpy matmul semantics), Gemm, Einsum. No folders: weights are multiplied at run time.
-let linalgOps: [OpSchema] = [matMul, gemm, einsum]
+let linalgOps: [OpSchema] = [matMul.with(samples: matMulSamples), gemm.with(samples: gemmSamples), einsum.with(samples: einsumSamples)]
+
+/// The result axis each operand's sample axis lands on; samples must never be contracted.
+private func agreeing(_ ctx: SampleContext, _ axes: [Int?]) throws(Diagnostic) -> [Int?] {
+  let present = axes.compactMap { $0 }
+  guard let first = present.first else { return [nil] }
+  guard present.allSatisfy({ $0 == first }) else { throw ctx.mixes("its operands index samples along different result axes") }
+  return [first]
+}
+
+private let matMulSamples = SampleRule { ctx throws(Diagnostic) in
+  let (ra, rb) = (ctx.rank(0), ctx.rank(1))
+  let rank = ctx.resultShapes[0].count
+  let batchDims = rank - (ra > 1 ? 1 : 0) - (rb > 1 ? 1 : 0)
+  var landing: [Int?] = [nil, nil]
+  if let a = ctx.axis(0) {
+    if ra == 1 || a == ra - 1 { throw ctx.mixes("A's sample axis \(a) is contracted") }
+    landing[0] = a == ra - 2 ? batchDims : batchDims - (ra - 2) + a
+  }
+  if let b = ctx.axis(1) {
+    if rb == 1 || b == rb - 2 { throw ctx.mixes("B's sample axis \(b) is contracted") }
+    landing[1] = b == rb - 1 ? rank - 1 : batchDims - (rb - 2) + b
+  }
+  return try agreeing(ctx, landing)
+}
+
+/// Einsum keeps samples apart when every operand that varies per sample has one letter on its sample axis,
+/// the same letter everywhere, and that letter survives into the output (it is not summed over).
+private let einsumSamples = SampleRule { ctx throws(Diagnostic) in
+  let equation = (try ctx.op.string("equation") ?? "").filter { $0 != " " }
+  let sides = equation.components(separatedBy: "->")
+  let terms = sides[0].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+  var sampleLetter: Character? = nil
+  var counts: [Character: Int] = [:]
+  for (i, term) in terms.enumerated() {
+    let (letters, _) = try einsumTerm(ctx.op, term)
+    for c in letters { counts[c, default: 0] += 1 }
+    guard let axis = ctx.axis(i) else { continue }
+    let before = term.components(separatedBy: "...")[0].count
+    let ellipsisRank = ctx.rank(i) - letters.count
+    guard axis < before || axis >= before + ellipsisRank, term.contains("...") || axis < letters.count else {
+      throw ctx.mixes("the sample axis of input \(i) lies under '...'")
+    }
+    let letter = letters[axis < before ? axis : axis - ellipsisRank]
+    if let s = sampleLetter, s != letter { throw ctx.mixes("inputs hold samples under different letters") }
+    guard letters.filter({ $0 == letter }).count == 1 else { throw ctx.mixes("the sample letter '\(letter)' is a diagonal") }
+    sampleLetter = letter
+  }
+  guard let letter = sampleLetter else { return [nil] }
+  // Implicit output: the letters used once, sorted; explicit: as written.
+  let output = sides.count == 2 ? sides[1] : String(counts.filter { $0.value == 1 }.keys.sorted())
+  let (outLetters, _) = try einsumTerm(ctx.op, output)
+  guard let position = outLetters.firstIndex(of: letter) else { throw ctx.mixes("the sample letter '\(letter)' is summed over") }
+  let before = output.components(separatedBy: "...")[0].count
+  let ellipsisRank = (ctx.resultShapes.first?.count ?? 0) - outLetters.count
+  return [position < before ? position : position + ellipsisRank]
+}
+
+private let gemmSamples = SampleRule { ctx throws(Diagnostic) in
+  var landing: [Int?] = [nil, nil, nil]
+  if let a = ctx.axis(0) {
+    guard a == (try ctx.op.flag("transA") ? 1 : 0) else { throw ctx.mixes("A's sample axis \(a) is contracted") }
+    landing[0] = 0
+  }
+  if let b = ctx.axis(1) {
+    guard b == (try ctx.op.flag("transB") ? 0 : 1) else { throw ctx.mixes("B's sample axis \(b) is contracted") }
+    landing[1] = 1
+  }
+  if let c = ctx.axis(2) { landing[2] = 2 - ctx.rank(2) + c }
+  return try agreeing(ctx, landing)
+}
 
 /// MatMul as numpy.matmul: a 1-D A gets a leading 1 and a 1-D B a trailing 1, both removed from the result;
 /// batch dims (all but the last two) broadcast.

@@ -1,6 +1,16 @@
 /// Normalizations: LayerNormalization, RMSNormalization, BatchNormalization (inference), InstanceNormalization,
 /// GroupNormalization (opset 21: per-channel scale and bias), LpNormalization. Y always has X's type.
-let normalizationOps: [OpSchema] = [layerNorm, rmsNorm, batchNorm, instanceNorm, groupNorm, lpNorm]
+let normalizationOps: [OpSchema] = [
+  layerNorm.with(samples: normalizedTrailingAxes), rmsNorm.with(samples: normalizedTrailingAxes),
+  batchNorm.with(samples: .leading()), instanceNorm.with(samples: .leading()), groupNorm.with(samples: .leading()),
+  lpNorm.with(samples: .alongAttribute("axis")),
+]
+
+/// LayerNorm and RMSNorm normalize every axis from `axis` on.
+private let normalizedTrailingAxes = SampleRule.along { ctx throws(Diagnostic) in
+  let rank = ctx.rank(0)
+  return Array(try ctx.op.axis(ctx.op.int("axis"), rank: rank)..<rank)
+}
 
 private let epsilon = AttributeSpec("epsilon", .float, default: .float(1e-5))
 private let stashType = AttributeSpec("stash_type", .int, default: .int(1))

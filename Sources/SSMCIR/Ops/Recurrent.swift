@@ -1,7 +1,11 @@
 /// The opset-27 recurrent-model ops: CausalConvWithState (Mamba's conv1d step) and LinearAttention (the
 /// linear / gated / delta recurrences over a (d_k, d_v) state per head). Both have two results: the output
 /// and the state a following call would continue from.
-let recurrentOps: [OpSchema] = [causalConvWithState, linearAttention, linearScan]
+/// The batch is axis 0 of the sequence inputs and of the carried states (LinearScan is internal and never
+/// sees a run-time batch: raising happens after the batch is fixed).
+let recurrentOps: [OpSchema] = [
+  causalConvWithState.with(samples: .leading([0, 3])), linearAttention.with(samples: .leading([0, 1, 2, 3, 4, 5])), linearScan,
+]
 
 /// CausalConvWithState: input (batch, channels, L), weight (channels, 1, k), optional bias (channels),
 /// optional past_state (batch, channels, k - 1) -> output (batch, channels, L), present_state (batch, channels, k - 1).

@@ -13,9 +13,24 @@ let reductionOps: [OpSchema] = [
   reduce("ReduceSumSquare", prepare: { $0 * $0 }),
   reduce("ReduceLogSum", finish: { s, _ in log(s) }),
   reduce("ReduceLogSumExp", prepare: { exp($0) }, finish: { s, _ in log(s) }),
+].map { $0.with(samples: reductionSamples { ctx throws(Diagnostic) in try reducedAxes(ctx) ?? [] }) } + [
   argReduce("ArgMax") { $0 > $1 }, argReduce("ArgMin") { $0 < $1 },
-  cumSum, softmax("Softmax"), softmax("LogSoftmax"),
+].map { $0.with(samples: reductionSamples { ctx throws(Diagnostic) in [try ctx.axis(ctx.int("axis"), rank: ctx.type(0).rank)] }) } + [
+  cumSum.with(samples: .along { ctx throws(Diagnostic) in [try cumSumAxis(ctx.op, rank: ctx.rank(0))] }),
+  softmax("Softmax").with(samples: .alongAttribute("axis")), softmax("LogSoftmax").with(samples: .alongAttribute("axis")),
 ]
+
+/// A reduction keeps samples apart when it does not reduce the sample axis, which then moves left past the
+/// reduced axes unless they are kept.
+private func reductionSamples(_ reduced: @escaping @Sendable (OpContext) throws(Diagnostic) -> [Int]) -> SampleRule {
+  SampleRule { ctx throws(Diagnostic) in
+    try ctx.requireOnlyBatched([0])
+    guard let axis = ctx.axis(0) else { return [nil] }
+    let axes = try reduced(ctx.op)
+    if axes.contains(axis) { throw ctx.mixes("it reduces the sample axis \(axis)") }
+    return [try ctx.op.flag("keepdims") ? axis : axis - axes.filter { $0 < axis }.count]
+  }
+}
 
 private func nanPropagating(_ f: @escaping @Sendable (Double, Double) -> Double) -> @Sendable (Double, Double) -> Double {
   { a, b in a.isNaN || b.isNaN ? .nan : f(a, b) }

@@ -2,7 +2,7 @@
 /// attributes and formula in docs/ops/S4ND2D.md. The kernels depend on the input resolution, so the op has
 /// no lowering of its own: the `expand-s4nd` pass computes them for the compiled shape and rewrites the
 /// node into depthwise convolutions.
-let s4ndOps: [OpSchema] = [s4nd2D]
+let s4ndOps: [OpSchema] = [s4nd2D.with(samples: .leading())]
 
 /// Operand order: X, then per axis a = 0 (height), 1 (width) the six parameters below, then D.
 public enum S4ND2DOperands {

@@ -3,7 +3,8 @@
 /// u, delta, z: (batch, channels, length); A: (channels, state); B, C: (batch, groups, state, length) or
 /// (batch, state, length) for one group; D, delta_bias: (channels). Groups divide channels; channel d reads
 /// group d / (channels / groups). The result y has u's type.
-let scanOps: [OpSchema] = [selectiveScan]
+/// u, delta, B, C and z carry the batch on axis 0.
+let scanOps: [OpSchema] = [selectiveScan.with(samples: .leading([0, 1, 3, 4, 6]))]
 
 let selectiveScan = OpSchema(
   "ssmc.SelectiveScan", domain: "ai.ssmc",

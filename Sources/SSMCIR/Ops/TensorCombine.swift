@@ -1,6 +1,12 @@
 /// Ops that join, split or replicate tensors: Concat, Split, Expand, Tile. All fold (exporters build shape
 /// vectors with Concat and Expand/Tile constant masks).
-let combineOps: [OpSchema] = [concat, split, expand, tile]
+let combineOps: [OpSchema] = [
+  concat.with(samples: .alongAttribute("axis", operands: nil)), split.with(samples: .alongAttribute("axis")),
+  expand.with(samples: SampleRule.elementwise.shapes([1])),
+  tile.with(samples: SampleRule.along { ctx throws(Diagnostic) in
+    try ctx.op.constantInts(1).enumerated().filter { $0.element != 1 }.map(\.offset)
+  }.shapes([1])),
+]
 
 /// Concat along `axis` (required, in [-rank, rank)); every other dim must agree.
 private let concat = OpSchema(

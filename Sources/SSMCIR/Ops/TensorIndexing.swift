@@ -1,5 +1,33 @@
 /// Ops that select or add elements by index: Slice, Gather, GatherElements, Pad.
-let indexingOps: [OpSchema] = [slice, gather, gatherElements, pad]
+let indexingOps: [OpSchema] = [
+  slice.with(samples: SampleRule.along { ctx throws(Diagnostic) in
+    // At one sample the axis has one element, so a reversal or a [0:1] slice looks harmless there: only a
+    // forward slice from 0 may touch it (the shape check at two samples then proves it takes them all).
+    try sliceAxes(ctx.op).enumerated().filter { $0.element.start != 0 || $0.element.step != 1 }.map(\.offset)
+  }.shapes([1, 2, 3, 4])),
+  gather.with(samples: gatherSamples),
+  gatherElements.with(samples: .alongAttribute("axis", operands: [0, 1])),
+  pad.with(samples: SampleRule.along { ctx throws(Diagnostic) in
+    let rank = ctx.rank(0)
+    let pads = try ctx.op.constantInts(1)
+    let axes = try ctx.op.normalizedAxes(ctx.op.optionalConstantInts(3) ?? Array(0..<rank), rank: rank)
+    return axes.enumerated().filter { k, _ in pads[k] != 0 || pads[k + axes.count] != 0 }.map(\.element)
+  }.shapes([1])),
+]
+
+/// Gather keeps samples apart when the data's sample axis is not the gathered one (it shifts by the indices'
+/// rank), or when only the indices vary per sample (an embedding lookup).
+private let gatherSamples = SampleRule { ctx throws(Diagnostic) in
+  let axis = try ctx.op.axis(ctx.op.int("axis"), rank: ctx.rank(0))
+  switch (ctx.axis(0), ctx.axis(1)) {
+  case (nil, nil): return [nil]
+  case (let data?, nil):
+    if data == axis { throw ctx.mixes("it gathers along the sample axis \(data)") }
+    return [data < axis ? data : data + ctx.rank(1) - 1]
+  case (nil, let indices?): return [axis + indices]
+  case (_?, _?): throw ctx.mixes("both its data and its indices vary per sample")
+  }
+}
 
 /// One sliced axis after ONNX's clamping: the first element taken, the step, and how many are taken.
 /// A symbolic axis reversed whole has start -1, meaning its last element.

@@ -1,6 +1,16 @@
 /// Ops that keep the elements and change only the shape or their order: Transpose, Reshape, Flatten,
 /// Squeeze, Unsqueeze, DepthToSpace, SpaceToDepth. All fold, so weight transposes and shape math become constants.
-let layoutOps: [OpSchema] = [transpose, reshape, flatten, squeeze, unsqueeze, depthToSpace, spaceToDepth]
+let layoutOps: [OpSchema] = [
+  transpose.with(samples: transposeSamples), reshape.with(samples: SampleRule.reshape.shapes([1])),
+  flatten.with(samples: .reshape), squeeze.with(samples: .reshape), unsqueeze.with(samples: .reshape),
+  depthToSpace.with(samples: .leading()), spaceToDepth.with(samples: .leading()),
+]
+
+/// The sample axis moves where the permutation puts it.
+private let transposeSamples = SampleRule { ctx throws(Diagnostic) in
+  guard let axis = ctx.axis(0) else { return [nil] }
+  return [try permutation(ctx.op, rank: ctx.rank(0)).firstIndex(of: axis)]
+}
 
 private let transpose = OpSchema(
   "Transpose", operands: [.required("data")], attributes: [AttributeSpec("perm", .ints)],
