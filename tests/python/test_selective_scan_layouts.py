@@ -213,3 +213,15 @@ def test_shared_copy_stays_for_its_other_user(tmp_path):
     max_abs, _ = errors(y, want)
     assert max_abs <= 1e-5 * float(np.abs(want).max())
     assert np.array_equal(copy, to_logical(data["delta1"], LAYOUTS[1]))
+
+
+def test_onnx_node_may_not_set_layout_attributes(tmp_path):
+    # The layout attributes belong to ssmc's IR: the ai.ssmc op (and its ONNX function bodies) has none.
+    model, _ = layout_model([(0, 0, 0, 0)], 1, 4, 5, 2, 1, False)
+    scan = next(n for n in model.graph.node if n.op_type == "SelectiveScan")
+    scan.attribute.append(h.make_attribute("layout_transposed", [0, 1, 0, 0]))
+    path = save(model, tmp_path)
+    result = subprocess.run([SSMC, "compile", path, "-o", os.path.join(str(tmp_path), "lib.so")],
+                            capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "attribute 'layout_transposed' is internal to ssmc's IR" in result.stderr, result.stderr
