@@ -32,6 +32,10 @@ enum OpImport {
     }
     var attributes: [String: Attribute] = [:]
     for attribute in node.attributes {
+      // The IR's layout attributes are set by a pass; the public op (and its ONNX function bodies) has none.
+      if node.domain == "ai.ssmc", attribute.name.hasPrefix("layout_") {
+        throw Diagnostic(.badAttribute, "attribute '\(attribute.name)' is internal to ssmc's IR, not an attribute of ai.ssmc::\(node.opType)", at: location)
+      }
       attributes[attribute.name] = try convert(attribute, location: location)
     }
     var operands = operands

@@ -6,7 +6,8 @@ import SSMCIR
 /// Kernel shape: one vector lane per channel. A work item is (batch, channel block of `lanes` channels
 /// inside one group); items are spread over the pool. Per item the N states of every channel stay in
 /// vector registers (a stack array when N > 16) while one loop walks the sequence in chunks of `lanes`
-/// positions: each chunk transposes u, delta and z into per-position vectors (SelectiveScan+Tiles.swift),
+/// positions: each chunk transposes u, delta and z into per-position vectors (SelectiveScan+Tiles.swift;
+/// transposed or reversed storage in SelectiveScan+Layout.swift),
 /// applies delta_bias, softplus and the z gate to whole vectors, runs the recurrence position by position
 /// with B and C broadcast from their (group, state, position) rows, and transposes y back. (B, D, L, N)
 /// never exists in memory; the recurrence is h = 2^(Δ·A·log2 e) ⊙ h + Δ·u·B, y = ⟨C, h⟩ + D·u.
@@ -25,6 +26,8 @@ struct ScanPlan {
   var hasDeltaBias: Bool
   var softplus: Bool
   var reverse: Bool
+  /// Storage of u, delta, z and y (SelectiveScan+Layout.swift).
+  var layouts: [ScanSequenceLayout] = Array(repeating: ScanSequenceLayout(), count: 4)
 
   var channelsPerGroup: Int { channels / groups }
   /// Channel blocks never straddle groups, so B and C are one broadcast per block and state.
@@ -38,7 +41,10 @@ struct ScanPlan {
 }
 
 private func lowerSelectiveScan(_ ctx: LoweringContext) throws(CodegenError) {
-  let uShape = ctx.operandShape(0)
+  let layouts = ScanPlan.layouts(ctx.node)
+  let stored = ctx.operandShape(0)
+  // The logical (batch, channels, length) shape; operand and result types are the stored ones.
+  let uShape = layouts[0].transposed ? [stored[0], stored[2], stored[1]] : stored
   let bShape = ctx.operandShape(3)
   let op = ctx.op
   let lanes = ctx.vectorLanes
@@ -49,7 +55,8 @@ private func lowerSelectiveScan(_ ctx: LoweringContext) throws(CodegenError) {
     batch: uShape[0], channels: uShape[1], length: uShape[2], states: ctx.operandShape(2)[1],
     groups: bShape.count == 4 ? bShape[1] : 1, lanes: lanes,
     hasD: ctx.hasOperand(5), hasZ: ctx.hasOperand(6), hasDeltaBias: ctx.hasOperand(7),
-    softplus: ((try? op.int("delta_softplus")) ?? 0) != 0, reverse: ((try? op.int("reverse")) ?? 0) != 0)
+    softplus: ((try? op.int("delta_softplus")) ?? 0) != 0, reverse: ((try? op.int("reverse")) ?? 0) != 0,
+    layouts: layouts)
   guard plan.groups > 0, plan.channels % plan.groups == 0 else {
     throw ctx.error("B/C have \(plan.groups) groups, which must divide the \(plan.channels) channels")
   }
@@ -127,6 +134,13 @@ struct ScanEmitter {
     let tile = ScanTile(
       k: k, lanes: lanes, rowBase: (batch * i64(plan.channels) + firstChannel) * i64(plan.length),
       rowStride: plan.length, validChannels: validChannels)
+    func sequence(_ slot: Int, _ base: IRValue) -> ScanSequence {
+      ScanSequence(
+        k: k, plan: plan, layout: plan.layouts[slot], base: base, tile: tile, batch: batch, firstChannel: firstChannel,
+        channelMask: channelMask)
+    }
+    let inputs = (u: sequence(0, p.u), delta: sequence(1, p.delta), z: p.z.map { sequence(2, $0) })
+    let output = sequence(3, p.y)
     let bcBase = (batch * i64(plan.groups) + group) * i64(plan.states * plan.length)
 
     var initial: [IRValue] = []
@@ -143,14 +157,13 @@ struct ScanEmitter {
       let start = chunk * i64(lanes)
       let count = k.min(i64(lanes), i64(plan.length) - start)
       let positions = k.prefixMask(count: count, lanes: lanes)
-      loadInputs(tile, start: start, positions: positions, bias: biasVector)
+      loadInputs(inputs, start: start, count: count, positions: positions, bias: biasVector)
       let (from, to) = plan.reverse ? (count - 1, i64(-1)) : (i64(0), count)
       let next = k.forLoop(from: from, to: to, step: direction, hints: LoopHints(vectorize: false, unrollCount: 1), carrying: states) {
         t, h in
         step(t, position: start + t, states: h, bcBase: bcBase, dVector: dVector)
       }
-      let yColumns = (0..<lanes).map { vector(yTile, i64($0 * lanes)) }
-      tile.storeColumns(yColumns, to: p.y, start: start, positions: positions)
+      output.storeColumns(start: start, count: count, positions: positions) { slot in vector(yTile, slot * i64(lanes)) }
       return next
     }
   }
@@ -171,18 +184,21 @@ struct ScanEmitter {
   }
 
   /// Transposes a chunk of u, delta (+ delta_bias, softplus) and z (as the gate z·sigmoid(z)) into tiles.
-  private func loadInputs(_ tile: ScanTile, start: IRValue, positions: IRValue, bias: IRValue?) {
-    for (t, column) in tile.loadColumns(p.u, start: start, positions: positions).enumerated() {
-      k.storeVector(column, .f32, to: uTile, at: i64(t * lanes))
+  private func loadInputs(
+    _ inputs: (u: ScanSequence, delta: ScanSequence, z: ScanSequence?), start: IRValue, count: IRValue, positions: IRValue,
+    bias: IRValue?
+  ) {
+    inputs.u.loadColumns(start: start, count: count, positions: positions) { slot, column in
+      k.storeVector(column, .f32, to: uTile, at: slot * i64(lanes))
     }
-    for (t, column) in tile.loadColumns(p.delta, start: start, positions: positions).enumerated() {
+    inputs.delta.loadColumns(start: start, count: count, positions: positions) { slot, column in
       var delta = bias.map { column + $0 } ?? column
       if plan.softplus { delta = k.softplus(delta) }
-      k.storeVector(delta, .f32, to: deltaTile, at: i64(t * lanes))
+      k.storeVector(delta, .f32, to: deltaTile, at: slot * i64(lanes))
     }
-    if let z = p.z, let gateTile {
-      for (t, column) in tile.loadColumns(z, start: start, positions: positions).enumerated() {
-        k.storeVector(column * k.sigmoid(column), .f32, to: gateTile, at: i64(t * lanes))
+    if let z = inputs.z, let gateTile {
+      z.loadColumns(start: start, count: count, positions: positions) { slot, column in
+        k.storeVector(column * k.sigmoid(column), .f32, to: gateTile, at: slot * i64(lanes))
       }
     }
   }

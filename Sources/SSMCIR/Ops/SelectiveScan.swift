@@ -2,9 +2,17 @@
 ///
 /// u, delta, z: (batch, channels, length); A: (channels, state); B, C: (batch, groups, state, length) or
 /// (batch, state, length) for one group; D, delta_bias: (channels). Groups divide channels; channel d reads
-/// group d / (channels / groups). The result y has u's type.
-/// u, delta, B, C and z carry the batch on axis 0.
+/// group d / (channels / groups). The result y has u's logical type.
+///
+/// Internal layout attributes (set by the `absorb-scan-layouts` pass, not part of the ONNX op): the sequence
+/// tensors u, delta, z and y, in that order, may be stored transposed, (batch, length, channels), per
+/// `layout_transposed`, and with the length axis reversed (logical position l stored at length−1−l) per
+/// `layout_flipped`. Operand and result types are the stored ones.
+/// u, delta, B, C and z carry the batch on axis 0 in every layout.
 let scanOps: [OpSchema] = [selectiveScan.with(samples: .leading([0, 1, 3, 4, 6]))]
+
+/// The sequence tensors the layout attributes describe, in their order there: (operand index or nil for y, name).
+public let selectiveScanSequenceTensors: [(operand: Int?, name: String)] = [(0, "u"), (1, "delta"), (6, "z"), (nil, "y")]
 
 let selectiveScan = OpSchema(
   "ssmc.SelectiveScan", domain: "ai.ssmc",
@@ -12,18 +20,37 @@ let selectiveScan = OpSchema(
     .required("u"), .required("delta"), .required("A"), .required("B"), .required("C"),
     .optional("D"), .optional("z"), .optional("delta_bias"),
   ],
-  attributes: [AttributeSpec("delta_softplus", .int, default: .int(0)), AttributeSpec("reverse", .int, default: .int(0))],
+  attributes: [
+    AttributeSpec("delta_softplus", .int, default: .int(0)), AttributeSpec("reverse", .int, default: .int(0)),
+    AttributeSpec("layout_transposed", .ints, default: .ints([0, 0, 0, 0])),
+    AttributeSpec("layout_flipped", .ints, default: .ints([0, 0, 0, 0])),
+  ],
   inferTypes: { ctx throws(Diagnostic) in
-    let u = try ctx.type(0, rank: 3)
-    let (batch, channels, length) = (u.dims[0], u.dims[1], u.dims[2])
-    func require(_ what: String, _ got: Dim, _ want: Dim) throws(Diagnostic) {
-      guard got == want else { throw ctx.error("\(what) is \(got), expected \(want)") }
-    }
     for flag in ["delta_softplus", "reverse"] {
       guard try (0...1).contains(ctx.int(flag)) else { throw ctx.error(.badAttribute, "\(flag) must be 0 or 1") }
     }
+    var transposed: [Bool] = []
+    for name in ["layout_transposed", "layout_flipped"] {
+      let flags = try ctx.ints(name) ?? [0, 0, 0, 0]
+      guard flags.count == 4, flags.allSatisfy({ $0 == 0 || $0 == 1 }) else {
+        throw ctx.error(.badAttribute, "\(name) must be 4 flags (0 or 1) for u, delta, z, y; got \(flags)")
+      }
+      if name == "layout_transposed" { transposed = flags.map { $0 == 1 } }
+      if !ctx.has(6), flags[2] != 0 { throw ctx.error(.badAttribute, "\(name) sets a flag for z, which is absent") }
+    }
+    /// The logical (batch, channels, length) dims of a stored sequence tensor.
+    func logical(_ t: TensorType, _ slot: Int) -> [Dim] { transposed[slot] ? [t.dims[0], t.dims[2], t.dims[1]] : t.dims }
+    let u = try ctx.type(0, rank: 3)
+    let dims = logical(u, 0)
+    let (batch, channels, length) = (dims[0], dims[1], dims[2])
+    func require(_ what: String, _ got: Dim, _ want: Dim) throws(Diagnostic) {
+      guard got == want else { throw ctx.error("\(what) is \(got), expected \(want)") }
+    }
+    func describe(_ slot: Int) -> String { transposed[slot] ? "(batch, length, channels)" : "(batch, channels, length)" }
     let delta = try ctx.type(1, rank: 3)
-    guard delta.dims == u.dims else { throw ctx.error("delta \(delta) must have u's shape \(u)") }
+    guard logical(delta, 1) == dims else {
+      throw ctx.error("delta \(delta), stored \(describe(1)), must have u's logical shape \(dims) (batch, channels, length)")
+    }
     let a = try ctx.type(2, rank: 2)
     try require("A's channel dim", a.dims[0], channels)
     let state = a.dims[1]
@@ -46,13 +73,15 @@ let selectiveScan = OpSchema(
       try require("\(ctx.operandName(index))'s dim", t.dims[0], channels)
     }
     if ctx.has(6) {
-      let z = try ctx.type(6)
-      guard z.dims == u.dims else { throw ctx.error("z \(z) must have u's shape \(u)") }
+      let z = try ctx.type(6, rank: 3)
+      guard logical(z, 2) == dims else {
+        throw ctx.error("z \(z), stored \(describe(2)), must have u's logical shape \(dims) (batch, channels, length)")
+      }
     }
     for index in 0..<ctx.operandCount where ctx.has(index) {
       guard try ctx.type(index).element == .f32 else {
         throw ctx.error(.typeMismatch, "\(ctx.operandName(index)) must be f32")
       }
     }
-    return [u]
+    return [TensorType(u.element, transposed[3] ? [batch, length, channels] : dims)]
   })
