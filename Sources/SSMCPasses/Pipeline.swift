@@ -7,7 +7,7 @@ public enum Pipeline {
   public static let registry: [String: any Pass] = {
     let all: [any Pass] = [
       ShapeInference(), FoldConstants(), EliminateDeadCode(), EliminateCommonSubexpressions(), RaiseLinearAttention(),
-      RaiseSelectiveScan(), AbsorbScanLayouts(), ExpandS4ND(), FuseLayerNorm(), FuseGelu(), FuseElementwise(),
+      RaiseSelectiveScan(), AbsorbScanLayouts(), ExpandS4ND(), FoldPadIntoConv(), FuseLayerNorm(), FuseGelu(), FuseElementwise(),
     ]
     return Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
   }()
@@ -20,6 +20,7 @@ public enum Pipeline {
     RaiseLinearAttention(),  // Mamba-shaped LinearAttention -> SelectiveScan: needs static shapes and folded view shapes
     RaiseSelectiveScan(),  // LinearScan (an ONNX Scan) + the math around it -> SelectiveScan; before cse/dce clean up
     AbsorbScanLayouts(),  // Transpose/flip copies around scans become strided reads and writes (dce drops the copies)
+    FoldPadIntoConv(),  // zero Pad + Conv -> Conv with larger pads (S4ND's long kernels); needs folded pads
     EliminateCommonSubexpressions(),  // exporters repeat identical shape math and constants per layer
     FuseLayerNorm(),  // one row-statistics kernel instead of the 6-10 node chains exporters emit for Layer/RMSNorm
     FuseGelu(),  // the 5-node erf GELU becomes one op before fuse-elementwise would absorb its pieces
