@@ -1,0 +1,98 @@
+import CLLVM
+import SSMCIR
+
+// Depthwise Conv whose kernel spans one row: a (1, k) kernel along the width (S4ND's W-direction layer)
+// or any 1-D depthwise conv, unit stride and dilation along the width, no padding along the height. Rows
+// are then independent 1-D convolutions, so instead of copying the whole plane into a padded workspace
+// (a pass over memory as large as the input, plus zeroing), each row is copied into a small aligned stack
+// buffer that stays in L1 and whose pad lanes are zeroed once per plane.
+//
+// Output vector j0 + v * lanes, tap t = q * lanes + s reads buffer[j0 + (q + v) * lanes + s ...], the
+// aligned vector A[q + v] shifted by s lanes into A[q + v + 1]. One tap group q loads V + 1 aligned
+// vectors and derives all lanes * V shifted inputs from them in registers (a two-source lane alignment,
+// valignd on AVX-512), instead of one unaligned, cache-line-splitting load per tap and output vector.
+
+extension ConvGeometry {
+  /// True when `emitDepthwiseRowConv` applies (see the file comment).
+  var isDepthwiseRow: Bool {
+    let (h, w) = planeAxes
+    return isDepthwiseFast && h.kernel == 1 && h.stride == 1 && h.padBegin == 0 && h.padEnd == 0
+      && w.stride == 1 && w.dilation == 1 && w.size + w.padBegin + w.padEnd <= 16384
+  }
+}
+
+func emitDepthwiseRowConv(_ ctx: LoweringContext, _ g: ConvGeometry) {
+  let k = ctx.k
+  let lanes = ctx.vectorLanes
+  let (h, w) = g.planeAxes
+  let taps = w.kernel
+  let tapGroups = (taps + lanes - 1) / lanes
+  let outVectors = (w.output + lanes - 1) / lanes
+  // The last block's shifted reads reach vector (outVectors - 1) + tapGroups; past the padded row the
+  // lanes only feed output lanes at or beyond w.output, which are never stored.
+  let bufferFloats = max(w.size + w.padBegin + w.padEnd, (outVectors + tapGroups) * lanes)
+  let multiplier = g.outChannelsPerGroup
+  let work = g.batch * g.outChannels * h.output * w.output * taps
+  let captures = [ctx.operand(0), ctx.operand(1), ctx.results[0]] + (g.hasBias ? [ctx.operand(2)] : [])
+  // Accumulators + the V + 1 aligned inputs + a weight and a shifted input within the register file.
+  let blockVectors = lanes >= 16 ? 8 : 4
+  ctx.parallelIfLarge(items: g.batch * g.outChannels, work: work / 8, captures: captures) { begin, end, c in
+    let buffer = k.stackFloats(bufferFloats, name: "dwrow")
+    k.forLoop(from: begin, to: end, hints: LoopHints(vectorize: false)) { item in
+      let n = item / k.i64(Int64(g.outChannels))
+      let m = item - n * k.i64(Int64(g.outChannels))
+      let inputPlane = (n * k.i64(Int64(g.channels)) + m / k.i64(Int64(multiplier))) * k.i64(Int64(h.size * w.size))
+      let weights = m * k.i64(Int64(taps))
+      let bias = g.hasBias ? k.splat(k.load(.f32, from: c[3], at: m), lanes: lanes) : k.constant(0, k.type(.f32, lanes: lanes))
+      // Pad lanes: zero once per plane; the row copies below never write them.
+      for (from, to) in [(0, w.padBegin), (w.padBegin + w.size, bufferFloats)] where to > from {
+        k.forLoop(from: k.i64(Int64(from)), to: k.i64(Int64(to)), hints: LoopHints(vectorize: true)) { i in
+          k.store(k.f32(0), .f32, to: buffer, at: i)
+        }
+      }
+      func block(_ outRow: IRValue, _ j0: IRValue, vectors: Int, lastMask: IRValue?) {
+        func tapGroup(_ q: IRValue, count: Int, _ acc: [IRValue]) -> [IRValue] {
+          let base = j0 + q * k.i64(Int64(lanes))
+          let aligned = (0...vectors).map { v in k.loadVector(.f32, lanes: lanes, from: buffer, at: base + k.i64(Int64(v * lanes))) }
+          var next = acc
+          for s in 0..<count {
+            let weight = k.splat(k.load(.f32, from: c[1], at: weights + q * k.i64(Int64(lanes)) + k.i64(Int64(s))), lanes: lanes)
+            for v in 0..<vectors {
+              let x = s == 0 ? aligned[v] : k.shuffle(aligned[v], aligned[v + 1], Array(s..<(s + lanes)))
+              next[v] = k.mulAdd(weight, x, next[v])
+            }
+          }
+          return next
+        }
+        var acc = [IRValue](repeating: bias, count: vectors)
+        let fullGroups = taps / lanes
+        if fullGroups > 0 {
+          acc = k.forLoop(from: k.i64(0), to: k.i64(Int64(fullGroups)), hints: LoopHints(vectorize: false, unrollCount: 1), carrying: acc) { q, a in
+            tapGroup(q, count: lanes, a)
+          }
+        }
+        if taps % lanes > 0 { acc = tapGroup(k.i64(Int64(fullGroups)), count: taps % lanes, acc) }
+        for v in 0..<vectors {
+          k.storeVector(acc[v], .f32, to: c[2], at: outRow + j0 + k.i64(Int64(v * lanes)), mask: v == vectors - 1 ? lastMask : nil)
+        }
+      }
+      k.forLoop(from: k.i64(0), to: k.i64(Int64(h.size)), hints: LoopHints(vectorize: false)) { row in
+        let from = inputPlane + row * k.i64(Int64(w.size))
+        k.forLoop(from: k.i64(0), to: k.i64(Int64(w.size)), hints: LoopHints(vectorize: true)) { i in
+          k.store(k.load(.f32, from: c[0], at: from + i), .f32, to: buffer, at: i + k.i64(Int64(w.padBegin)))
+        }
+        let outRow = (item * k.i64(Int64(h.output)) + row) * k.i64(Int64(w.output))
+        let blockWidth = blockVectors * lanes
+        let fullBlocks = w.output / blockWidth
+        k.forLoop(from: k.i64(0), to: k.i64(Int64(fullBlocks)), hints: LoopHints(vectorize: false, unrollCount: 1)) { b in
+          block(outRow, b * k.i64(Int64(blockWidth)), vectors: blockVectors, lastMask: nil)
+        }
+        let rest = w.output - fullBlocks * blockWidth
+        if rest > 0 {
+          let mask = rest % lanes == 0 ? nil : k.prefixMask(count: k.i64(Int64(rest % lanes)), lanes: lanes)
+          block(outRow, k.i64(Int64(fullBlocks * blockWidth)), vectors: (rest + lanes - 1) / lanes, lastMask: mask)
+        }
+      }
+    }
+  }
+}
