@@ -1,4 +1,5 @@
 import CLLVM
+import Foundation
 import SSMCIR
 
 // Depthwise Conv whose kernel spans one row: a (1, k) kernel along the width (S4ND's W-direction layer)
@@ -31,13 +32,22 @@ func emitDepthwiseRowConv(_ ctx: LoweringContext, _ g: ConvGeometry) {
   // The last block's shifted reads reach vector (outVectors - 1) + tapGroups; past the padded row the
   // lanes only feed output lanes at or beyond w.output, which are never stored.
   let bufferFloats = max(w.size + w.padBegin + w.padEnd, (outVectors + tapGroups) * lanes)
+  let bufferStride = (bufferFloats + lanes - 1) / lanes * lanes
   let multiplier = g.outChannelsPerGroup
   let work = g.batch * g.outChannels * h.output * w.output * taps
   let captures = [ctx.operand(0), ctx.operand(1), ctx.results[0]] + (g.hasBias ? [ctx.operand(2)] : [])
-  // Accumulators + the V + 1 aligned inputs + a weight and a shifted input within the register file.
-  let blockVectors = lanes >= 16 ? 8 : 4
+  // Each accumulator is one chain of dependent FMAs, so a block needs about 8 of them to cover the FMA
+  // latency: `vectors` along the row times `rows` rows (which share the broadcast weights), within the
+  // register file (accumulators + each row's vectors + 1 aligned inputs + a weight and a shifted input).
+  let registers = lanes >= 16 ? 32 : 16
+  let blockVectors = min(lanes >= 16 ? 8 : 4, outVectors)
+  var blockRows = 1
+  while blockRows < h.size && (blockRows + 1) * blockVectors <= 12 && (blockRows + 1) * (2 * blockVectors + 1) + 2 <= registers - 2 {
+    blockRows += 1
+  }
+  let shiftMode = Int(ProcessInfo.processInfo.environment["SSMC_DW_LOADS"] ?? "0") ?? 0
   ctx.parallelIfLarge(items: g.batch * g.outChannels, work: work / 8, captures: captures) { begin, end, c in
-    let buffer = k.stackFloats(bufferFloats, name: "dwrow")
+    let buffer = k.stackFloats(blockRows * bufferStride, name: "dwrow")
     k.forLoop(from: begin, to: end, hints: LoopHints(vectorize: false)) { item in
       let n = item / k.i64(Int64(g.outChannels))
       let m = item - n * k.i64(Int64(g.outChannels))
@@ -45,26 +55,37 @@ func emitDepthwiseRowConv(_ ctx: LoweringContext, _ g: ConvGeometry) {
       let weights = m * k.i64(Int64(taps))
       let bias = g.hasBias ? k.splat(k.load(.f32, from: c[3], at: m), lanes: lanes) : k.constant(0, k.type(.f32, lanes: lanes))
       // Pad lanes: zero once per plane; the row copies below never write them.
-      for (from, to) in [(0, w.padBegin), (w.padBegin + w.size, bufferFloats)] where to > from {
-        k.forLoop(from: k.i64(Int64(from)), to: k.i64(Int64(to)), hints: LoopHints(vectorize: true)) { i in
-          k.store(k.f32(0), .f32, to: buffer, at: i)
+      for r in 0..<blockRows {
+        for (from, to) in [(0, w.padBegin), (w.padBegin + w.size, bufferStride)] where to > from {
+          k.forLoop(from: k.i64(Int64(r * bufferStride + from)), to: k.i64(Int64(r * bufferStride + to)), hints: LoopHints(vectorize: true)) { i in
+            k.store(k.f32(0), .f32, to: buffer, at: i)
+          }
         }
       }
-      func block(_ outRow: IRValue, _ j0: IRValue, vectors: Int, lastMask: IRValue?) {
+      // Output rows row0 ..< row0 + rows, vectors j0 ..< j0 + vectors * lanes of each.
+      func block(_ row0: IRValue, rows: Int, _ j0: IRValue, vectors: Int, lastMask: IRValue?) {
         func tapGroup(_ q: IRValue, count: Int, _ acc: [IRValue]) -> [IRValue] {
           let base = j0 + q * k.i64(Int64(lanes))
-          let aligned = (0...vectors).map { v in k.loadVector(.f32, lanes: lanes, from: buffer, at: base + k.i64(Int64(v * lanes))) }
+          let aligned = (0..<rows).map { r in
+            (0...vectors).map { v in k.loadVector(.f32, lanes: lanes, from: buffer, at: base + k.i64(Int64(r * bufferStride + v * lanes))) }
+          }
           var next = acc
           for s in 0..<count {
             let weight = k.splat(k.load(.f32, from: c[1], at: weights + q * k.i64(Int64(lanes)) + k.i64(Int64(s))), lanes: lanes)
-            for v in 0..<vectors {
-              let x = s == 0 ? aligned[v] : k.shuffle(aligned[v], aligned[v + 1], Array(s..<(s + lanes)))
-              next[v] = k.mulAdd(weight, x, next[v])
+            for r in 0..<rows {
+              for v in 0..<vectors {
+                let useLoad = s > 0 && (shiftMode == 2 || (shiftMode == 1 && s % 2 == 1))
+                let x =
+                  s == 0 ? aligned[r][v]
+                  : useLoad ? k.loadVector(.f32, lanes: lanes, from: buffer, at: base + k.i64(Int64(r * bufferStride + v * lanes + s)))
+                  : k.shuffle(aligned[r][v], aligned[r][v + 1], Array(s..<(s + lanes)))
+                next[r * vectors + v] = k.mulAdd(weight, x, next[r * vectors + v])
+              }
             }
           }
           return next
         }
-        var acc = [IRValue](repeating: bias, count: vectors)
+        var acc = [IRValue](repeating: bias, count: rows * vectors)
         let fullGroups = taps / lanes
         if fullGroups > 0 {
           acc = k.forLoop(from: k.i64(0), to: k.i64(Int64(fullGroups)), hints: LoopHints(vectorize: false, unrollCount: 1), carrying: acc) { q, a in
@@ -72,27 +93,36 @@ func emitDepthwiseRowConv(_ ctx: LoweringContext, _ g: ConvGeometry) {
           }
         }
         if taps % lanes > 0 { acc = tapGroup(k.i64(Int64(fullGroups)), count: taps % lanes, acc) }
-        for v in 0..<vectors {
-          k.storeVector(acc[v], .f32, to: c[2], at: outRow + j0 + k.i64(Int64(v * lanes)), mask: v == vectors - 1 ? lastMask : nil)
+        for r in 0..<rows {
+          let outRow = (item * k.i64(Int64(h.output)) + row0 + k.i64(Int64(r))) * k.i64(Int64(w.output))
+          for v in 0..<vectors {
+            k.storeVector(acc[r * vectors + v], .f32, to: c[2], at: outRow + j0 + k.i64(Int64(v * lanes)), mask: v == vectors - 1 ? lastMask : nil)
+          }
         }
       }
-      k.forLoop(from: k.i64(0), to: k.i64(Int64(h.size)), hints: LoopHints(vectorize: false)) { row in
-        let from = inputPlane + row * k.i64(Int64(w.size))
-        k.forLoop(from: k.i64(0), to: k.i64(Int64(w.size)), hints: LoopHints(vectorize: true)) { i in
-          k.store(k.load(.f32, from: c[0], at: from + i), .f32, to: buffer, at: i + k.i64(Int64(w.padBegin)))
+      func rowBlock(_ row0: IRValue, rows: Int) {
+        for r in 0..<rows {
+          let from = inputPlane + (row0 + k.i64(Int64(r))) * k.i64(Int64(w.size))
+          k.forLoop(from: k.i64(0), to: k.i64(Int64(w.size)), hints: LoopHints(vectorize: true)) { i in
+            k.store(k.load(.f32, from: c[0], at: from + i), .f32, to: buffer, at: i + k.i64(Int64(r * bufferStride + w.padBegin)))
+          }
         }
-        let outRow = (item * k.i64(Int64(h.output)) + row) * k.i64(Int64(w.output))
         let blockWidth = blockVectors * lanes
         let fullBlocks = w.output / blockWidth
         k.forLoop(from: k.i64(0), to: k.i64(Int64(fullBlocks)), hints: LoopHints(vectorize: false, unrollCount: 1)) { b in
-          block(outRow, b * k.i64(Int64(blockWidth)), vectors: blockVectors, lastMask: nil)
+          block(row0, rows: rows, b * k.i64(Int64(blockWidth)), vectors: blockVectors, lastMask: nil)
         }
         let rest = w.output - fullBlocks * blockWidth
         if rest > 0 {
           let mask = rest % lanes == 0 ? nil : k.prefixMask(count: k.i64(Int64(rest % lanes)), lanes: lanes)
-          block(outRow, k.i64(Int64(fullBlocks * blockWidth)), vectors: (rest + lanes - 1) / lanes, lastMask: mask)
+          block(row0, rows: rows, k.i64(Int64(fullBlocks * blockWidth)), vectors: (rest + lanes - 1) / lanes, lastMask: mask)
         }
       }
+      let rowBlocks = h.size / blockRows
+      k.forLoop(from: k.i64(0), to: k.i64(Int64(rowBlocks)), hints: LoopHints(vectorize: false, unrollCount: 1)) { b in
+        rowBlock(b * k.i64(Int64(blockRows)), rows: blockRows)
+      }
+      if h.size % blockRows > 0 { rowBlock(k.i64(Int64(rowBlocks * blockRows)), rows: h.size % blockRows) }
     }
   }
 }

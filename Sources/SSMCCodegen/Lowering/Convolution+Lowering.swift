@@ -45,6 +45,10 @@ private func lowerConv(_ ctx: LoweringContext) throws {
     emitDepthwiseRowConv(ctx, g)
     return
   }
+  if element == .f32 && g.isDepthwiseColumn {
+    emitDepthwiseColumnConv(ctx, g)
+    return
+  }
   if element == .f32 && g.isDepthwiseFast {
     emitDepthwiseConv(ctx, g)
     return
