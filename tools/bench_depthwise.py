@@ -19,6 +19,7 @@ ap.add_argument("--base", default=None, help="a second ssmc binary to compare ag
 ap.add_argument("--threads", type=int, default=1)
 ap.add_argument("--rounds", type=int, default=30)
 ap.add_argument("--only", default=None, help="substring of a shape name")
+ap.add_argument("--shape", action="append", default=[], help="extra shape N,C,H,W,M,KH,KW (replaces the list)")
 args = ap.parse_args()
 
 import numpy as np  # noqa: E402
@@ -55,6 +56,9 @@ def model(x_shape, m, kernel, w):
     return mp, n * m * oh * ow * kh * kw * 2.0
 
 
+if args.shape:
+    SHAPES = [(s, tuple(int(v) for v in s.split(",")[:4]), int(s.split(",")[4]), tuple(int(v) for v in s.split(",")[5:]))
+              for s in args.shape]
 rng = np.random.default_rng(0)
 binaries = [("new", args.ssmc)] + ([("base", args.base)] if args.base else [])
 print(f"threads={args.threads} rounds={args.rounds}; GFLOP/s (median, and best round), max-rel vs onnxruntime")

@@ -50,7 +50,15 @@ ALONG_W = [  # (N, C, H, W), kernel width
     ((2, 3, 5, 37), 1), ((2, 3, 4, 37), 2), ((2, 3, 5, 17), 3), ((2, 2, 3, 29), 15), ((2, 2, 3, 33), 16),
     ((2, 2, 3, 45), 17), ((2, 3, 4, 56), 31), ((2, 2, 5, 37), 32), ((2, 2, 3, 129), 33), ((2, 2, 3, 37), 64),
     ((2, 2, 2, 5), 64), ((2, 2, 3, 1), 7), ((2, 2, 3, 150), 48), ((2, 1, 2, 200), 63),
+    # Several strips of rows (full ones and a ragged one) when transposed along W.
+    ((1, 2, 70, 37), 32), ((1, 1, 131, 20), 9),
 ]
+
+
+@pytest.mark.parametrize("k", [1, 33])
+def test_long_kernel_along_w_wide_plane(k):
+    # Too wide for the transposed strip buffers: the row kernel with lane shifts handles it.
+    run_case((1, 1, 19, 1500), 1, (1, k))
 
 
 @pytest.mark.parametrize("x_shape,k", ALONG_W)

@@ -1,17 +1,18 @@
 import CLLVM
-import Foundation
 import SSMCIR
 
-// Depthwise Conv whose kernel spans one row: a (1, k) kernel along the width (S4ND's W-direction layer)
-// or any 1-D depthwise conv, unit stride and dilation along the width, no padding along the height. Rows
-// are then independent 1-D convolutions, so instead of copying the whole plane into a padded workspace
-// (a pass over memory as large as the input, plus zeroing), each row is copied into a small aligned stack
-// buffer that stays in L1 and whose pad lanes are zeroed once per plane.
+// Depthwise Conv whose kernel spans one row: a (1, k) kernel along the width or any 1-D depthwise conv,
+// unit stride and dilation along the width, no padding along the height. 2-D planes normally take the
+// transposed strip kernel (Convolution+DepthwiseStrip.swift); this one serves 1-D convs and planes too
+// wide for the strip buffers. Rows are independent 1-D convolutions, so instead of copying the whole
+// plane into a padded workspace, each row is copied into a small aligned stack buffer that stays in L1
+// and whose pad lanes are zeroed once per plane.
 //
 // Output vector j0 + v * lanes, tap t = q * lanes + s reads buffer[j0 + (q + v) * lanes + s ...], the
 // aligned vector A[q + v] shifted by s lanes into A[q + v + 1]. One tap group q loads V + 1 aligned
-// vectors and derives all lanes * V shifted inputs from them in registers (a two-source lane alignment,
-// valignd on AVX-512), instead of one unaligned, cache-line-splitting load per tap and output vector.
+// vectors; even shifts come from them in registers (a two-source lane permute), odd ones are unaligned
+// loads, which splits the work between shuffle and load ports. Blocks of several rows x V vectors give
+// enough independent FMA chains and share each broadcast weight.
 
 extension ConvGeometry {
   /// True when `emitDepthwiseRowConv` applies (see the file comment).
@@ -45,7 +46,6 @@ func emitDepthwiseRowConv(_ ctx: LoweringContext, _ g: ConvGeometry) {
   while blockRows < h.size && (blockRows + 1) * blockVectors <= 12 && (blockRows + 1) * (2 * blockVectors + 1) + 2 <= registers - 2 {
     blockRows += 1
   }
-  let shiftMode = Int(ProcessInfo.processInfo.environment["SSMC_DW_LOADS"] ?? "0") ?? 0
   ctx.parallelIfLarge(items: g.batch * g.outChannels, work: work / 8, captures: captures) { begin, end, c in
     let buffer = k.stackFloats(blockRows * bufferStride, name: "dwrow")
     k.forLoop(from: begin, to: end, hints: LoopHints(vectorize: false)) { item in
@@ -74,7 +74,9 @@ func emitDepthwiseRowConv(_ ctx: LoweringContext, _ g: ConvGeometry) {
             let weight = k.splat(k.load(.f32, from: c[1], at: weights + q * k.i64(Int64(lanes)) + k.i64(Int64(s))), lanes: lanes)
             for r in 0..<rows {
               for v in 0..<vectors {
-                let useLoad = s > 0 && (shiftMode == 2 || (shiftMode == 1 && s % 2 == 1))
+                // Odd shifts as unaligned loads, even ones as lane shifts: splits the work between the load
+                // ports and the shuffle ports (measured faster than all shifts or all loads).
+                let useLoad = s % 2 == 1
                 let x =
                   s == 0 ? aligned[r][v]
                   : useLoad ? k.loadVector(.f32, lanes: lanes, from: buffer, at: base + k.i64(Int64(r * bufferStride + v * lanes + s)))

@@ -41,6 +41,10 @@ private func lowerConv(_ ctx: LoweringContext) throws {
   let element = try ctx.scalar(ctx.resultType(0).element)
   guard element.isFloat else { throw ctx.error("Conv needs float operands") }
   guard g.batch * g.outChannels * g.outputPlane > 0 else { return }
+  if element == .f32 && g.isDepthwiseStrip(lanes: ctx.vectorLanes) {
+    emitDepthwiseStripConv(ctx, g)
+    return
+  }
   if element == .f32 && g.isDepthwiseRow {
     emitDepthwiseRowConv(ctx, g)
     return
