@@ -86,3 +86,9 @@ def test_long_kernel_1d(k, length):
     ref = depthwise_ref(x[:, :, None, :], w[:, :, None, :], b, [0, pads[0], 0, pads[1]])[:, :, 0, :]
     check("Conv", [x, w, b], {"group": 4, "pads": pads}, constants=(1, 2), reference=ref, rel=1e-5, ort_rel=1e-5,
           label=f"1-D length {length} k {k}")
+
+
+@pytest.mark.parametrize("k", [32, 5])
+def test_long_kernel_along_w_large_input(k):
+    # Over 2 MB of input: the strip kernel prefetches the next strip's rows (clamped to the plane).
+    run_case((1, 24, 150, 150), 1, (1, k))

@@ -28,7 +28,7 @@ extension ColumnConv {
   /// Emits the whole channel: `input`, `weights`, `output` are base pointers with flat offsets.
   func emit(
     _ k: KernelBuilder, lanes: Int, input: IRValue, at inBase: IRValue, weights: IRValue, at wBase: IRValue,
-    output: IRValue, at outBase: IRValue, bias: IRValue
+    output: IRValue, at outBase: IRValue, bias: IRValue, perBlock: ((_ block: IRValue, _ blocks: Int) -> Void)? = nil
   ) {
     let outVectors = (width + lanes - 1) / lanes
     let accumulators = lanes >= 16 ? 24 : 12
@@ -75,6 +75,7 @@ extension ColumnConv {
     func strip(_ column: IRValue, vectors: Int, lastMask: IRValue?) {
       let lineBlocks = outputLines / rows
       k.forLoop(from: k.i64(0), to: k.i64(Int64(lineBlocks)), hints: LoopHints(vectorize: false, unrollCount: 1)) { b in
+        perBlock?(b, lineBlocks)
         block(b * k.i64(Int64(rows)), rows: rows, column, vectors: vectors, lastMask: lastMask)
       }
       if outputLines % rows > 0 {

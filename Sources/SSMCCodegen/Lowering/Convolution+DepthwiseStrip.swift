@@ -33,6 +33,9 @@ func emitDepthwiseStripConv(_ ctx: LoweringContext, _ g: ConvGeometry) {
   let paddedOutput = (w.output + lanes - 1) / lanes * lanes
   let multiplier = g.outChannelsPerGroup
   let work = g.batch * g.outChannels * h.output * w.output * w.kernel
+  // Only an input larger than L2 comes from memory (ConvNeXt-S4ND's stem: about 10% faster measured).
+  let prefetchEnabled = g.batch * g.channels * h.size * w.size * 4 > 2 << 20
+
   let captures = [ctx.operand(0), ctx.operand(1), ctx.results[0]] + (g.hasBias ? [ctx.operand(2)] : [])
   ctx.parallelIfLarge(items: g.batch * g.outChannels, work: work / 8, captures: captures) { begin, end, c in
     let transposed = k.stackFloats(w.size * stripRows, name: "dwstrip")
@@ -69,9 +72,22 @@ func emitDepthwiseStripConv(_ ctx: LoweringContext, _ g: ConvGeometry) {
         let column = ColumnConv(
           taps: w.kernel, padBegin: w.padBegin, inputLines: w.size, outputLines: w.output, width: rows,
           inStride: rows, outStride: rows)
+        // The next strip's input rows come from memory for a large plane: spread prefetches of its cache
+        // lines over the blocks of this strip's compute (clamped to the plane's last row).
+        let linesPerRow = (w.size * 4 + 63) / 64
+        let prefetch: (IRValue, Int) -> Void = { b, blocks in
+          let perBlock = (rows * linesPerRow + blocks - 1) / blocks
+          for p in 0..<perBlock {
+            let line = b * k.i64(Int64(perBlock)) + k.i64(Int64(p))
+            let row = k.min(row0 + k.i64(Int64(rows)) + line / k.i64(Int64(linesPerRow)), k.i64(Int64(h.size - 1)))
+            let at = inputPlane + row * k.i64(Int64(w.size)) + (line % k.i64(Int64(linesPerRow))) * k.i64(16)
+            let address = k.elementAddress(c[0], type: k.llvm.f32, index: k.min(at, inputPlane + k.i64(Int64(h.size * w.size - 1))))
+            _ = k.intrinsic("llvm.prefetch", overloads: [k.llvm.ptr], [address, k.i32(0), k.i32(3), k.i32(1)])
+          }
+        }
         column.emit(
           k, lanes: lanes, input: transposed, at: k.i64(0), weights: c[1], at: m * k.i64(Int64(w.kernel)),
-          output: result, at: k.i64(0), bias: bias)
+          output: result, at: k.i64(0), bias: bias, perBlock: prefetchEnabled ? prefetch : nil)
         for group in 0..<(rows / lanes) where group * lanes < valid {
           forEachTile(w.output) { p0, _, mask in
             // Lines past w.output (up to paddedOutput) hold garbage that only reaches masked lanes.

@@ -2,8 +2,9 @@ import CLLVM
 import SSMCIR
 
 /// Conv and ConvTranspose. Conv picks, per node: a vectorized depthwise kernel (one input channel per
-/// group), an implicit GEMM through the packed matmul kernel (1-D and 2-D f32), or a general loop nest that
-/// handles every rank and attribute combination.
+/// group; long 1-D kernels along the width or the height, as in S4ND, have their own: Strip, Row and
+/// Column in the Convolution+Depthwise* files), an implicit GEMM through the packed matmul kernel (1-D
+/// and 2-D f32), or a general loop nest that handles every rank and attribute combination.
 let convolutionLowerings: [String: Lowering] = [
   "Conv": { ctx in try lowerConv(ctx) },
   "ConvTranspose": { ctx in try lowerConvTranspose(ctx) },
