@@ -35,7 +35,7 @@ def depthwise_ref(x, w, b, pads, strides=(1, 1)):
     return y
 
 
-def run_case(x_shape, multiplier, kernel, strides=(1, 1), bias=True):
+def run_case(x_shape, multiplier, kernel, strides=(1, 1), bias=True, compile_args=()):
     n, c, h, wd = x_shape
     kh, kw = kernel
     pads = [(kh - 1) // 2, (kw - 1) // 2, kh // 2, kw // 2]
@@ -43,7 +43,8 @@ def run_case(x_shape, multiplier, kernel, strides=(1, 1), bias=True):
     b = rand(c * multiplier) if bias else None
     attrs = {"group": c, "pads": pads, "kernel_shape": [kh, kw], "strides": list(strides)}
     check("Conv", [x, w] + ([b] if bias else []), attrs, constants=(1, 2), reference=depthwise_ref(x, w, b, pads, strides),
-          rel=1e-5, ort_rel=1e-5, label=f"x{x_shape} k{kernel} x{multiplier} strides {strides}")
+          rel=1e-5, ort_rel=1e-5, label=f"x{x_shape} k{kernel} x{multiplier} strides {strides} {compile_args}",
+          compile_args=compile_args)
 
 
 ALONG_W = [  # (N, C, H, W), kernel width
@@ -92,3 +93,20 @@ def test_long_kernel_1d(k, length):
 def test_long_kernel_along_w_large_input(k):
     # Over 2 MB of input: the strip kernel prefetches the next strip's rows (clamped to the plane).
     run_case((1, 24, 150, 150), 1, (1, k))
+
+
+@pytest.mark.parametrize("cpu", ["x86-64-v3", "x86-64"])
+@pytest.mark.parametrize("x_shape,multiplier,kernel", [
+    ((2, 2, 21, 37), 1, (1, 32)), ((2, 2, 37, 21), 1, (32, 1)), ((1, 1, 9, 19), 32, (1, 17)), ((1, 1, 19, 9), 32, (17, 1)),
+])
+def test_narrower_vectors(cpu, x_shape, multiplier, kernel):
+    # 8-lane (AVX2) and 4-lane (SSE) code: other block shapes and transpose tiles.
+    run_case(x_shape, multiplier, kernel, compile_args=("--target-cpu", cpu))
+
+
+@pytest.mark.parametrize("cpu", ["x86-64-v3", "x86-64"])
+def test_narrower_vectors_1d(cpu):
+    x, w, b = rand(2, 3, 45), rand(3, 1, 20), rand(3)
+    ref = depthwise_ref(x[:, :, None, :], w[:, :, None, :], b, [0, 9, 0, 10])[:, :, 0, :]
+    check("Conv", [x, w, b], {"group": 3, "pads": [9, 10]}, constants=(1, 2), reference=ref, rel=1e-5, ort_rel=1e-5,
+          label=f"1-D {cpu}", compile_args=("--target-cpu", cpu))
