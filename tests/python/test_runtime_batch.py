@@ -143,6 +143,7 @@ MIXING = {
                            const("a", np.array([0], np.int64)), const("st", np.array([-1], np.int64))], "sample axis"),
     "batch size as data": ([h.make_node("Shape", ["x"], ["s"]), h.make_node("Cast", ["s"], ["f"], to=T.FLOAT),
                             h.make_node("Add", ["x", "f"], ["y"])], [], "computed from the batch size"),
+    "shape as an output": ([h.make_node("Shape", ["x"], ["y"])], [], "computed from the batch size"),
     "cumsum over the batch": ([h.make_node("CumSum", ["x", "ax0"], ["y"])], [const("ax0", np.array(0, np.int64))],
                               "sample axis"),
 }
