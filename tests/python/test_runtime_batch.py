@@ -64,6 +64,8 @@ def test_cnn_with_exporter_shape_math(tmp_path):
     compiled = check_batches(m, tmp_path, lambda n: [RNG.standard_normal((n, 3, 8, 8)).astype(np.float32)])
     assert compiled.inputs[0]["shape"] == (-1, 3, 8, 8)
     assert compiled.outputs[0]["shape"] == (-1, 5)
+    inspect = subprocess.run([SSMC, "inspect", save(m, tmp_path)], capture_output=True, text=True)
+    assert "batch: 'N' is given at run time" in inspect.stdout, inspect.stdout
     header = open(os.path.join(tmp_path, "model.h")).read()
     assert "float32[-1, 3, 8, 8]" in header and "model_output_shape" in header
 
@@ -161,6 +163,8 @@ def test_graphs_that_mix_samples_are_refused(tmp_path, case):
     assert message in result.stderr and "--input-shape" in result.stderr, result.stderr
     assert "model.onnx" in result.stderr
     assert not os.path.exists(lib)
+    inspect = subprocess.run([SSMC, "inspect", path], capture_output=True, text=True)
+    assert inspect.returncode == 0 and "batch: must be fixed with --input-shape" in inspect.stdout, inspect.stdout
     # Fixing the batch size makes the same graph compile.
     fixed = subprocess.run([SSMC, "compile", path, "-o", lib, "--input-shape", "x=2x2"], capture_output=True, text=True)
     assert fixed.returncode == 0, fixed.stderr
