@@ -183,7 +183,7 @@ struct GemmKernel {
           let last = k.compare(.eq, chunk, k.i64(Int64(chunks - 1)))
           let tile = Tile(
             kernel: self, access: access, a: captured[0], b: captured[1], c: captured[2], extras: Array(captured[3...]),
-            aBatch: aBatch, bBatch: bBatch, cBatch: cBatch, k0: k0, kLength: kLength, first: chunks == 1 ? nil : first,
+            batch: batchIndex, aBatch: aBatch, bBatch: bBatch, cBatch: cBatch, k0: k0, kLength: kLength, first: chunks == 1 ? nil : first,
             last: chunks == 1 ? nil : last, epilogue: epilogue)
           func panelRun(_ panel: IRValue, width: Int) {
             k.forLoop(from: tBegin, to: k.min(tEnd, k.i64(Int64(fullTiles))), hints: LoopHints(vectorize: false, unrollCount: 1)) { t in
@@ -214,6 +214,8 @@ private struct Tile {
   let access: GemmKernel.BAccess
   let a, b, c: IRValue
   let extras: [IRValue]
+  /// The batch multi-index of the tile's item (empty for an unbatched problem).
+  let batch: [IRValue]
   let aBatch, bBatch, cBatch, k0, kLength: IRValue
   /// Whether this is the first / last K chunk (nil: there is only one chunk).
   let first, last: IRValue?
@@ -269,7 +271,7 @@ private struct Tile {
         var value = sums[r * vectors + v]
         let column = column0 + k.i64(Int64(v * lanes))
         if let epilogue {
-          let finished = epilogue.apply(k, value, m0 + k.i64(Int64(r)), column, mask(v), extras)
+          let finished = epilogue.apply(k, value, batch, m0 + k.i64(Int64(r)), column, mask(v), extras)
           value = last.map { k.select($0, finished, value) } ?? finished
         }
         k.storeVector(value, .f32, to: c, at: cRows[r] + k.i64(Int64(v * lanes)), mask: mask(v))

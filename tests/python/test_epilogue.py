@@ -1,0 +1,210 @@
+"""fuse-epilogue end to end: MatMul / Gemm / Conv followed by elementwise work (GELU in both spellings, Relu, bias
+and residual Adds, a scalar Mul, chains) compile to one ssmc.FusedMatMul / FusedGemm / FusedConv node whose GEMM
+applies the expression in its store. Each test checks the fused node is in the IR and compares with onnxruntime.
+Sizes are odd on purpose: N not a multiple of the vector width, few rows, several K chunks."""
+import math
+import subprocess
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto as T
+from onnx import helper as h
+from onnx import numpy_helper
+
+from ssmc_testing import SSMC, assert_close, compile_model, run_onnxruntime, save
+
+rng = np.random.default_rng(11)
+
+
+def model_of(nodes, inputs, constants=None, outputs=("y",)):
+    infos = [h.make_tensor_value_info(n, T.FLOAT, a.shape) for n, a in inputs.items()]
+    inits = [numpy_helper.from_array(a, n) for n, a in (constants or {}).items()]
+    graph = h.make_graph(nodes, "g", infos, [onnx.ValueInfoProto(name=o) for o in outputs], initializer=inits)
+    return h.make_model(graph, opset_imports=[h.make_opsetid("", 20)])
+
+
+def ir_of(model, directory):
+    path = save(model, directory, "ir.onnx")
+    result = subprocess.run([SSMC, "dump-ir", path, "--after", "dce"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def check(model, directory, inputs, fused_op, expr=None, fused=True, rtol=1e-5, atol=1e-5):
+    """Asserts the IR has (or, with fused=False, lacks) `fused_op` and the compiled model matches onnxruntime."""
+    ir = ir_of(model, directory)
+    if fused:
+        assert fused_op in ir, f"expected {fused_op} in the IR:\n{ir}"
+        if expr is not None:
+            assert f'expr = "{expr}"' in ir, f"expected expr {expr!r} in the IR:\n{ir}"
+    else:
+        assert fused_op not in ir, f"did not expect {fused_op} in the IR:\n{ir}"
+    want = run_onnxruntime(model, directory, *inputs)
+    got = compile_model(model, directory).run(*inputs)
+    for k, expected in enumerate(want):
+        assert_close(got[k], expected, rtol=rtol, atol=atol, what=f"output {k}")
+    return ir
+
+
+def gelu_erf_nodes(x, y):
+    """The 5-node erf GELU exporters emit (fuse-gelu turns it into Gelu)."""
+    return [h.make_node("Div", [x, "sqrt2"], [y + "_d"]), h.make_node("Erf", [y + "_d"], [y + "_e"]),
+            h.make_node("Add", [y + "_e", "one"], [y + "_a"]), h.make_node("Mul", [x, y + "_a"], [y + "_m"]),
+            h.make_node("Mul", [y + "_m", "half"], [y])]
+
+
+GELU_CONSTS = {"sqrt2": np.array(math.sqrt(2), np.float32), "one": np.array(1, np.float32),
+               "half": np.array(0.5, np.float32)}
+
+
+def randn(*shape):
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+# MatMul
+
+@pytest.mark.parametrize("m,k,n", [(3, 20, 37), (50, 70, 45), (130, 300, 33)])
+def test_matmul_2d_gelu_erf_constant_weights(tmp_path, m, k, n):
+    x, w, b = randn(m, k), randn(k, n) * 0.2, randn(n)
+    nodes = [h.make_node("MatMul", ["x", "w"], ["p"]), h.make_node("Add", ["p", "b"], ["t"])] + gelu_erf_nodes("t", "y")
+    check(model_of(nodes, {"x": x}, {"w": w, "b": b, **GELU_CONSTS}), tmp_path, [x], "ssmc.FusedMatMul",
+          expr="Gelu(Add(a0, a1))")
+
+
+@pytest.mark.parametrize("shape_a,shape_b", [((2, 7, 24), (24, 40)), ((3, 30, 17), (3, 17, 19)), ((2, 1, 25, 9), (4, 9, 33))])
+def test_matmul_batched_runtime_b_gelu_op(tmp_path, shape_a, shape_b):
+    a, b = randn(*shape_a), randn(*shape_b)
+    nodes = [h.make_node("MatMul", ["a", "b"], ["p"]), h.make_node("Gelu", ["p"], ["y"])]
+    check(model_of(nodes, {"a": a, "b": b}), tmp_path, [a, b], "ssmc.FusedMatMul", expr="Gelu(a0)")
+
+
+def test_matmul_batched_constant_b_folds_rows_with_residual_and_bias(tmp_path):
+    # B shared by the batch: the kernel folds (4, 29) into 116 rows; the residual is indexed by the flat row.
+    x, w, b, r = randn(4, 29, 48), randn(48, 35) * 0.2, randn(35), randn(4, 29, 35)
+    nodes = [h.make_node("MatMul", ["x", "w"], ["p"]), h.make_node("Add", ["p", "b"], ["t"]),
+             h.make_node("Add", ["r", "t"], ["y"])]
+    check(model_of(nodes, {"x": x, "r": r}, {"w": w, "b": b}), tmp_path, [x, r], "ssmc.FusedMatMul")
+
+
+def test_matmul_folded_rows_with_extra_broadcast_over_rows_per_batch(tmp_path):
+    # The extra varies per batch but not per row inside it: a folded row is unflattened to find its batch.
+    x, w, s = randn(3, 22, 40), randn(40, 21), randn(3, 1, 21)
+    nodes = [h.make_node("MatMul", ["x", "w"], ["p"]), h.make_node("Mul", ["p", "s"], ["y"])]
+    check(model_of(nodes, {"x": x, "s": s}, {"w": w}), tmp_path, [x, s], "ssmc.FusedMatMul", expr="Mul(a0, a1)")
+
+
+def test_matmul_relu_and_scalar_mul(tmp_path):
+    x, w = randn(40, 64), randn(64, 50)
+    nodes = [h.make_node("MatMul", ["x", "w"], ["p"]), h.make_node("Relu", ["p"], ["q"]),
+             h.make_node("Mul", ["q", "s"], ["y"])]
+    check(model_of(nodes, {"x": x}, {"w": w, "s": np.array(0.125, np.float32)}), tmp_path, [x], "ssmc.FusedMatMul",
+          expr="Mul(Relu(a0), 0.125)")
+
+
+def test_matmul_column_vector_extra_and_runtime_scalar(tmp_path):
+    # A per-row (M, 1) extra and a run-time one-element scalar.
+    x, w, c, s = randn(33, 20), randn(20, 18), randn(33, 1), randn(1)
+    nodes = [h.make_node("MatMul", ["x", "w"], ["p"]), h.make_node("Sub", ["p", "c"], ["t"]),
+             h.make_node("Mul", ["t", "s"], ["y"])]
+    check(model_of(nodes, {"x": x, "c": c, "s": s}, {"w": w}), tmp_path, [x, c, s], "ssmc.FusedMatMul")
+
+
+# Gemm
+
+@pytest.mark.parametrize("trans_a,trans_b,alpha,beta,c_shape", [
+    (0, 0, 1.0, 1.0, (37,)), (1, 0, 0.5, 2.0, (29, 37)), (0, 1, 1.5, 1.0, (29, 1)), (1, 1, 1.0, 0.0, (37,)),
+    (0, 1, 1.0, 1.0, None)])
+def test_gemm_with_relu_and_gelu(tmp_path, trans_a, trans_b, alpha, beta, c_shape):
+    m, k, n = 29, 45, 37
+    a = randn(*((k, m) if trans_a else (m, k)))
+    b = randn(*((n, k) if trans_b else (k, n))) * 0.3
+    inputs = ["a", "b"] + (["c"] if c_shape else [])
+    consts = {"b": b, **({"c": randn(*c_shape)} if c_shape else {})}
+    nodes = [h.make_node("Gemm", inputs, ["p"], transA=trans_a, transB=trans_b, alpha=alpha, beta=beta),
+             h.make_node("Relu", ["p"], ["q"]), h.make_node("Gelu", ["q"], ["y"])]
+    check(model_of(nodes, {"a": a}, consts), tmp_path, [a], "ssmc.FusedGemm", expr="Gelu(Relu(a0))")
+
+
+def test_gemm_runtime_b_residual(tmp_path):
+    a, b, r = randn(40, 30), randn(30, 21), randn(40, 21)
+    nodes = [h.make_node("Gemm", ["a", "b"], ["p"]), h.make_node("Add", ["p", "r"], ["y"])]
+    check(model_of(nodes, {"a": a, "b": b, "r": r}), tmp_path, [a, b, r], "ssmc.FusedGemm", expr="Add(a0, a1)")
+
+
+# Conv
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_conv_1x1_gelu(tmp_path, bias):
+    x, w, b = randn(2, 24, 9, 7), randn(40, 24, 1, 1) * 0.3, randn(40)
+    inputs = ["x", "w"] + (["b"] if bias else [])
+    nodes = [h.make_node("Conv", inputs, ["p"], kernel_shape=[1, 1]), h.make_node("Gelu", ["p"], ["y"])]
+    check(model_of(nodes, {"x": x}, {"w": w, "b": b}), tmp_path, [x], "ssmc.FusedConv", expr="Gelu(a0)")
+
+
+def test_conv_1x1_erf_gelu_then_residual(tmp_path):
+    x, w, b, r = randn(1, 32, 8, 11), randn(20, 32, 1, 1) * 0.3, randn(20), randn(1, 20, 8, 11)
+    nodes = ([h.make_node("Conv", ["x", "w", "b"], ["p"], kernel_shape=[1, 1])] + gelu_erf_nodes("p", "g")
+             + [h.make_node("Add", ["g", "r"], ["y"])])
+    check(model_of(nodes, {"x": x, "r": r}, {"w": w, "b": b, **GELU_CONSTS}), tmp_path, [x, r], "ssmc.FusedConv",
+          expr="Add(Gelu(a0), a1)")
+
+
+def test_conv_3x3_padded_channel_scale_relu(tmp_path):
+    # Padded 3x3: the GEMM runs on the padded grid and the expression in the crop; per-channel extra.
+    x, w, s = randn(2, 6, 10, 13), randn(12, 6, 3, 3) * 0.3, randn(1, 12, 1, 1)
+    nodes = [h.make_node("Conv", ["x", "w"], ["p"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             h.make_node("Mul", ["p", "s"], ["t"]), h.make_node("Relu", ["t"], ["y"])]
+    check(model_of(nodes, {"x": x}, {"w": w, "s": s}), tmp_path, [x], "ssmc.FusedConv", expr="Relu(Mul(a0, a1))")
+
+
+def test_conv_strided_grouped_im2col_residual(tmp_path):
+    # Stride 2 and groups: the im2col GEMM, per (image, group), with a full residual.
+    x, w, b = randn(2, 8, 15, 12), randn(16, 4, 3, 3) * 0.3, randn(16)
+    r = randn(2, 16, 7, 5)
+    nodes = [h.make_node("Conv", ["x", "w", "b"], ["p"], kernel_shape=[3, 3], strides=[2, 2], group=2),
+             h.make_node("Add", ["p", "r"], ["q"]), h.make_node("Sigmoid", ["q"], ["y"])]
+    check(model_of(nodes, {"x": x, "r": r}, {"w": w, "b": b}), tmp_path, [x, r], "ssmc.FusedConv")
+
+
+def test_conv_1d_bias_gelu(tmp_path):
+    x, w, b = randn(3, 10, 37), randn(8, 10, 3) * 0.3, randn(8)
+    nodes = [h.make_node("Conv", ["x", "w", "b"], ["p"], kernel_shape=[3], pads=[2, 0]), h.make_node("Gelu", ["p"], ["y"])]
+    check(model_of(nodes, {"x": x}, {"w": w, "b": b}), tmp_path, [x], "ssmc.FusedConv", expr="Gelu(a0)")
+
+
+# Not fused
+
+def test_depthwise_conv_is_not_fused(tmp_path):
+    x, w = randn(1, 16, 12, 12), randn(16, 1, 3, 3)
+    nodes = [h.make_node("Conv", ["x", "w"], ["p"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], group=16),
+             h.make_node("Relu", ["p"], ["y"])]
+    check(model_of(nodes, {"x": x}, {"w": w}), tmp_path, [x], "ssmc.FusedConv", fused=False)
+
+
+def test_product_with_two_users_is_not_fused(tmp_path):
+    x, w = randn(25, 30), randn(30, 25)
+    nodes = [h.make_node("MatMul", ["x", "w"], ["p"]), h.make_node("Relu", ["p"], ["q"]),
+             h.make_node("Transpose", ["p"], ["t"]), h.make_node("Add", ["q", "t"], ["y"])]
+    check(model_of(nodes, {"x": x}, {"w": w}), tmp_path, [x], "ssmc.FusedMatMul", fused=False)
+
+
+def test_product_that_is_a_graph_output_is_not_fused(tmp_path):
+    x, w = randn(20, 30), randn(30, 25)
+    nodes = [h.make_node("MatMul", ["x", "w"], ["p"]), h.make_node("Relu", ["p"], ["y"])]
+    check(model_of(nodes, {"x": x}, {"w": w}, outputs=("y", "p")), tmp_path, [x], "ssmc.FusedMatMul", fused=False)
+
+
+def test_chain_over_two_products_fuses_one(tmp_path):
+    # Add(MatMul, MatMul): the Add is the only user of both; one product takes it, the other stays an operand.
+    x, w1, w2 = randn(20, 30), randn(30, 25), randn(30, 25)
+    nodes = [h.make_node("MatMul", ["x", "w1"], ["p"]), h.make_node("MatMul", ["x", "w2"], ["q"]),
+             h.make_node("Add", ["p", "q"], ["y"])]
+    ir = check(model_of(nodes, {"x": x}, {"w1": w1, "w2": w2}), tmp_path, [x], "ssmc.FusedMatMul", expr="Add(a0, a1)")
+    assert ir.count("ssmc.FusedMatMul") == 1 and ir.count("MatMul(") == 2
+
+
+def test_product_broadcast_up_is_not_fused(tmp_path):
+    x, w, r = randn(20, 30), randn(30, 25), randn(3, 20, 25)
+    nodes = [h.make_node("MatMul", ["x", "w"], ["p"]), h.make_node("Add", ["p", "r"], ["y"])]
+    check(model_of(nodes, {"x": x, "r": r}, {"w": w}), tmp_path, [x, r], "ssmc.FusedMatMul", fused=False)
