@@ -208,3 +208,14 @@ def test_product_broadcast_up_is_not_fused(tmp_path):
     x, w, r = randn(20, 30), randn(30, 25), randn(3, 20, 25)
     nodes = [h.make_node("MatMul", ["x", "w"], ["p"]), h.make_node("Add", ["p", "r"], ["y"])]
     check(model_of(nodes, {"x": x, "r": r}, {"w": w}), tmp_path, [x, r], "ssmc.FusedMatMul", fused=False)
+
+
+def test_transposed_operand_view_and_transposed_extra(tmp_path):
+    # q @ k^T * scale + mask^T: k's Transpose is read in place through strides (a view); the Transpose feeding
+    # the extra must be materialized, since extras are read contiguously.
+    q, kk, mask = randn(2, 30, 16), randn(2, 26, 16), randn(2, 26, 30)
+    nodes = [h.make_node("Transpose", ["k"], ["kt"], perm=[0, 2, 1]), h.make_node("MatMul", ["q", "kt"], ["s"]),
+             h.make_node("Mul", ["s", "scale"], ["t"]), h.make_node("Transpose", ["mask"], ["mt"], perm=[0, 2, 1]),
+             h.make_node("Add", ["t", "mt"], ["y"])]
+    check(model_of(nodes, {"q": q, "k": kk, "mask": mask}, {"scale": np.array(0.25, np.float32)}), tmp_path,
+          [q, kk, mask], "ssmc.FusedMatMul", expr="Add(Mul(a0, 0.25), a1)")
