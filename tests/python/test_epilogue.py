@@ -3,6 +3,7 @@ and residual Adds, a scalar Mul, chains) compile to one ssmc.FusedMatMul / Fused
 applies the expression in its store. Each test checks the fused node is in the IR and compares with onnxruntime.
 Sizes are odd on purpose: N not a multiple of the vector width, few rows, several K chunks."""
 import math
+import os
 import subprocess
 
 import numpy as np
@@ -15,6 +16,9 @@ from onnx import numpy_helper
 from ssmc_testing import SSMC, assert_close, compile_model, run_onnxruntime, save
 
 rng = np.random.default_rng(11)
+# The standard pipeline without fuse-epilogue.
+UNFUSED = ("shape-inference,fold-constants,expand-s4nd,raise-linear-attention,raise-selective-scan,absorb-scan-layouts,"
+           "fold-pad-into-conv,cse,fuse-layernorm,fuse-gelu,fuse-elementwise,dce")
 
 
 def model_of(nodes, inputs, constants=None, outputs=("y",)):
@@ -44,6 +48,13 @@ def check(model, directory, inputs, fused_op, expr=None, fused=True, rtol=1e-5, 
     got = compile_model(model, directory).run(*inputs)
     for k, expected in enumerate(want):
         assert_close(got[k], expected, rtol=rtol, atol=atol, what=f"output {k}")
+    # The epilogue evaluates each op with the formula the unfused lowering uses, in the same order: the fused
+    # library must give the unfused one's bits.
+    unfused_dir = os.path.join(str(directory), "unfused")
+    os.makedirs(unfused_dir, exist_ok=True)
+    separate = compile_model(model, unfused_dir, "--passes", UNFUSED).run(*inputs)
+    for k in range(len(want)):
+        assert np.array_equal(got[k], separate[k]), f"output {k}: fused and unfused differ by {np.abs(got[k] - separate[k]).max()}"
     return ir
 
 
