@@ -230,3 +230,39 @@ def test_transposed_operand_view_and_transposed_extra(tmp_path):
              h.make_node("Add", ["t", "mt"], ["y"])]
     check(model_of(nodes, {"q": q, "k": kk, "mask": mask}, {"scale": np.array(0.25, np.float32)}), tmp_path,
           [q, kk, mask], "ssmc.FusedMatMul", expr="Add(Mul(a0, 0.25), a1)")
+
+
+# Hand-written fused nodes (ai.ssmc domain) on kernels that are no GEMM: the lowering computes the product, then
+# sweeps the expression over it. fuse-epilogue never makes these; the lowering must still be right.
+
+@pytest.mark.parametrize("case", ["depthwise", "partial_spatial_extra", "matmul_1d", "small_plane"])
+def test_hand_written_fused_node_off_the_gemm_path(tmp_path, case):
+    if case == "depthwise":
+        ins = {"x": randn(1, 16, 12, 12), "w": randn(16, 1, 3, 3), "e": randn(16, 1, 1)}
+        product = h.make_node("Conv", ["x", "w", ""], ["p"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], group=16)
+        fused_op, attrs = "FusedConv", dict(kernel_shape=[3, 3], pads=[1, 1, 1, 1], group=16)
+    elif case == "partial_spatial_extra":
+        ins = {"x": randn(2, 6, 8, 9), "w": randn(12, 6, 1, 1), "e": randn(9)}
+        product = h.make_node("Conv", ["x", "w", ""], ["p"], kernel_shape=[1, 1])
+        fused_op, attrs = "FusedConv", dict(kernel_shape=[1, 1])
+    elif case == "small_plane":
+        ins = {"x": randn(1, 8, 3, 3), "w": randn(2, 8, 1, 1), "e": randn(1, 2, 3, 3)}
+        product = h.make_node("Conv", ["x", "w", ""], ["p"], kernel_shape=[1, 1])
+        fused_op, attrs = "FusedConv", dict(kernel_shape=[1, 1])
+    else:
+        ins = {"x": randn(3, 7, 20), "w": randn(20), "e": randn(3, 7)}
+        product = h.make_node("MatMul", ["x", "w"], ["p"])
+        fused_op, attrs = "FusedMatMul", {}
+    operands = list(product.input) + ["e"]
+    expr = "Relu(Sub(Mul(a0, 0.5), a1))"
+    infos = [h.make_tensor_value_info(n, T.FLOAT, a.shape) for n, a in ins.items()]
+    fused = h.make_node(fused_op, operands, ["y"], domain="ai.ssmc", expr=expr, **attrs)
+    model = h.make_model(h.make_graph([fused], "g", infos, [onnx.ValueInfoProto(name="y")]),
+                         opset_imports=[h.make_opsetid("", 20), h.make_opsetid("ai.ssmc", 1)])
+    half = numpy_helper.from_array(np.array(0.5, np.float32), "half")
+    reference = h.make_model(h.make_graph(
+        [product, h.make_node("Mul", ["p", "half"], ["m"]), h.make_node("Sub", ["m", "e"], ["s"]), h.make_node("Relu", ["s"], ["y"])],
+        "g", infos, [onnx.ValueInfoProto(name="y")], initializer=[half]), opset_imports=[h.make_opsetid("", 20)])
+    xs = list(ins.values())
+    want = run_onnxruntime(reference, tmp_path, *xs)[0]
+    assert_close(compile_model(model, tmp_path).run(*xs)[0], want, rtol=1e-5, atol=1e-5)

@@ -46,8 +46,8 @@ func lowerConv(_ ctx: LoweringContext, fused: ProductEpilogue? = nil) throws {
   if element == .f32 && g.isDepthwiseFast {
     emitDepthwiseConv(ctx, g)
   } else if element == .f32 && g.prefersGemm(lanes: ctx.vectorLanes) {
-    let pixelStrides = fused?.convPixelStrides
-    let inGemm = pixelStrides.map { s in fused.map { ConvFusion(epilogue: $0, pixelStrides: s) } } ?? nil
+    var inGemm: ConvFusion? = nil
+    if let fused, let steps = fused.convPixelStrides { inGemm = ConvFusion(epilogue: fused, pixelStrides: steps) }
     if g.prefersPaddedGrid { emitPaddedGridConv(ctx, g, fused: inGemm) } else { emitGemmConv(ctx, g, fused: inGemm) }
     if inGemm != nil { return }
   } else {
