@@ -8,6 +8,7 @@ public enum Pipeline {
     let all: [any Pass] = [
       ShapeInference(), FoldConstants(), EliminateDeadCode(), EliminateCommonSubexpressions(), RaiseLinearAttention(),
       RaiseSelectiveScan(), AbsorbScanLayouts(), ExpandS4ND(), FoldPadIntoConv(), FuseLayerNorm(), FuseGelu(), FuseElementwise(),
+      FuseEpilogue(),
     ]
     return Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
   }()
@@ -25,6 +26,7 @@ public enum Pipeline {
     FuseLayerNorm(),  // one row-statistics kernel instead of the 6-10 node chains exporters emit for Layer/RMSNorm
     FuseGelu(),  // the 5-node erf GELU becomes one op before fuse-elementwise would absorb its pieces
     FuseElementwise(),  // elementwise chains become one loop each: no intermediate tensors written and re-read
+    FuseEpilogue(),  // the (fused) elementwise node after a MatMul/Gemm/Conv runs in the product's store
     EliminateDeadCode(),  // drops what folding and CSE left unused
   ]
 

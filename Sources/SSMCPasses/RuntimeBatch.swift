@@ -178,6 +178,9 @@ private struct SampleTracker {
   /// Output sample axes; each sample of an output must be one contiguous block (only size-1 dims before it).
   mutating func outputAxes() -> [Int?] {
     one.outputs.map { output in
+      if sizeDependent.contains(output.value) {
+        problems.append(Diagnostic(.unsupportedFeature, "output '\(output.name)' is computed from the batch size, so one sample would give it the wrong value; fix the batch size with --input-shape"))
+      }
       guard let axis = axes[output.value] else { return nil }
       if let dims = shape(one, output.value), !dims.prefix(axis).allSatisfy({ $0 == 1 }) {
         problems.append(Diagnostic(.unsupportedFeature, "output '\(output.name)' holds its samples along axis \(axis) of \(dims), not as contiguous blocks; fix the batch size with --input-shape"))

@@ -68,7 +68,8 @@ struct Compile: ParsableCommand {
     }
     let compiler = ModelCompiler(
       graph: graph, name: modelName, vectorLanes: Self.vectorLanes(cpu: targetCPU), profile: profile,
-      inputSampleAxes: batch?.inputAxes ?? [], outputSampleAxes: batch?.outputAxes ?? [])
+      inputSampleAxes: batch?.inputAxes ?? [], outputSampleAxes: batch?.outputAxes ?? [],
+      x86AVX512: Self.vectorLanes(cpu: targetCPU) == 16 && (targetTriple.map { $0.hasPrefix("x86_64") } ?? true))
     do {
       try compiler.check()
     } catch {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import SSMCFrontend
 import SSMCIR
+import SSMCPasses
 
 struct Inspect: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -17,5 +18,18 @@ struct Inspect: ParsableCommand {
     }
     let summary = ModelSummary(onnx)
     print(summary.text, terminator: "")
+    if let graph = try? Importer.importModel(onnx, options: ImportOptions()) { print(Self.batchReport(graph)) }
+  }
+
+  /// Whether the batch size can be left to run time (see `RuntimeBatch`), and why not.
+  static func batchReport(_ graph: Graph) -> String {
+    do {
+      guard let symbol = try RuntimeBatch.symbol(of: graph) else { return "batch: fixed (all input dims are static)" }
+      _ = try RuntimeBatch.analyze(graph, symbol: symbol)
+      return "batch: '\(symbol)' is given at run time (no op mixes samples; ssmc compiles one sample and runs it per sample)"
+    } catch {
+      let first = error.all.first.map { "\n  " + $0.description } ?? ""
+      return "batch: must be fixed with --input-shape (\(error.all.count) problem\(error.all.count == 1 ? "" : "s")):\(first)"
+    }
   }
 }

@@ -15,10 +15,11 @@ def small_model():
     rng = np.random.default_rng(0)
     w = numpy_helper.from_array(rng.standard_normal((64, 64)).astype(np.float32), "w")
     axes = numpy_helper.from_array(np.array([1], np.int64), "axes")
+    # Relu before the MatMul: after it, fuse-epilogue would merge the two into one node.
     nodes = [
-        helper.make_node("MatMul", ["x", "w"], ["mm"], name="project"),
-        helper.make_node("Relu", ["mm"], ["r"], name="act"),
-        helper.make_node("Transpose", ["r"], ["t"], perm=[1, 0], name="flip"),
+        helper.make_node("Relu", ["x"], ["r"], name="act"),
+        helper.make_node("MatMul", ["r", "w"], ["mm"], name="project"),
+        helper.make_node("Transpose", ["mm"], ["t"], perm=[1, 0], name="flip"),
         helper.make_node("ReduceSum", ["t", "axes"], ["y"], keepdims=0, name=""),  # unnamed: reported as node.N
     ]
     graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [32, 64])],
@@ -40,9 +41,9 @@ def test_profile_lists_every_node_and_adds_up(tmp_path):
     wall_ms = (time.perf_counter() - start) * 1e3
     cpu_ms = (time.thread_time() - cpu_start) * 1e3
     nodes = compiled.profile()
-    assert [n["op"] for n in nodes] == ["MatMul", "Relu", "Transpose", "ReduceSum"]
-    assert [n["name"] for n in nodes] == ["project", "act", "flip", "node.3"]
-    assert nodes[0]["shapes"] == "32x64, 64x64 -> 32x64"
+    assert [n["op"] for n in nodes] == ["Relu", "MatMul", "Transpose", "ReduceSum"]
+    assert [n["name"] for n in nodes] == ["act", "project", "flip", "node.3"]
+    assert nodes[1]["shapes"] == "32x64, 64x64 -> 32x64"
     assert nodes[3]["shapes"] == "64x32, 1 -> 64"
     assert all(n["calls"] == runs for n in nodes)
     total = sum(n["ms"] for n in nodes)

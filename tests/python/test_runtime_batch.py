@@ -64,6 +64,8 @@ def test_cnn_with_exporter_shape_math(tmp_path):
     compiled = check_batches(m, tmp_path, lambda n: [RNG.standard_normal((n, 3, 8, 8)).astype(np.float32)])
     assert compiled.inputs[0]["shape"] == (-1, 3, 8, 8)
     assert compiled.outputs[0]["shape"] == (-1, 5)
+    inspect = subprocess.run([SSMC, "inspect", save(m, tmp_path)], capture_output=True, text=True)
+    assert "batch: 'N' is given at run time" in inspect.stdout, inspect.stdout
     header = open(os.path.join(tmp_path, "model.h")).read()
     assert "float32[-1, 3, 8, 8]" in header and "model_output_shape" in header
 
@@ -143,6 +145,7 @@ MIXING = {
                            const("a", np.array([0], np.int64)), const("st", np.array([-1], np.int64))], "sample axis"),
     "batch size as data": ([h.make_node("Shape", ["x"], ["s"]), h.make_node("Cast", ["s"], ["f"], to=T.FLOAT),
                             h.make_node("Add", ["x", "f"], ["y"])], [], "computed from the batch size"),
+    "shape as an output": ([h.make_node("Shape", ["x"], ["y"])], [], "computed from the batch size"),
     "cumsum over the batch": ([h.make_node("CumSum", ["x", "ax0"], ["y"])], [const("ax0", np.array(0, np.int64))],
                               "sample axis"),
 }
@@ -160,6 +163,8 @@ def test_graphs_that_mix_samples_are_refused(tmp_path, case):
     assert message in result.stderr and "--input-shape" in result.stderr, result.stderr
     assert "model.onnx" in result.stderr
     assert not os.path.exists(lib)
+    inspect = subprocess.run([SSMC, "inspect", path], capture_output=True, text=True)
+    assert inspect.returncode == 0 and "batch: must be fixed with --input-shape" in inspect.stdout, inspect.stdout
     # Fixing the batch size makes the same graph compile.
     fixed = subprocess.run([SSMC, "compile", path, "-o", lib, "--input-shape", "x=2x2"], capture_output=True, text=True)
     assert fixed.returncode == 0, fixed.stderr

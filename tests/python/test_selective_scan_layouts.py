@@ -189,8 +189,10 @@ def test_pairwise_layouts(tmp_path, reverse, odd, states, groups):
     check(tmp_path, PAIRWISE, 2, channels, 37, states, groups, reverse, seed=states + groups)
 
 
-def test_all_layout_combinations(tmp_path):
-    rows = list(itertools.product(range(4), repeat=4))
+def test_many_layout_combinations(tmp_path):
+    # Every 11th of the 256 combinations (24 scans in one model): with the pairwise cases above this covers
+    # each tensor's four layouts next to many others, at a tenth of the compile time of all 256.
+    rows = list(itertools.product(range(4), repeat=4))[::11]
     check(tmp_path, rows, 1, 20, 19, 4, 4, True, seed=7)
 
 

@@ -160,8 +160,9 @@ enum RuntimeSource {
         body(closure, 0, n);
         return;
       }
-      /* About four claims per thread: enough to balance, few enough to keep each claim's work large. */
-      int64_t claims = 4 * (int64_t)(p->num_workers + 1);
+      /* About sixteen claims per thread: a thread slowed by the machine (a busy or preempted core) then
+         costs at most a sixteenth of its share, while each claim still amortizes its one atomic add. */
+      int64_t claims = 16 * (int64_t)(p->num_workers + 1);
       ssmc_job job = {body, closure, n, n > claims ? n / claims : 1, 0, 0};
       pthread_mutex_lock(&p->mutex);
       p->job = &job;

@@ -10,7 +10,13 @@ extension ConvGeometry {
   func prefersGemm(lanes: Int) -> Bool { outChannelsPerGroup >= 4 && outputPlane >= lanes }
 }
 
-func emitGemmConv(_ ctx: LoweringContext, _ g: ConvGeometry) {
+/// A fused product's epilogue on a Conv GEMM, with its extras' steps along the output plane.
+struct ConvFusion {
+  var epilogue: ProductEpilogue
+  var pixelStrides: [Int]
+}
+
+func emitGemmConv(_ ctx: LoweringContext, _ g: ConvGeometry, fused: ConvFusion? = nil) {
   let k = ctx.k
   let reduction = g.inChannelsPerGroup * g.kernelVolume
   let problem = MatMulProblem(
@@ -32,11 +38,14 @@ func emitGemmConv(_ ctx: LoweringContext, _ g: ConvGeometry) {
     var biasEpilogue: GemmEpilogue? = nil
     if g.hasBias {
       let bias = k.elementAddress(ctx.operand(2), type: f32, index: firstOut)
-      biasEpilogue = GemmEpilogue(extras: [bias]) { k, acc, row, _, _, extras in
+      biasEpilogue = GemmEpilogue(extras: [bias]) { k, acc, _, row, _, _, extras in
         acc + k.splat(k.load(.f32, from: extras[0], at: row), lanes: acc.lanes)
       }
     }
-    kernel.emitTiles(a: weights, b: buffer, bBatchStrides: [], c: out, epilogue: biasEpilogue)
+    let fusedEpilogue = fused.map { f in
+      f.epilogue.convEpilogue(pointers: f.epilogue.convPointers(ctx, n: n, firstOut: firstOut), pixelStrides: f.pixelStrides)
+    }
+    kernel.emitTiles(a: weights, b: buffer, bBatchStrides: [], c: out, epilogue: GemmEpilogue.chain(biasEpilogue, fusedEpilogue))
   }
 }
 
@@ -101,7 +110,7 @@ extension ConvGeometry {
   var prefersPaddedGrid: Bool { (1...2).contains(axes.count) && axes.allSatisfy { $0.stride == 1 } }
 }
 
-func emitPaddedGridConv(_ ctx: LoweringContext, _ g: ConvGeometry) {
+func emitPaddedGridConv(_ ctx: LoweringContext, _ g: ConvGeometry, fused: ConvFusion? = nil) {
   let k = ctx.k
   let (h, w) = g.planeAxes
   let paddedWidth = w.size + w.padBegin + w.padEnd
@@ -143,20 +152,31 @@ func emitPaddedGridConv(_ ctx: LoweringContext, _ g: ConvGeometry) {
     var epilogue: GemmEpilogue? = nil
     if g.hasBias {
       let bias = k.elementAddress(ctx.operand(2), type: f32, index: firstOut)
-      epilogue = GemmEpilogue(extras: [bias]) { k, acc, row, _, _, extras in
+      epilogue = GemmEpilogue(extras: [bias]) { k, acc, _, row, _, _, extras in
         acc + k.splat(k.load(.f32, from: extras[0], at: row), lanes: acc.lanes)
       }
     }
     let out = k.elementAddress(
       ctx.results[0], type: f32, index: (n * k.i64(Int64(g.outChannels)) + firstOut) * k.i64(Int64(g.outputPlane)))
-    kernel.emitTiles(a: weights, b: padded ?? image, access: .rowTable(rowTable), c: gridOut ?? out, epilogue: epilogue)
+    let extras = fused.map { $0.epilogue.convPointers(ctx, n: n, firstOut: firstOut) } ?? []
+    // On the grid a column is no output position: a fused epilogue runs in the crop instead.
+    let fusedEpilogue = fused.map { f in f.epilogue.convEpilogue(pointers: extras, pixelStrides: f.pixelStrides) }
+    kernel.emitTiles(
+      a: weights, b: padded ?? image, access: .rowTable(rowTable), c: gridOut ?? out,
+      epilogue: GemmEpilogue.chain(epilogue, gridOut == nil ? fusedEpilogue : nil))
     guard let gridOut else { return }
     // Crop the grid rows into Y.
     let rows = g.outChannelsPerGroup * h.output
-    ctx.parallelIfLarge(items: rows, work: rows * w.output, captures: [gridOut, out]) { begin, end, c in
+    ctx.parallelIfLarge(items: rows, work: rows * w.output, captures: [gridOut, out] + extras) { begin, end, c in
       k.forLoop(from: begin, to: end, hints: LoopHints(vectorize: false)) { row in
         k.forLoop(from: k.i64(0), to: k.i64(Int64(w.output)), hints: LoopHints(vectorize: true)) { i in
-          let v = k.load(.f32, from: c[0], at: row * k.i64(Int64(paddedWidth)) + i)
+          var v = k.load(.f32, from: c[0], at: row * k.i64(Int64(paddedWidth)) + i)
+          if let fusedEpilogue {
+            // row = (channel in group, output row): the position in the output plane is row' * width + i.
+            let channel = row / k.i64(Int64(h.output))
+            let position = (row - channel * k.i64(Int64(h.output))) * k.i64(Int64(w.output)) + i
+            v = fusedEpilogue.apply(k, v, [], channel, position, nil, Array(c[2...]))
+          }
           k.store(v, .f32, to: c[1], at: row * k.i64(Int64(w.output)) + i)
         }
       }

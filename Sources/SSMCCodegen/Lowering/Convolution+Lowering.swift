@@ -37,7 +37,9 @@ struct ConvGeometry {
   }
 }
 
-private func lowerConv(_ ctx: LoweringContext) throws {
+/// `fused`: the epilogue of an `ssmc.FusedConv`, in the GEMM's store where the conv is one (and the
+/// extra operands index the output plane as a whole), else as a sweep after the conv.
+func lowerConv(_ ctx: LoweringContext, fused: ProductEpilogue? = nil) throws {
   let g = try ConvGeometry(ctx)
   let element = try ctx.scalar(ctx.resultType(0).element)
   guard element.isFloat else { throw ctx.error("Conv needs float operands") }
@@ -56,13 +58,15 @@ private func lowerConv(_ ctx: LoweringContext) throws {
   }
   if element == .f32 && g.isDepthwiseFast {
     emitDepthwiseConv(ctx, g)
-    return
+  } else if element == .f32 && g.prefersGemm(lanes: ctx.vectorLanes) {
+    var inGemm: ConvFusion? = nil
+    if let fused, let steps = fused.convPixelStrides { inGemm = ConvFusion(epilogue: fused, pixelStrides: steps) }
+    if g.prefersPaddedGrid { emitPaddedGridConv(ctx, g, fused: inGemm) } else { emitGemmConv(ctx, g, fused: inGemm) }
+    if inGemm != nil { return }
+  } else {
+    emitGeneralConv(ctx, g, element: element)
   }
-  if element == .f32 && g.prefersGemm(lanes: ctx.vectorLanes) {
-    if g.prefersPaddedGrid { emitPaddedGridConv(ctx, g) } else { emitGemmConv(ctx, g) }
-    return
-  }
-  emitGeneralConv(ctx, g, element: element)
+  fused?.emitSweep(ctx)
 }
 
 /// The general kernel: for every output element, a sum over the group's input channels and the window,

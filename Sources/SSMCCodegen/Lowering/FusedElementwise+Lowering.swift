@@ -12,19 +12,24 @@ let fusionLowerings: [String: Lowering] = [
 ]
 
 /// The expression resolved before emission: each call's formula and attribute context, each literal's
-/// register type, so the (non-throwing) formula closure cannot meet an error.
-private indirect enum FusedPlan {
+/// register type, so the (non-throwing) formula closure cannot meet an error. Also evaluates the epilogues
+/// of fused products (FusedProduct+Lowering.swift), on whole accumulator vectors.
+indirect enum FusedPlan {
   case operand(Int)
   case floatLiteral(Double, ScalarType)
   case integerLiteral(Int64, ScalarType)
   case call(Formula, OpContext, [FusedPlan])
 
   init(_ ctx: LoweringContext) throws {
-    let op = ctx.op
-    let expression: ElementwiseExpression
     let elements = ctx.node.operands.indices.map { ctx.operandType($0).element }
+    try self.init(ctx, operandElements: elements)
+  }
+
+  /// The node's `expr` with operand `aK` of element type `operandElements[K]`.
+  init(_ ctx: LoweringContext, operandElements elements: [ElementType]) throws {
+    let expression: ElementwiseExpression
     do {
-      expression = try op.fusedExpression()
+      expression = try ctx.op.fusedExpression()
     } catch {
       throw ctx.error(error.message)
     }
@@ -64,13 +69,15 @@ private indirect enum FusedPlan {
     }
   }
 
-  func evaluate(_ k: KernelBuilder, _ loaded: [IRValue]) -> IRValue {
+  /// The expression's value from the loaded operands: scalars, or vectors of `lanes` lanes (literals then
+  /// splat to that many lanes).
+  func evaluate(_ k: KernelBuilder, _ loaded: [IRValue], lanes: Int = 1) -> IRValue {
     switch self {
     case .operand(let i): return loaded[i]
-    case .floatLiteral(let v, let scalar): return k.constant(v, k.type(scalar))
-    case .integerLiteral(let v, let scalar): return k.constant(bits: v, k.type(scalar))
+    case .floatLiteral(let v, let scalar): return k.constant(v, k.type(scalar, lanes: lanes))
+    case .integerLiteral(let v, let scalar): return k.constant(bits: v, k.type(scalar, lanes: lanes))
     case .call(let formula, let context, let arguments):
-      return formula(k, arguments.map { $0.evaluate(k, loaded) }, context)
+      return formula(k, arguments.map { $0.evaluate(k, loaded, lanes: lanes) }, context)
     }
   }
 }

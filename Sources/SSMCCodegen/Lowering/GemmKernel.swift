@@ -176,15 +176,16 @@ struct GemmKernel {
         let tEnd = k.min(tBegin + k.i64(Int64(tileBlock)), k.i64(Int64(tiles)))
         let pBegin = panelBlockIndex * k.i64(Int64(panelBlock))
         let pEnd = k.min(pBegin + k.i64(Int64(panelBlock)), k.i64(Int64(panels)))
-        k.forLoop(from: k.i64(0), to: k.i64(Int64(chunks)), hints: LoopHints(vectorize: false, unrollCount: 1)) { chunk in
+        // The epilogue (a fused expression may be costly) runs once per element: the last K chunk is peeled
+        // off the chunk loop and alone carries it.
+        func chunkRun(_ chunk: IRValue, epilogue: GemmEpilogue?) {
           let k0 = chunk * k.i64(Int64(kChunk))
           let kLength = k.min(k.i64(Int64(kChunk)), k.i64(Int64(p.k)) - k0)
           let first = k.compare(.eq, chunk, k.i64(0))
-          let last = k.compare(.eq, chunk, k.i64(Int64(chunks - 1)))
           let tile = Tile(
             kernel: self, access: access, a: captured[0], b: captured[1], c: captured[2], extras: Array(captured[3...]),
-            aBatch: aBatch, bBatch: bBatch, cBatch: cBatch, k0: k0, kLength: kLength, first: chunks == 1 ? nil : first,
-            last: chunks == 1 ? nil : last, epilogue: epilogue)
+            batch: batchIndex, aBatch: aBatch, bBatch: bBatch, cBatch: cBatch, k0: k0, kLength: kLength,
+            first: chunks == 1 ? nil : first, epilogue: epilogue)
           func panelRun(_ panel: IRValue, width: Int) {
             k.forLoop(from: tBegin, to: k.min(tEnd, k.i64(Int64(fullTiles))), hints: LoopHints(vectorize: false, unrollCount: 1)) { t in
               tile.emit(rowTile: t, rows: Self.rows, panel: panel, width: width)
@@ -202,21 +203,30 @@ struct GemmKernel {
             k.ifThen(k.compare(.gt, pEnd, k.i64(Int64(fullPanels)))) { panelRun(k.i64(Int64(fullPanels)), width: columnRemainder) }
           }
         }
+        let peeled = epilogue == nil ? 0 : 1
+        if chunks > peeled {
+          k.forLoop(from: k.i64(0), to: k.i64(Int64(chunks - peeled)), hints: LoopHints(vectorize: false, unrollCount: 1)) { chunk in
+            chunkRun(chunk, epilogue: nil)
+          }
+        }
+        if epilogue != nil { chunkRun(k.i64(Int64(chunks - 1)), epilogue: epilogue) }
       }
     }
   }
 }
 
-/// One register tile's code: accumulate A rows x B panel over a K chunk, then store (with the epilogue on
-/// the last chunk).
+/// One register tile's code: accumulate A rows x B panel over a K chunk, then store (through the epilogue,
+/// given only for the last chunk).
 private struct Tile {
   let kernel: GemmKernel
   let access: GemmKernel.BAccess
   let a, b, c: IRValue
   let extras: [IRValue]
+  /// The batch multi-index of the tile's item (empty for an unbatched problem).
+  let batch: [IRValue]
   let aBatch, bBatch, cBatch, k0, kLength: IRValue
-  /// Whether this is the first / last K chunk (nil: there is only one chunk).
-  let first, last: IRValue?
+  /// Whether this is the first K chunk (nil: there is only one chunk).
+  let first: IRValue?
   let epilogue: GemmEpilogue?
 
   func emit(rowTile: IRValue, rows: Int, panel: IRValue, width: Int) {
@@ -268,10 +278,7 @@ private struct Tile {
       for v in 0..<vectors {
         var value = sums[r * vectors + v]
         let column = column0 + k.i64(Int64(v * lanes))
-        if let epilogue {
-          let finished = epilogue.apply(k, value, m0 + k.i64(Int64(r)), column, mask(v), extras)
-          value = last.map { k.select($0, finished, value) } ?? finished
-        }
+        if let epilogue { value = epilogue.apply(k, value, batch, m0 + k.i64(Int64(r)), column, mask(v), extras) }
         k.storeVector(value, .f32, to: c, at: cRows[r] + k.i64(Int64(v * lanes)), mask: mask(v))
       }
     }

@@ -52,8 +52,8 @@ struct MatMulProblem {
 }
 
 /// MatMul with numpy semantics: 1-D operands are promoted (and the added dim dropped from the result),
-/// batch dims broadcast.
-private func lowerMatMul(_ ctx: LoweringContext) throws {
+/// batch dims broadcast. `fused`: the epilogue of an `ssmc.FusedMatMul`.
+func lowerMatMul(_ ctx: LoweringContext, fused: ProductEpilogue? = nil) throws {
   var aShape = ctx.operandShape(0)
   var bShape = ctx.operandShape(1)
   if aShape.count == 1 { aShape = [1] + aShape }
@@ -78,11 +78,16 @@ private func lowerMatMul(_ ctx: LoweringContext) throws {
     aK: aStrides[aStrides.count - 1],
     bBatchStrides: batchStrides(bBatch, bStrides), bK: bShape.count == ctx.operandShape(1).count ? bStrides[bStrides.count - 2] : 1,
     bN: bShape.count == ctx.operandShape(1).count ? bStrides[bStrides.count - 1] : 1)
-  try emitMatMul(ctx, problem.foldingBatchIntoRows(), a: ctx.operand(0), b: ctx.operand(1), bConstant: ctx.constant(1))
+  let folded = problem.foldingBatchIntoRows()
+  // With a 1-D operand the result drops the promoted dim: rows or columns are no longer output dims.
+  let keepsDims = ctx.operandShape(0).count >= 2 && ctx.operandShape(1).count >= 2
+  let epilogue = keepsDims ? fused?.matMulEpilogue(ctx, batch: outBatch, m: m, problem: folded) : nil
+  try emitMatMul(ctx, folded, a: ctx.operand(0), b: ctx.operand(1), bConstant: ctx.constant(1), epilogue: epilogue)
+  if let fused, epilogue == nil { fused.emitSweep(ctx) }
 }
 
-/// Gemm: Y = alpha * op(A) op(B) + beta * C.
-private func lowerGemm(_ ctx: LoweringContext) throws {
+/// Gemm: Y = alpha * op(A) op(B) + beta * C. `fused`: the epilogue of an `ssmc.FusedGemm`, after C.
+func lowerGemm(_ ctx: LoweringContext, fused: ProductEpilogue? = nil) throws {
   let op = ctx.op
   let alpha = Double(try op.float("alpha"))
   let beta = Double(try op.float("beta"))
@@ -100,7 +105,7 @@ private func lowerGemm(_ ctx: LoweringContext) throws {
     // C broadcasts unidirectionally to (M, N): strides along m and n, 0 where C has extent 1.
     let cStrides = hasC ? broadcastStrides(of: ctx.operandShape(2), to: [m, n]) : [0, 0]
     let element = try ctx.scalar(ctx.resultType(0).element)
-    epilogue = GemmEpilogue(extras: hasC ? [ctx.operand(2)] : []) { k, acc, row, column, mask, extras in
+    epilogue = GemmEpilogue(extras: hasC ? [ctx.operand(2)] : []) { k, acc, _, row, column, mask, extras in
       var value = alpha == 1 ? acc : acc * alpha
       guard hasC else { return value }
       let offset = ctx.flatIndex([row], strides: [cStrides[0]]) + ctx.flatIndex([column], strides: [cStrides[1]])
@@ -116,16 +121,29 @@ private func lowerGemm(_ ctx: LoweringContext) throws {
       return value
     }
   }
+  epilogue = GemmEpilogue.chain(epilogue, fused?.gemmEpilogue(ctx))
   try emitMatMul(ctx, problem, a: ctx.operand(0), b: ctx.operand(1), bConstant: ctx.constant(1), epilogue: epilogue)
 }
 
 /// A per-element (or per-vector) transformation applied to the finished accumulator before it is stored:
-/// `(builder, accumulator, row index, first column index, lane mask, captured extras) -> value`. Vector
+/// `(builder, accumulator, batch multi-index, row index, first column index, lane mask, captured extras) ->
+/// value`, indices in the problem's coordinates (the batch index is empty for an unbatched problem). Vector
 /// accumulators cover consecutive columns; the mask (nil: all lanes) marks the columns inside the matrix.
 /// `extras` are pointers the epilogue reads (captured into parallel bodies).
 struct GemmEpilogue {
+  typealias Apply = (KernelBuilder, IRValue, [IRValue], IRValue, IRValue, IRValue?, [IRValue]) -> IRValue
   var extras: [IRValue]
-  var apply: (KernelBuilder, IRValue, IRValue, IRValue, IRValue?, [IRValue]) -> IRValue
+  var apply: Apply
+
+  /// `first`, then `second` on its value (either may be nil); each sees its own extras.
+  static func chain(_ first: GemmEpilogue?, _ second: GemmEpilogue?) -> GemmEpilogue? {
+    guard let first, let second else { return first ?? second }
+    let split = first.extras.count
+    return GemmEpilogue(extras: first.extras + second.extras) { k, acc, batch, row, column, mask, extras in
+      let value = first.apply(k, acc, batch, row, column, mask, Array(extras[..<split]))
+      return second.apply(k, value, batch, row, column, mask, Array(extras[split...]))
+    }
+  }
 }
 
 /// Picks the kernel for a product: the packed f32 kernel when it pays, else loops.
@@ -175,7 +193,7 @@ func emitLoopMatMul(
     if let epilogue {
       k.forLoop(from: k.i64(0), to: k.i64(Int64(p.n)), hints: LoopHints(vectorize: true)) { j in
         let acc = k.load(element, from: captured[2], at: cRow + j)
-        let value = epilogue.apply(k, acc, row, j, nil, Array(captured[3...]))
+        let value = epilogue.apply(k, acc, batchIndex, row, j, nil, Array(captured[3...]))
         k.store(value, element, to: captured[2], at: cRow + j)
       }
     }

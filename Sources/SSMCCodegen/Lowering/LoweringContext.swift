@@ -25,6 +25,8 @@ public struct LoweringContext {
   /// Operands that are strided views (see `ViewPlan`), by operand index: their element strides. Only ops
   /// that read operands through `operandStrides` are given such operands.
   var stridedOperands: [Int: [Int]] = [:]
+  /// The target is x86-64 with AVX-512F: kernels may use its instructions directly (the scan's exp2).
+  var x86AVX512 = false
 
   /// The node as its shape rule sees it: attribute accessors with ONNX defaults.
   public var op: OpContext { graph.context(for: node) }

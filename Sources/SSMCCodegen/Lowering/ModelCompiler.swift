@@ -20,10 +20,12 @@ public struct ModelCompiler {
   /// holds the samples, or nil. Empty for a model of fixed shapes.
   public let inputSampleAxes: [Int?]
   public let outputSampleAxes: [Int?]
+  /// The target is x86-64 with AVX-512F (kernels may use its intrinsics).
+  public let x86AVX512: Bool
 
   public init(
     graph: Graph, name: String, vectorLanes: Int = 16, profile: Bool = false, inputSampleAxes: [Int?] = [],
-    outputSampleAxes: [Int?] = []
+    outputSampleAxes: [Int?] = [], x86AVX512: Bool = false
   ) {
     self.graph = graph
     self.name = name
@@ -31,6 +33,7 @@ public struct ModelCompiler {
     self.profile = profile
     self.inputSampleAxes = inputSampleAxes
     self.outputSampleAxes = outputSampleAxes
+    self.x86AVX512 = x86AVX512
   }
 
   public var kernelSymbol: String { "\(name)_kernel" }
@@ -189,7 +192,7 @@ public struct ModelCompiler {
       let arena = WorkspaceArena(base: p[p.count - 2])
       let context = LoweringContext(
         k: k, node: node, graph: graph, operands: operands, results: results, pool: p.last!, vectorLanes: vectorLanes,
-        arena: arena, stridedOperands: stridedOperands)
+        arena: arena, stridedOperands: stridedOperands, x86AVX512: x86AVX512)
       defer { workspaceBytes = arena.bytes }
       do {
         try lowering(context)

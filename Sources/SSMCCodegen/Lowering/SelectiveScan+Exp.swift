@@ -14,6 +14,25 @@ enum ScanExpCoefficients {
 }
 
 extension KernelBuilder {
+  /// The scan's 2^x for 16-lane vectors on AVX-512F: `vscalefps` applies the exponent in one instruction
+  /// (saturating to 0 and +inf, keeping subnormal results), which saves the integer exponent arithmetic of
+  /// the portable `scanExp2`. Same polynomial, same accuracy.
+  func scanExp2AVX512(_ x: IRValue) -> IRValue {
+    // Clamping keeps f finite for x = ±inf (the scale then saturates); compare+select passes NaN through.
+    let low = constant(-151, x.type)
+    let high = constant(129, x.type)
+    var xc = select(compare(.gt, low, x), low, x)
+    xc = select(compare(.lt, high, xc), high, xc)
+    let r = intrinsic("llvm.roundeven", overloads: [x.type], [xc])
+    let f = xc - r
+    let mantissa = mulAdd(f, polynomial(f, ScanExpCoefficients.exp2Tail), constant(1, x.type))
+    let allLanes = constant(bits: 0xFFFF, LLVMInt16TypeInContext(llvm.context))
+    let currentRounding = i32(4)
+    return intrinsic("llvm.x86.avx512.mask.scalef.ps.512", overloads: [], [mantissa, r, mantissa, allLanes, currentRounding])
+  }
+}
+
+extension KernelBuilder {
   /// 2^x for f32 scalars or vectors, ~1 ulp. NaN propagates. Results below 2^-126.5 (a decay under 1e-38,
   /// invisible next to the state's input term) flush to 0; x >= 127.5 gives +inf (true result >= 2.4e38).
   func scanExp2(_ x: IRValue) -> IRValue {

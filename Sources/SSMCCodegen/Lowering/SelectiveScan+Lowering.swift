@@ -26,6 +26,8 @@ struct ScanPlan {
   var hasDeltaBias: Bool
   var softplus: Bool
   var reverse: Bool
+  /// 2^x through AVX-512's vscalefps (16-lane vectors on x86 with AVX-512F).
+  var scalefExp = false
   /// Storage of u, delta, z and y (SelectiveScan+Layout.swift).
   var layouts: [ScanSequenceLayout] = Array(repeating: ScanSequenceLayout(), count: 4)
 
@@ -56,7 +58,7 @@ private func lowerSelectiveScan(_ ctx: LoweringContext) throws(CodegenError) {
     groups: bShape.count == 4 ? bShape[1] : 1, lanes: lanes,
     hasD: ctx.hasOperand(5), hasZ: ctx.hasOperand(6), hasDeltaBias: ctx.hasOperand(7),
     softplus: ((try? op.int("delta_softplus")) ?? 0) != 0, reverse: ((try? op.int("reverse")) ?? 0) != 0,
-    layouts: layouts)
+    scalefExp: ctx.x86AVX512 && lanes == 16, layouts: layouts)
   guard plan.groups > 0, plan.channels % plan.groups == 0 else {
     throw ctx.error("B/C have \(plan.groups) groups, which must divide the \(plan.channels) channels")
   }
@@ -214,7 +216,8 @@ struct ScanEmitter {
       k.splat(k.load(.f32, from: base, at: bcBase + n * i64(plan.length) + position), lanes: lanes)
     }
     func update(_ n: IRValue, _ state: IRValue) -> (state: IRValue, c: IRValue) {
-      let decay = k.scanExp2(delta * vector(aTile, n * i64(lanes)))
+      let scaled = delta * vector(aTile, n * i64(lanes))
+      let decay = plan.scalefExp ? k.scanExp2AVX512(scaled) : k.scanExp2(scaled)
       return (k.mulAdd(decay, state, deltaU * broadcast(p.b, n)), broadcast(p.c, n))
     }
     var y = dVector.map { $0 * u } ?? zeroVector

@@ -18,7 +18,13 @@ struct ViewPlan {
   /// such a result makes no views.
   init(_ graph: Graph, isExternal: (ValueID) -> Bool) {
     var consumers: [ValueID: Set<String>] = [:]
-    for node in graph.nodes { for case let v? in node.operands { consumers[v, default: []].insert(node.op) } }
+    for node in graph.nodes {
+      for (i, operand) in node.operands.enumerated() {
+        // A fused MatMul reads its A and B as MatMul does; its extra operands must be contiguous.
+        guard let v = operand else { continue }
+        consumers[v, default: []].insert(node.op == "ssmc.FusedMatMul" && i < 2 ? "MatMul" : node.op)
+      }
+    }
     for node in graph.nodes {
       if node.op == "Transpose", let result = node.results.first, !isExternal(result), consumers[result] == ["MatMul"],
         let source = node.operands.first ?? nil, strides[source] == nil, let permuted = Self.transposedStrides(node, graph) {

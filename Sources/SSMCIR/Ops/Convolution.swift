@@ -10,7 +10,7 @@ private let convAttributes = [
 ]
 
 /// Conv: X (N, C, D1...Dn), W (M, C/group, k1...kn), optional B (M) -> Y (N, M, O1...On).
-private let conv = OpSchema(
+let conv = OpSchema(
   "Conv", operands: [.required("X"), .required("W"), .optional("B")], attributes: convAttributes,
   inferTypes: { ctx throws(Diagnostic) in
     let x = try ctx.type(0)

@@ -1,5 +1,5 @@
 /// ssmc's own ops made by fusion passes (`ai.ssmc` domain, version 1).
-let fusionOps: [OpSchema] = [fusedElementwise.with(samples: .elementwise)]
+let fusionOps: [OpSchema] = [fusedElementwise.with(samples: .elementwise)] + fusedProductOps
 
 /// `ssmc.FusedElementwise`: a tree of elementwise ops evaluated per element in one loop, so intermediate
 /// tensors are never written to memory. The `expr` attribute holds the tree (`ElementwiseExpression`,

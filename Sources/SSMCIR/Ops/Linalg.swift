@@ -75,7 +75,7 @@ private let gemmSamples = SampleRule { ctx throws(Diagnostic) in
 
 /// MatMul as numpy.matmul: a 1-D A gets a leading 1 and a 1-D B a trailing 1, both removed from the result;
 /// batch dims (all but the last two) broadcast.
-private let matMul = OpSchema(
+let matMul = OpSchema(
   "MatMul", operands: [.required("A"), .required("B")],
   inferTypes: { ctx throws(Diagnostic) in
     let (a, b) = (try ctx.type(0), try ctx.type(1))
@@ -94,7 +94,7 @@ private let matMul = OpSchema(
 
 /// Gemm: Y = alpha * op(A) * op(B) + beta * C, op transposing when transA/transB; C broadcasts to (M, N)
 /// unidirectionally.
-private let gemm = OpSchema(
+let gemm = OpSchema(
   "Gemm", operands: [.required("A"), .required("B"), .optional("C")],
   attributes: [
     AttributeSpec("alpha", .float, default: .float(1)), AttributeSpec("beta", .float, default: .float(1)),
