@@ -46,17 +46,11 @@ func lowerConv(_ ctx: LoweringContext, fused: ProductEpilogue? = nil) throws {
   guard g.batch * g.outChannels * g.outputPlane > 0 else { return }
   if element == .f32 && g.isDepthwiseStrip(lanes: ctx.vectorLanes) {
     emitDepthwiseStripConv(ctx, g)
-    return
-  }
-  if element == .f32 && g.isDepthwiseRow {
+  } else if element == .f32 && g.isDepthwiseRow {
     emitDepthwiseRowConv(ctx, g)
-    return
-  }
-  if element == .f32 && g.isDepthwiseColumn {
+  } else if element == .f32 && g.isDepthwiseColumn {
     emitDepthwiseColumnConv(ctx, g)
-    return
-  }
-  if element == .f32 && g.isDepthwiseFast {
+  } else if element == .f32 && g.isDepthwiseFast {
     emitDepthwiseConv(ctx, g)
   } else if element == .f32 && g.prefersGemm(lanes: ctx.vectorLanes) {
     var inGemm: ConvFusion? = nil
