@@ -33,7 +33,6 @@ func emitDepthwiseConv(_ ctx: LoweringContext, _ g: ConvGeometry) {
   // Register budget: rows x vectors accumulators plus the input vectors and a weight (32 zmm, 16 ymm/xmm).
   let blockRows = min(4, h.output)
   let blockVectors = lanes >= 16 ? 4 : 2
-  let blockWidth = blockVectors * lanes
   ctx.parallelIfLarge(items: g.batch * g.outChannels, work: work / 8, captures: captures) { begin, end, c in
     k.forLoop(from: begin, to: end, hints: LoopHints(vectorize: false)) { item in
       let n = item / k.i64(Int64(g.outChannels))
@@ -71,23 +70,37 @@ func emitDepthwiseConv(_ ctx: LoweringContext, _ g: ConvGeometry) {
           }
         }
       }
-      func rowBlock(_ oh0: IRValue, rows: Int) {
-        let fullBlocks = w.output / blockWidth
-        k.forLoop(from: k.i64(0), to: k.i64(Int64(fullBlocks)), hints: LoopHints(vectorize: false, unrollCount: 1)) { b in
-          block(oh0, rows: rows, b * k.i64(Int64(blockWidth)), vectors: blockVectors, lastMask: nil)
-        }
-        let rest = w.output - fullBlocks * blockWidth
-        if rest > 0 {
-          let mask = rest % lanes == 0 ? nil : k.prefixMask(count: k.i64(Int64(rest % lanes)), lanes: lanes)
-          block(oh0, rows: rows, k.i64(Int64(fullBlocks * blockWidth)), vectors: (rest + lanes - 1) / lanes, lastMask: mask)
+      forEachBlock(k, count: h.output, size: blockRows) { oh0, rows in
+        forEachVectorBlock(k, extent: w.output, lanes: lanes, vectors: blockVectors) { column, vectors, mask in
+          block(oh0, rows: rows, column, vectors: vectors, lastMask: mask)
         }
       }
-      let rowBlocks = h.output / blockRows
-      k.forLoop(from: k.i64(0), to: k.i64(Int64(rowBlocks)), hints: LoopHints(vectorize: false, unrollCount: 1)) { r in
-        rowBlock(r * k.i64(Int64(blockRows)), rows: blockRows)
-      }
-      if h.output % blockRows > 0 { rowBlock(k.i64(Int64(rowBlocks * blockRows)), rows: h.output % blockRows) }
     }
+  }
+}
+
+/// Calls `body(start, size)` for consecutive blocks of `size` over 0..<count (a loop), then once for the
+/// shorter remainder, so the block size stays a compile-time constant in each body.
+func forEachBlock(_ k: KernelBuilder, count: Int, size: Int, _ body: (IRValue, Int) -> Void) {
+  let full = count / size
+  k.forLoop(from: k.i64(0), to: k.i64(Int64(full)), hints: LoopHints(vectorize: false, unrollCount: 1)) { b in
+    body(b * k.i64(Int64(size)), size)
+  }
+  if count % size > 0 { body(k.i64(Int64(full * size)), count % size) }
+}
+
+/// Calls `body(start, vectors, lastMask)` for blocks of `vectors` vectors across `extent` elements, then once
+/// for the remainder in as few vectors as it needs, its last vector masked to the extent.
+func forEachVectorBlock(_ k: KernelBuilder, extent: Int, lanes: Int, vectors: Int, _ body: (IRValue, Int, IRValue?) -> Void) {
+  let width = vectors * lanes
+  let full = extent / width
+  k.forLoop(from: k.i64(0), to: k.i64(Int64(full)), hints: LoopHints(vectorize: false, unrollCount: 1)) { b in
+    body(b * k.i64(Int64(width)), vectors, nil)
+  }
+  let rest = extent - full * width
+  if rest > 0 {
+    let mask = rest % lanes == 0 ? nil : k.prefixMask(count: k.i64(Int64(rest % lanes)), lanes: lanes)
+    body(k.i64(Int64(full * width)), (rest + lanes - 1) / lanes, mask)
   }
 }
 

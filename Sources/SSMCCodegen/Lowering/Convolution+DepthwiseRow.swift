@@ -109,22 +109,11 @@ func emitDepthwiseRowConv(_ ctx: LoweringContext, _ g: ConvGeometry) {
             k.store(k.load(.f32, from: c[0], at: from + i), .f32, to: buffer, at: i + k.i64(Int64(r * bufferStride + w.padBegin)))
           }
         }
-        let blockWidth = blockVectors * lanes
-        let fullBlocks = w.output / blockWidth
-        k.forLoop(from: k.i64(0), to: k.i64(Int64(fullBlocks)), hints: LoopHints(vectorize: false, unrollCount: 1)) { b in
-          block(row0, rows: rows, b * k.i64(Int64(blockWidth)), vectors: blockVectors, lastMask: nil)
-        }
-        let rest = w.output - fullBlocks * blockWidth
-        if rest > 0 {
-          let mask = rest % lanes == 0 ? nil : k.prefixMask(count: k.i64(Int64(rest % lanes)), lanes: lanes)
-          block(row0, rows: rows, k.i64(Int64(fullBlocks * blockWidth)), vectors: (rest + lanes - 1) / lanes, lastMask: mask)
+        forEachVectorBlock(k, extent: w.output, lanes: lanes, vectors: blockVectors) { column, vectors, mask in
+          block(row0, rows: rows, column, vectors: vectors, lastMask: mask)
         }
       }
-      let rowBlocks = h.size / blockRows
-      k.forLoop(from: k.i64(0), to: k.i64(Int64(rowBlocks)), hints: LoopHints(vectorize: false, unrollCount: 1)) { b in
-        rowBlock(b * k.i64(Int64(blockRows)), rows: blockRows)
-      }
-      if h.size % blockRows > 0 { rowBlock(k.i64(Int64(rowBlocks * blockRows)), rows: h.size % blockRows) }
+      forEachBlock(k, count: h.size, size: blockRows) { row0, rows in rowBlock(row0, rows: rows) }
     }
   }
 }
