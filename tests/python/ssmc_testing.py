@@ -27,6 +27,14 @@ def compile_model(model, directory, *extra_args, threads=0):
     return CompiledModel(lib, threads=threads)
 
 
+def ir_after_pipeline(model, directory, name="ir.onnx"):
+    """The text IR of `model` after ssmc's standard pipeline (`ssmc dump-ir --after dce`)."""
+    path = save(model, directory, name)
+    result = subprocess.run([SSMC, "dump-ir", path, "--after", "dce"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
 def run_onnxruntime(model, directory, *inputs):
     """Runs `model` in onnxruntime with graph optimizations off (a plain reference)."""
     import onnxruntime as ort

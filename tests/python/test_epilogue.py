@@ -4,7 +4,6 @@ applies the expression in its store. Each test checks the fused node is in the I
 Sizes are odd on purpose: N not a multiple of the vector width, few rows, several K chunks."""
 import math
 import os
-import subprocess
 
 import numpy as np
 import onnx
@@ -13,7 +12,7 @@ from onnx import TensorProto as T
 from onnx import helper as h
 from onnx import numpy_helper
 
-from ssmc_testing import SSMC, assert_close, compile_model, run_onnxruntime, save
+from ssmc_testing import assert_close, compile_model, ir_after_pipeline, run_onnxruntime
 
 rng = np.random.default_rng(11)
 # The standard pipeline without fuse-epilogue.
@@ -29,10 +28,7 @@ def model_of(nodes, inputs, constants=None, outputs=("y",)):
 
 
 def ir_of(model, directory):
-    path = save(model, directory, "ir.onnx")
-    result = subprocess.run([SSMC, "dump-ir", path, "--after", "dce"], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+    return ir_after_pipeline(model, directory)
 
 
 def check(model, directory, inputs, fused_op, expr=None, fused=True, rtol=1e-5, atol=1e-5):

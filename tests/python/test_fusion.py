@@ -11,7 +11,7 @@ from onnx import TensorProto as T
 from onnx import helper as h
 from onnx import numpy_helper
 
-from ssmc_testing import SSMC, assert_close, compile_model, run_onnxruntime, save
+from ssmc_testing import SSMC, assert_close, compile_model, ir_after_pipeline, run_onnxruntime, save
 
 rng = np.random.default_rng(7)
 UNFUSED = "shape-inference,fold-constants,cse,dce"
@@ -30,10 +30,7 @@ def model_of(nodes, inputs, outputs, constants=None):
 
 def fused_ir(model, directory):
     """The IR after the standard pipeline."""
-    path = save(model, directory, "ir.onnx")
-    result = subprocess.run([SSMC, "dump-ir", path, "--after", "dce"], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+    return ir_after_pipeline(model, directory)
 
 
 def check(model, directory, inputs, expect_in_ir, rtol=2e-6, atol=2e-6, reference=None):
