@@ -45,8 +45,9 @@ public struct FoldScanOperands: Pass {
     guard scan.results.count == 1, scan.attributes["layout_transposed"] == nil, scan.attributes["layout_flipped"] == nil,
       let u = scan.operands[0], let uShape = p.type(u)?.staticShape, uShape.count == 3, p.type(scan.results[0])?.staticShape == uShape
     else { return nil }
-    return foldIdentities(p, index, scan) ?? foldDelta(p, index, scan) ?? foldSkip(p, index, scan, channels: uShape[1])
-      ?? foldGate(p, index, scan) ?? foldReversal(p, index, scan)
+    // Identities last: the skip term reads the same (identity-gathered) u value the scan does until then.
+    return foldDelta(p, index, scan) ?? foldSkip(p, index, scan, channels: uShape[1]) ?? foldGate(p, index, scan)
+      ?? foldReversal(p, index, scan) ?? foldIdentities(p, index, scan)
   }
 
   // MARK: identities: exporters gather with [0, …, L−1] for reverse = 0; Reshapes back to y's shape
