@@ -16,8 +16,9 @@ import SSMCIR
 ///
 /// The softplus fold needs no bias yet because the bias goes in before the softplus; D needs no z yet because
 /// the gate multiplies the skip term too. On the y side the match looks through single-use Reshapes back to
-/// y's shape (raise-selective-scan leaves some). Every folded value must have the scan or the chain as its
-/// only user, so no work is duplicated; dce runs after each fold so the bypassed nodes stop counting as uses.
+/// y's shape (raise-selective-scan leaves some). A folded delta, y and every value on y's chain must have a
+/// single user, so no work is duplicated (a reversal or identity Gather of an input may have other users: it
+/// stays for them, the scan reads its input); dce runs after each fold so bypassed nodes stop counting as uses.
 public struct FoldScanOperands: Pass {
   public let name = "fold-scan-operands"
   public init() {}
