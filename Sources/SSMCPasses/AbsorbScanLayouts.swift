@@ -76,7 +76,7 @@ public struct AbsorbScanLayouts: Pass {
   }
 
   /// The one axis a Slice reverses completely while keeping every other axis whole, or nil.
-  private func reversedAxis(_ graph: Graph, _ node: Node, _ inType: TensorType, _ outType: TensorType) -> Int? {
+  func reversedAxis(_ graph: Graph, _ node: Node, _ inType: TensorType, _ outType: TensorType) -> Int? {
     guard let shape = inType.staticShape, outType.staticShape == shape, node.operands.count >= 5, let stepsValue = node.operands[4],
       let stepsData = graph.constants[stepsValue], let startsValue = node.operands[1], let startsData = graph.constants[startsValue]
     else { return nil }

@@ -7,7 +7,7 @@ public enum Pipeline {
   public static let registry: [String: any Pass] = {
     let all: [any Pass] = [
       ShapeInference(), FoldConstants(), EliminateDeadCode(), EliminateCommonSubexpressions(), RaiseLinearAttention(),
-      RaiseSelectiveScan(), AbsorbScanLayouts(), ExpandS4ND(), FoldPadIntoConv(), FuseLayerNorm(), FuseGelu(), FuseElementwise(),
+      RaiseSelectiveScan(), FoldScanOperands(), AbsorbScanLayouts(), ExpandS4ND(), FoldPadIntoConv(), FuseLayerNorm(), FuseGelu(), FuseElementwise(),
       FuseEpilogue(),
     ]
     return Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
@@ -20,6 +20,7 @@ public enum Pipeline {
     ExpandS4ND(),  // S4ND2D -> separable depthwise convs, kernels computed for the now-static input size
     RaiseLinearAttention(),  // Mamba-shaped LinearAttention -> SelectiveScan: needs static shapes and folded view shapes
     RaiseSelectiveScan(),  // LinearScan (an ONNX Scan) + the math around it -> SelectiveScan; before cse/dce clean up
+    FoldScanOperands(),  // softplus/bias on delta, D·u, the z gate, reversals -> the scan's operands and flags
     AbsorbScanLayouts(),  // Transpose/flip copies around scans become strided reads and writes (dce drops the copies)
     FoldPadIntoConv(),  // zero Pad + Conv -> Conv with larger pads (S4ND's long kernels); needs folded pads
     EliminateCommonSubexpressions(),  // exporters repeat identical shape math and constants per layer

@@ -33,7 +33,7 @@ struct PassManagerTests {
   @Test func standardPipelineOrder() {
     #expect(Pipeline.standard.map(\.name) == [
       "shape-inference", "fold-constants", "expand-s4nd", "raise-linear-attention", "raise-selective-scan",
-      "absorb-scan-layouts", "fold-pad-into-conv", "cse", "fuse-layernorm", "fuse-gelu", "fuse-elementwise", "fuse-epilogue",
+      "fold-scan-operands", "absorb-scan-layouts", "fold-pad-into-conv", "cse", "fuse-layernorm", "fuse-gelu", "fuse-elementwise", "fuse-epilogue",
       "dce",
     ])
     #expect(Set(Pipeline.registry.keys) == Set(Pipeline.standard.map(\.name)))
@@ -46,7 +46,7 @@ struct PassManagerTests {
 
   @Test func unknownPassNameIsAnError() {
     let error = #expect(throws: Diagnostics.self) { try Pipeline.parse("shape-inference,fold-constant") }
-    #expect(error?.description.contains("unknown pass 'fold-constant'; known passes: absorb-scan-layouts, cse, dce, expand-s4nd, fold-constants, fold-pad-into-conv, fuse-elementwise, fuse-epilogue, fuse-gelu, fuse-layernorm, raise-linear-attention, raise-selective-scan, shape-inference") == true)
+    #expect(error?.description.contains("unknown pass 'fold-constant'; known passes: absorb-scan-layouts, cse, dce, expand-s4nd, fold-constants, fold-pad-into-conv, fold-scan-operands, fuse-elementwise, fuse-epilogue, fuse-gelu, fuse-layernorm, raise-linear-attention, raise-selective-scan, shape-inference") == true)
   }
 
   @Test func printAfterAllDumpsOncePerPassInOrder() throws {

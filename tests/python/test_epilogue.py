@@ -16,7 +16,7 @@ from ssmc_testing import assert_close, compile_model, ir_after_pipeline, run_onn
 
 rng = np.random.default_rng(11)
 # The standard pipeline without fuse-epilogue.
-UNFUSED = ("shape-inference,fold-constants,expand-s4nd,raise-linear-attention,raise-selective-scan,absorb-scan-layouts,"
+UNFUSED = ("shape-inference,fold-constants,expand-s4nd,raise-linear-attention,raise-selective-scan,fold-scan-operands,absorb-scan-layouts,"
            "fold-pad-into-conv,cse,fuse-layernorm,fuse-gelu,fuse-elementwise,dce")
 
 

@@ -174,3 +174,46 @@ def test_deep_shared_mul_chain_stays_fast(tmp_path):
     onnx.save(model, path)
     proc = subprocess.run([SSMC, "dump-ir", path, "--after", "dce"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "ReduceSum" in proc.stdout
+
+
+def compiled_ir(model, tmp_path):
+    path = tmp_path / "scan.onnx"
+    onnx.save(model, str(path))
+    out = tmp_path / "scan.ir"
+    proc = subprocess.run([SSMC, "compile", str(path), "--emit", "ir", "-o", str(out)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return out.read_text()
+
+
+COMBOS = [(present, softplus, reverse)
+          for mask in range(8)
+          for present in [[name for bit, name in enumerate(OPTIONAL) if mask >> bit & 1]]
+          for softplus in (False, True) for reverse in (False, True)]
+
+
+@pytest.mark.parametrize("present,softplus,reverse", COMBOS)
+def test_scan_operands_folded(tmp_path, present, softplus, reverse):
+    """After the full pipeline the exported body's softplus, bias, D·u, gate and reversals are one scan node."""
+    k = COMBOS.index((present, softplus, reverse))
+    shape = (1, 8, 7, 4, 2, 4) if k % 2 else (2, 6, 5, 3, 1, 3)
+    model, feeds, expected = inlined_case(100 + k, shape, present, softplus, reverse)
+    ir = compiled_ir(model, tmp_path)
+    scans = [line for line in ir.splitlines() if "ssmc.SelectiveScan(" in line]
+    assert len(scans) == 1, ir
+    for op in ("Gather(", "Softplus(", "Sigmoid(", "Where(", "Greater(", "FusedElementwise(", "LinearScan("):
+        assert op not in ir, ir
+    scan = scans[0]
+    result = scan.split("=", 1)[0].strip()
+    assert f"return {result}" in ir, ir
+    operands = [s.strip() for s in scan.split("ssmc.SelectiveScan(", 1)[1].split(")", 1)[0].split(",")]
+    operands += ["none"] * (8 - len(operands))
+    assert operands[:3] == ["%u", "%delta", "%A"], scan
+    for name, got in zip("BC", operands[3:5]):
+        # B and C are the inputs themselves or their Reshape to (batch, G, N, L).
+        assert got == f"%{name}" or any(line.strip().startswith(f"{got} = Reshape(%{name},") for line in ir.splitlines()), ir
+    for name, got in zip(OPTIONAL, operands[5:]):
+        assert got == (f"%{name}" if name in present else "none"), scan
+    attributes = scan.split(")", 1)[1]
+    assert ("delta_softplus = 1" in attributes) == softplus, scan
+    assert ("reverse = 1" in attributes) == reverse, scan
+    run_and_compare(model, feeds, expected, tmp_path)
