@@ -107,10 +107,7 @@ public final class CompiledModel {
       guard tensor.elementType == info.elementType else {
         throw RuntimeError(.invalidArgument, "input \(index) '\(info.name)': expected \(info.elementType), given \(tensor.elementType)")
       }
-      // A -1 dim is the run-time batch: any size (the library checks that the inputs agree).
-      guard tensor.shape.count == info.shape.count,
-        zip(tensor.shape, info.shape).allSatisfy({ given, wanted in wanted < 0 ? given >= 0 : given == wanted })
-      else {
+      guard info.accepts(shape: tensor.shape) else {
         throw RuntimeError(.shapeMismatch, "input \(index) '\(info.name)': expected shape \(info.shape), given \(tensor.shape)")
       }
       guard tensor.bytes.count == tensor.elementCount * tensor.elementType.byteSize else {

@@ -35,6 +35,12 @@ public struct TensorInfo: Sendable, Equatable {
     self.elementType = elementType
     self.shape = shape
   }
+
+  /// Whether a tensor of `shape` fits: same rank, equal dims, any size where the model says -1 (the
+  /// run-time batch; the library checks that the inputs agree on it).
+  public func accepts(shape given: [Int]) -> Bool {
+    given.count == shape.count && zip(given, shape).allSatisfy { g, wanted in wanted < 0 ? g >= 0 : g == wanted }
+  }
 }
 
 /// A dense row-major tensor in host memory.

@@ -34,8 +34,7 @@ func modelInputs(_ tensors: [ONNXTensor], paths: [String], for model: CompiledMo
       throw ToolError("\(what) must be \(info.elementType), the file holds \(elementTypeName(tensor.elementType))")
     }
     let shape = tensor.dims.map { Int($0) }
-    // -1 is the run-time batch dim: any size (the library checks that the inputs agree).
-    guard shape.count == info.shape.count, zip(shape, info.shape).allSatisfy({ $1 < 0 ? $0 >= 0 : $0 == $1 }) else {
+    guard info.accepts(shape: shape) else {
       throw ToolError("\(what) must have shape \(info.shape), the file holds \(shape)")
     }
     result.append(HostTensor(elementType: type, shape: shape, bytes: tensor.data))
