@@ -51,6 +51,15 @@ public struct SampleContext: Sendable {
     self.resultShapesAtTwo = resultShapesAtTwo
   }
 
+  /// The one axis along which shape `two` is twice shape `one`, all others equal: where a value at two
+  /// samples holds its samples.
+  public static func doubledAxis(_ one: [Int], _ two: [Int]) -> Int? {
+    guard one.count == two.count else { return nil }
+    let changed = (0..<one.count).filter { one[$0] != two[$0] }
+    guard changed.count == 1, two[changed[0]] == 2 * one[changed[0]] else { return nil }
+    return changed[0]
+  }
+
   public func axis(_ operand: Int) -> Int? { operand < operandAxes.count ? operandAxes[operand] : nil }
   public func rank(_ operand: Int) -> Int { op.operandTypes[operand]?.rank ?? 0 }
   public var resultCount: Int { resultShapes.count }
@@ -124,8 +133,7 @@ extension SampleRule {
       throw ctx.mixes("its input's sample axis \(axis) is not outermost")
     }
     let (one, two) = (ctx.resultShapes[0], ctx.resultShapesAtTwo[0])
-    let changed = (0..<one.count).filter { one[$0] != two[$0] }
-    guard changed.count == 1, let k = changed.first, one[..<k].allSatisfy({ $0 == 1 }) else {
+    guard let k = SampleContext.doubledAxis(one, two), one[..<k].allSatisfy({ $0 == 1 }) else {
       throw ctx.mixes("its result \(one) at one sample becomes \(two) at two, not one outermost axis twice as long")
     }
     return [k]

@@ -92,9 +92,13 @@ private struct SampleTracker {
   /// Results of nodes already reported, so their users do not report the same problem again.
   var reported: Set<ValueID> = []
 
+  /// Values some node computes at two samples (the rest are inputs or constants there).
+  let computedAtTwo: Set<ValueID>
+
   init(one: Graph, two: Graph) {
     self.one = one
     self.two = two
+    computedAtTwo = Set(two.nodes.flatMap(\.results))
   }
 
   private func shape(_ graph: Graph, _ id: ValueID) -> [Int]? { graph.type(of: id)?.staticShape }
@@ -102,7 +106,7 @@ private struct SampleTracker {
   mutating func classifyConstants() {
     for (id, a) in one.constants {
       guard let b = two.constants[id] else {
-        if two.type(of: id) != nil, shape(two, id) != a.shape || two.nodes.contains(where: { $0.results.contains(id) }) {
+        if two.type(of: id) != nil, shape(two, id) != a.shape || computedAtTwo.contains(id) {
           problems.append(Diagnostic(.unsupportedFeature, "value '\(one[id].name)' is folded to a constant at one sample but not at two, so ssmc cannot check how it depends on the batch size"))
         }
         continue
@@ -110,7 +114,7 @@ private struct SampleTracker {
       if a == b { continue }
       if a.shape == b.shape {
         sizeDependent.insert(id)
-      } else if let axis = doubledAxis(a.shape, b.shape), b == repeated(a, along: axis) {
+      } else if let axis = SampleContext.doubledAxis(a.shape, b.shape), b == repeated(a, along: axis) {
         axes[id] = axis
       } else {
         problems.append(Diagnostic(.unsupportedFeature, "constant '\(one[id].name)' is computed from the batch size and differs between samples"))
@@ -119,8 +123,6 @@ private struct SampleTracker {
   }
 
   mutating func followNodes() {
-    var atTwo: [ValueID: Node] = [:]
-    for node in two.nodes { for r in node.results { atTwo[r] = node } }
     for node in one.nodes {
       let location = Location(node: node.name, opType: node.op)
       if node.operands.contains(where: { $0.map(reported.contains) == true }) {
@@ -134,7 +136,7 @@ private struct SampleTracker {
       let resultShapes = node.results.compactMap { shape(one, $0) }
       let resultShapesAtTwo = node.results.compactMap { shape(two, $0) }
       guard resultShapes.count == node.results.count, resultShapesAtTwo.count == node.results.count,
-        atTwo[node.results[0]] != nil
+        computedAtTwo.contains(node.results[0])
       else {
         problems.append(Diagnostic(.unsupportedFeature, "the node's shapes cannot be compared at one and two samples", at: location))
         continue
@@ -165,7 +167,7 @@ private struct SampleTracker {
       for (k, result) in node.results.enumerated() {
         let axis = k < resultAxes.count ? resultAxes[k] : nil
         let (a, b) = (resultShapes[k], resultShapesAtTwo[k])
-        let fits = axis.map { x in x < a.count && doubledAxis(a, b) == x } ?? (a == b)
+        let fits = axis.map { x in x < a.count && SampleContext.doubledAxis(a, b) == x } ?? (a == b)
         guard fits else {
           problems.append(Diagnostic(.unsupportedFeature, "result \(k) is \(a) at one sample and \(b) at two, which does not match the sample axis \(axis.map(String.init) ?? "none") its op keeps; fix the batch size with --input-shape", at: location))
           continue
@@ -188,14 +190,6 @@ private struct SampleTracker {
       return axis
     }
   }
-}
-
-/// The one axis along which `two` is twice `one` (all others equal), if any.
-private func doubledAxis(_ one: [Int], _ two: [Int]) -> Int? {
-  guard one.count == two.count else { return nil }
-  let changed = (0..<one.count).filter { one[$0] != two[$0] }
-  guard changed.count == 1, two[changed[0]] == 2 * one[changed[0]] else { return nil }
-  return changed[0]
 }
 
 /// `data` twice along `axis` (what a constant that does not depend on the sample looks like at two samples).
