@@ -66,10 +66,11 @@ struct Compile: ParsableCommand {
       try writeAtomically(Printer().print(graph), to: outputPath)
       return
     }
+    let lanes = Self.vectorLanes(cpu: targetCPU)
     let compiler = ModelCompiler(
-      graph: graph, name: modelName, vectorLanes: Self.vectorLanes(cpu: targetCPU), profile: profile,
+      graph: graph, name: modelName, vectorLanes: lanes, profile: profile,
       inputSampleAxes: batch?.inputAxes ?? [], outputSampleAxes: batch?.outputAxes ?? [],
-      x86AVX512: Self.vectorLanes(cpu: targetCPU) == 16 && (targetTriple.map { $0.hasPrefix("x86_64") } ?? true))
+      x86AVX512: lanes == 16 && (targetTriple.map { $0.hasPrefix("x86_64") } ?? true))
     do {
       try compiler.check()
     } catch {
