@@ -123,18 +123,7 @@ def scan_model(data, present, with_function):
 
 def best_time(fn, repeat, min_seconds=0.3):
     """Median of `repeat` timed batches, each long enough to be measured well; seconds per call."""
-    fn()
-    start = time.perf_counter()
-    fn()
-    once = max(time.perf_counter() - start, 1e-6)
-    inner = max(1, int(min_seconds / repeat / once))
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(inner):
-            fn()
-        times.append((time.perf_counter() - start) / inner)
-    return float(np.median(times))
+    return float(np.median(interleaved_times([fn], repeat, min_seconds)[0]))
 
 
 def interleaved_times(fns, repeat, min_seconds=0.3):
