@@ -38,6 +38,11 @@ class CompiledModel:
         lib.ssmc_last_error.argtypes = [ctypes.c_void_p]
         lib.ssmc_last_error.restype = ctypes.c_char_p
         lib.ssmc_set_num_threads.argtypes = [ctypes.c_void_p, ctypes.c_int32]
+        # Present in libraries that take a run-time batch (older ones have fixed shapes only).
+        self._output_shape_fn = getattr(lib, "ssmc_output_shape", None)
+        if self._output_shape_fn is not None:
+            self._output_shape_fn.argtypes = [ctypes.c_void_p, ctypes.POINTER(_Tensor), ctypes.c_int32, ctypes.c_int32,
+                                              ctypes.POINTER(ctypes.c_int64)]
         self._ctx = lib.ssmc_create()
         if not self._ctx:
             raise SSMCError("could not create a context (out of memory)")
@@ -57,10 +62,10 @@ class CompiledModel:
         shape = self.outputs[index]["shape"]
         if -1 not in shape:
             return shape
+        if self._output_shape_fn is None:
+            raise SSMCError(f"output {index} has a run-time dim but the library lacks ssmc_output_shape")
         dims = (ctypes.c_int64 * max(len(shape), 1))()
-        fn = self._lib.ssmc_output_shape
-        fn.argtypes = [ctypes.c_void_p, ctypes.POINTER(_Tensor), ctypes.c_int32, ctypes.c_int32, ctypes.POINTER(ctypes.c_int64)]
-        if fn(self._ctx, ins, count, index, dims) != 0:
+        if self._output_shape_fn(self._ctx, ins, count, index, dims) != 0:
             raise SSMCError(self._lib.ssmc_last_error(self._ctx).decode())
         return tuple(dims[i] for i in range(len(shape)))
 
