@@ -35,6 +35,16 @@ def ir_after_pipeline(model, directory, name="ir.onnx"):
     return result.stdout
 
 
+def emitted_ir(model, directory, name="ir_model.onnx"):
+    """The text IR `ssmc compile --emit ir` writes for `model`: the graph as compiled."""
+    path = save(model, directory, name)
+    out = os.path.join(str(directory), name + ".ir")
+    result = subprocess.run([SSMC, "compile", path, "--emit", "ir", "-o", out], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    with open(out) as f:
+        return f.read()
+
+
 def run_onnxruntime(model, directory, *inputs):
     """Runs `model` in onnxruntime with graph optimizations off (a plain reference)."""
     import onnxruntime as ort

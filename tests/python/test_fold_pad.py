@@ -1,12 +1,10 @@
 """fold-pad-into-conv: a zero constant Pad of spatial dims feeding a Conv becomes the Conv's own pads.
 Every case runs against onnxruntime; the emitted IR shows whether the Pad was folded."""
-import os
-import subprocess
 
 import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 
-from ssmc_testing import SSMC, assert_close, compile_model, run_onnxruntime, save
+from ssmc_testing import assert_close, compile_model, emitted_ir, run_onnxruntime
 
 
 def model(pads, conv_attrs=None, mode="constant", value=None, axes=None, extra_reader=False, x_shape=(1, 4, 9, 11)):
@@ -34,11 +32,7 @@ def model(pads, conv_attrs=None, mode="constant", value=None, axes=None, extra_r
 
 
 def pads_left(m, tmp_path):
-    path = save(m, tmp_path, "ir.onnx")
-    out = os.path.join(str(tmp_path), "ir.ssmc")
-    result = subprocess.run([SSMC, "compile", path, "--emit", "ir", "-o", out], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    return sum(" = Pad(" in line for line in open(out))
+    return sum(" = Pad(" in line for line in emitted_ir(m, tmp_path).splitlines())
 
 
 def check(m, tmp_path, folded, case="case"):

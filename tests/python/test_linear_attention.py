@@ -1,13 +1,12 @@
 """LinearAttention (opset 27) compiled by ssmc, against a numpy float64 reference of the recurrences in the
 ONNX spec, and the raising of Mamba-shaped LinearAttention nodes to ssmc.SelectiveScan."""
-import subprocess
-
 import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper as oh, numpy_helper
 
-from tensor_ops_support import SSMC, check, make_model, run_ssmc
+from ssmc_testing import ir_after_pipeline
+from tensor_ops_support import check, make_model, run_ssmc
 
 rng = np.random.default_rng(270)
 
@@ -146,14 +145,6 @@ def mamba_linear_attention(batch, length, d, n, groups, scale=1.0, split="kv", p
     return model, a
 
 
-def dump_ir(model, tmp_path):
-    path = str(tmp_path / "m.onnx")
-    onnx.save(model, path)
-    proc = subprocess.run([SSMC, "dump-ir", path, "--after", "dce"], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
-
-
 MAMBA_CASES = [
     # batch, L, D, N, groups, scale, split, per-head decay, zero past
     (1, 9, 8, 4, 1, 1.0, "kv", False, False),
@@ -167,7 +158,7 @@ MAMBA_CASES = [
 @pytest.mark.parametrize("batch,length,d,n,groups,scale,split,per_head,past", MAMBA_CASES)
 def test_mamba_linear_attention_raised(tmp_path, batch, length, d, n, groups, scale, split, per_head, past):
     model, a = mamba_linear_attention(batch, length, d, n, groups, scale, split, per_head, past)
-    ir = dump_ir(model, tmp_path)
+    ir = ir_after_pipeline(model, tmp_path)
     assert "ssmc.SelectiveScan" in ir and "LinearAttention" not in ir, ir
     u = f32(rng.standard_normal((batch, length, d)))
     dt = f32(rng.uniform(0.05, 0.5, (batch, length, d)))
@@ -184,7 +175,7 @@ def test_mamba_linear_attention_raised(tmp_path, batch, length, d, n, groups, sc
 def test_not_raised_when_state_is_used(tmp_path):
     # present_state is a graph output: SelectiveScan has no final state, so the node must stay.
     model, _ = mamba_linear_attention(1, 4, 4, 2, 1, use_state=True)
-    ir = dump_ir(model, tmp_path)
+    ir = ir_after_pipeline(model, tmp_path)
     assert "LinearAttention" in ir and "SelectiveScan" not in ir
 
 
@@ -203,7 +194,7 @@ def test_not_raised_when_decay_is_not_dt_times_a(tmp_path):
     nodes.insert(idx + 1, first)
     del g.node[:]
     g.node.extend(nodes)
-    ir = dump_ir(model, tmp_path)
+    ir = ir_after_pipeline(model, tmp_path)
     assert "LinearAttention" in ir and "SelectiveScan" not in ir, ir
     u = f32(rng.standard_normal((1, 5, 4)))
     dt = f32(rng.uniform(0.05, 0.5, (1, 5, 4)))

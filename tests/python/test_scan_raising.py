@@ -11,7 +11,7 @@ import onnx.inliner
 import pytest
 from onnx import TensorProto, helper as oh
 
-from ssmc_testing import SSMC, compile_model, errors, run_onnxruntime
+from ssmc_testing import SSMC, compile_model, emitted_ir, errors, ir_after_pipeline, run_onnxruntime, save
 from make_selective_scan_tests import make_case
 
 OPTIONAL = ["D", "z", "delta_bias"]
@@ -29,14 +29,6 @@ def inlined_case(seed, shape, present, softplus, reverse, opset=17):
     model.opset_import.extend(kept)
     model.ir_version = 10
     return model, feeds, expected
-
-
-def dump_ir(model, tmp_path):
-    path = str(tmp_path / "scan.onnx")
-    onnx.save(model, path)
-    proc = subprocess.run([SSMC, "dump-ir", path, "--after", "dce"], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
 
 
 def run_and_compare(model, feeds, expected, tmp_path, threshold=1e-5):
@@ -66,14 +58,14 @@ SHAPES = [
 def test_scan_body_raised(tmp_path, shape, softplus, reverse, present):
     seed = SHAPES.index(shape) * 8 + 2 * softplus + 4 * len(present) + reverse
     model, feeds, expected = inlined_case(seed, shape, present, softplus, reverse)
-    ir = dump_ir(model, tmp_path)
+    ir = ir_after_pipeline(model, tmp_path)
     assert "ssmc.SelectiveScan" in ir and "ssmc.LinearScan" not in ir, ir
     run_and_compare(model, feeds, expected, tmp_path)
 
 
 def test_scan_body_opset_21(tmp_path):
     model, feeds, expected = inlined_case(3, (1, 8, 6, 4, 2, 4), ["D", "z", "delta_bias"], True, False, opset=21)
-    assert "ssmc.SelectiveScan" in dump_ir(model, tmp_path)
+    assert "ssmc.SelectiveScan" in ir_after_pipeline(model, tmp_path)
     run_and_compare(model, feeds, expected, tmp_path)
 
 
@@ -101,7 +93,7 @@ def linear_scan_model(a_expr, body=None):
 def test_linear_recurrence_not_mamba_compiles(tmp_path):
     # A Scan computing h = sigmoid(x)*h + b (not a selective scan): imported as LinearScan, compiled as is.
     model = linear_scan_model([oh.make_node("Sigmoid", ["x"], ["a"])])
-    ir = dump_ir(model, tmp_path)
+    ir = ir_after_pipeline(model, tmp_path)
     assert "ssmc.LinearScan" in ir and "SelectiveScan" not in ir
     rng = np.random.default_rng(1)
     x, b, h0 = (rng.standard_normal(s).astype(np.float32) for s in ((2, 6, 5), (2, 6, 5), (2, 5)))
@@ -150,9 +142,9 @@ def test_zoo_models_with_inlined_scans(tmp_path, name):
     kept = [i for i in model.opset_import if i.domain != "ai.ssmc"]
     del model.opset_import[:]
     model.opset_import.extend(kept)
-    ir = dump_ir(model, tmp_path)
+    ir = ir_after_pipeline(model, tmp_path)
     assert ir.count("= ssmc.SelectiveScan(") == scans and "LinearScan" not in ir
-    path = str(tmp_path / "scan.onnx")
+    path = save(model, tmp_path, "scan.onnx")
     lib = str(tmp_path / "model.so")
     subprocess.run([SSMC, "compile", path, "-o", lib], check=True, capture_output=True)
     proc = subprocess.run([SSMC, "check", lib, os.path.join(MODELS, name, "test_data_set_0"), "--rtol", "1e-4",
@@ -176,15 +168,6 @@ def test_deep_shared_mul_chain_stays_fast(tmp_path):
     assert proc.returncode == 0 and "ReduceSum" in proc.stdout
 
 
-def compiled_ir(model, tmp_path):
-    path = tmp_path / "scan.onnx"
-    onnx.save(model, str(path))
-    out = tmp_path / "scan.ir"
-    proc = subprocess.run([SSMC, "compile", str(path), "--emit", "ir", "-o", str(out)], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    return out.read_text()
-
-
 COMBOS = [(present, softplus, reverse)
           for mask in range(8)
           for present in [[name for bit, name in enumerate(OPTIONAL) if mask >> bit & 1]]
@@ -197,7 +180,7 @@ def test_scan_operands_folded(tmp_path, present, softplus, reverse):
     k = COMBOS.index((present, softplus, reverse))
     shape = (1, 8, 7, 4, 2, 4) if k % 2 else (2, 6, 5, 3, 1, 3)
     model, feeds, expected = inlined_case(100 + k, shape, present, softplus, reverse)
-    ir = compiled_ir(model, tmp_path)
+    ir = emitted_ir(model, tmp_path)
     scans = [line for line in ir.splitlines() if "ssmc.SelectiveScan(" in line]
     assert len(scans) == 1, ir
     for op in ("Gather(", "Softplus(", "Sigmoid(", "Where(", "Greater(", "FusedElementwise(", "LinearScan("):

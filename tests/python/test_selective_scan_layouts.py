@@ -22,7 +22,7 @@ from onnx import TensorProto as T
 from onnx import helper as h
 from onnx import numpy_helper
 
-from ssmc_testing import SSMC, compile_model, errors, save
+from ssmc_testing import SSMC, compile_model, emitted_ir, errors, save
 from test_selective_scan import reference
 
 # A layout: (transposed, flipped). Transposed: stored (B, L, D); flipped: logical l stored at L-1-l.
@@ -140,15 +140,6 @@ def make_data(rng, batch, channels, length, states, groups):
         "delta_bias": (rng.standard_normal(channels) * 0.3).astype(f),
     })
     return data
-
-
-def emitted_ir(model, directory):
-    path = save(model, directory, "ir_model.onnx")
-    out = os.path.join(str(directory), "model.ir")
-    result = subprocess.run([SSMC, "compile", path, "--emit", "ir", "-o", out], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    with open(out) as f:
-        return f.read()
 
 
 def check(tmp_path, rows, batch, channels, length, states, groups, reverse, seed=0):
