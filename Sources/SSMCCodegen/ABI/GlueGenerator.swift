@@ -101,12 +101,6 @@ public enum GlueGenerator {
         return SSMC_OK;
       }
 
-      static int64_t ssmc_sample_bytes(const ssmc_tensor_info *info, int32_t axis, int64_t extent) {
-        int64_t count = 1;
-        for (int32_t j = 0; j < info->rank; j++) count *= j == axis ? extent : info->dims[j];
-        return count * ssmc_element_size(info->elem_type);
-      }
-
       int32_t \(n)_output_shape(ssmc_context *ctx, const ssmc_tensor *inputs, int32_t num_inputs, int32_t index, int64_t *dims) {
         if (!ctx || ctx->model != &ssmc_model_tag) return SSMC_ERROR_INVALID_ARGUMENT;
         ctx->error[0] = 0;
@@ -116,8 +110,7 @@ public enum GlueGenerator {
         int64_t samples;
         int32_t status = ssmc_samples(ctx, inputs, num_inputs, &samples);
         if (status != SSMC_OK) return status;
-        for (int32_t j = 0; j < ssmc_outputs[index].rank; j++)
-          dims[j] = j == ssmc_output_sample_axis[index] ? samples * ssmc_output_sample_extent[index] : ssmc_outputs[index].dims[j];
+        ssmc_batch_dims(&ssmc_outputs[index], ssmc_output_sample_axis[index], samples * ssmc_output_sample_extent[index], dims);
         return SSMC_OK;
       }
 
@@ -135,22 +128,12 @@ public enum GlueGenerator {
         if (status != SSMC_OK) return status;
         char *in[SSMC_NUM_INPUTS + 1], *out[SSMC_NUM_OUTPUTS + 1];
         int64_t in_step[SSMC_NUM_INPUTS + 1], out_step[SSMC_NUM_OUTPUTS + 1];
-        for (int32_t i = 0; i < SSMC_NUM_INPUTS; i++) {
-          status = ssmc_check_tensor(ctx, "input", i, &inputs[i], &ssmc_inputs[i], ssmc_input_sample_axis[i],
-                                     samples * ssmc_input_sample_extent[i]);
-          if (status != SSMC_OK) return status;
-          in[i] = (char *)inputs[i].data;
-          in_step[i] = ssmc_input_sample_axis[i] < 0 ? 0
-            : ssmc_sample_bytes(&ssmc_inputs[i], ssmc_input_sample_axis[i], ssmc_input_sample_extent[i]);
-        }
-        for (int32_t i = 0; i < SSMC_NUM_OUTPUTS; i++) {
-          status = ssmc_check_tensor(ctx, "output", i, &outputs[i], &ssmc_outputs[i], ssmc_output_sample_axis[i],
-                                     samples * ssmc_output_sample_extent[i]);
-          if (status != SSMC_OK) return status;
-          out[i] = (char *)outputs[i].data;
-          out_step[i] = ssmc_output_sample_axis[i] < 0 ? 0
-            : ssmc_sample_bytes(&ssmc_outputs[i], ssmc_output_sample_axis[i], ssmc_output_sample_extent[i]);
-        }
+        status = ssmc_bind_tensors(ctx, "input", SSMC_NUM_INPUTS, inputs, ssmc_inputs, ssmc_input_sample_axis,
+                                   ssmc_input_sample_extent, samples, in, in_step);
+        if (status != SSMC_OK) return status;
+        status = ssmc_bind_tensors(ctx, "output", SSMC_NUM_OUTPUTS, outputs, ssmc_outputs, ssmc_output_sample_axis,
+                                   ssmc_output_sample_extent, samples, out, out_step);
+        if (status != SSMC_OK) return status;
         if (samples == 0) {
           /* Nothing to compute, unless an output does not depend on the samples. */
           for (int32_t i = 0; i < SSMC_NUM_OUTPUTS; i++)

@@ -220,6 +220,18 @@ enum RuntimeSource {
       }
     }
 
+    /* The dims a tensor has for a run-time batch: the model's, with `batch_dim` on `sample_axis` (if >= 0). */
+    static void ssmc_batch_dims(const ssmc_tensor_info *info, int32_t sample_axis, int64_t batch_dim, int64_t *dims) {
+      for (int32_t j = 0; j < info->rank; j++) dims[j] = j == sample_axis ? batch_dim : info->dims[j];
+    }
+
+    /* Bytes of one sample of a tensor whose samples lie along `axis`, `extent` each. */
+    static int64_t ssmc_sample_bytes(const ssmc_tensor_info *info, int32_t axis, int64_t extent) {
+      int64_t count = 1;
+      for (int32_t j = 0; j < info->rank; j++) count *= j == axis ? extent : info->dims[j];
+      return count * ssmc_element_size(info->elem_type);
+    }
+
     /* Checks one caller tensor against the model's description of it; dim `sample_axis` (if >= 0) must be
        `batch_dim`, the run-time batch's extent there. */
     static int32_t ssmc_check_tensor(ssmc_context *ctx, const char *role, int32_t index, const ssmc_tensor *t,
@@ -234,8 +246,8 @@ enum RuntimeSource {
                          info->name, t->rank, t->dims ? "given" : "NULL");
       int mismatch = t->rank != info->rank;
       int64_t count = 1;
-      int64_t wanted[64];
-      for (int32_t i = 0; i < info->rank && i < 64; i++) wanted[i] = i == sample_axis ? batch_dim : info->dims[i];
+      int64_t wanted[64]; /* the compiler limits ranks to 64 */
+      ssmc_batch_dims(info, sample_axis, batch_dim, wanted);
       for (int32_t i = 0; !mismatch && i < t->rank; i++) {
         mismatch = t->dims[i] != wanted[i];
         count *= wanted[i];
@@ -248,6 +260,20 @@ enum RuntimeSource {
       }
       if (!t->data && count > 0)
         return ssmc_fail(ctx, SSMC_ERROR_INVALID_ARGUMENT, "%s %d '%s': data is NULL", role, index, info->name);
+      return SSMC_OK;
+    }
+
+    /* Checks `count` caller tensors of one role for a batch of `samples` and returns each one's data and the
+       bytes between its samples (0 for a tensor without a sample axis). */
+    static int32_t ssmc_bind_tensors(ssmc_context *ctx, const char *role, int32_t count, const ssmc_tensor *given,
+                                     const ssmc_tensor_info *infos, const int32_t *axes, const int64_t *extents,
+                                     int64_t samples, char **data, int64_t *steps) {
+      for (int32_t i = 0; i < count; i++) {
+        int32_t status = ssmc_check_tensor(ctx, role, i, &given[i], &infos[i], axes[i], samples * extents[i]);
+        if (status != SSMC_OK) return status;
+        data[i] = (char *)given[i].data;
+        steps[i] = axes[i] < 0 ? 0 : ssmc_sample_bytes(&infos[i], axes[i], extents[i]);
+      }
       return SSMC_OK;
     }
     """#
