@@ -17,35 +17,49 @@ struct ConvFusion {
 }
 
 func emitGemmConv(_ ctx: LoweringContext, _ g: ConvGeometry, fused: ConvFusion? = nil) {
-  let k = ctx.k
   let reduction = g.inChannelsPerGroup * g.kernelVolume
   let problem = MatMulProblem(
     batch: [], m: g.outChannelsPerGroup, n: g.outputPlane, k: reduction, aBatchStrides: [], aM: reduction, aK: 1,
     bBatchStrides: [], bK: 0, bN: 0)
   let kernel = GemmKernel(ctx: ctx, problem: problem)
   let buffer = ctx.workspace(bytes: kernel.packedMatrixSize * 4)
+  forEachImageAndGroup(ctx, g, reduction: reduction) { slice in
+    emitWindowPacking(ctx, g, kernel: kernel, image: slice.image, buffer: buffer)
+    let fusedEpilogue = fused.map { f in
+      f.epilogue.convEpilogue(pointers: f.epilogue.convPointers(ctx, n: slice.n, firstOut: slice.firstOut), pixelStrides: f.pixelStrides)
+    }
+    kernel.emitTiles(a: slice.weights, b: buffer, bBatchStrides: [], c: slice.out, epilogue: GemmEpilogue.chain(slice.bias, fusedEpilogue))
+  }
+}
+
+/// One image and group of a grouped Conv as GEMM operands: the group's input channels, its weight rows (M x
+/// reduction), its output rows, and the bias as an epilogue.
+struct ConvGroupSlice {
+  let n, firstOut, image, weights, out: IRValue
+  let bias: GemmEpilogue?
+}
+
+/// Loops over (image, group) and hands each iteration's operand addresses to `body`.
+func forEachImageAndGroup(_ ctx: LoweringContext, _ g: ConvGeometry, reduction: Int, _ body: (ConvGroupSlice) -> Void) {
+  let k = ctx.k
   let f32 = k.type(.f32)
   k.forLoop(from: k.i64(0), to: k.i64(Int64(g.batch * g.groups)), hints: LoopHints(vectorize: false, unrollCount: 1)) { item in
     let group = item % k.i64(Int64(g.groups))
     let n = item / k.i64(Int64(g.groups))
     let firstChannel = n * k.i64(Int64(g.channels)) + group * k.i64(Int64(g.inChannelsPerGroup))
     let image = k.elementAddress(ctx.operand(0), type: f32, index: firstChannel * k.i64(Int64(g.inputPlane)))
-    emitWindowPacking(ctx, g, kernel: kernel, image: image, buffer: buffer)
     let firstOut = group * k.i64(Int64(g.outChannelsPerGroup))
     let weights = k.elementAddress(ctx.operand(1), type: f32, index: firstOut * k.i64(Int64(reduction)))
     let out = k.elementAddress(
       ctx.results[0], type: f32, index: (n * k.i64(Int64(g.outChannels)) + firstOut) * k.i64(Int64(g.outputPlane)))
-    var biasEpilogue: GemmEpilogue? = nil
+    var bias: GemmEpilogue? = nil
     if g.hasBias {
-      let bias = k.elementAddress(ctx.operand(2), type: f32, index: firstOut)
-      biasEpilogue = GemmEpilogue(extras: [bias]) { k, acc, _, row, _, _, extras in
+      let biasRows = k.elementAddress(ctx.operand(2), type: f32, index: firstOut)
+      bias = GemmEpilogue(extras: [biasRows]) { k, acc, _, row, _, _, extras in
         acc + k.splat(k.load(.f32, from: extras[0], at: row), lanes: acc.lanes)
       }
     }
-    let fusedEpilogue = fused.map { f in
-      f.epilogue.convEpilogue(pointers: f.epilogue.convPointers(ctx, n: n, firstOut: firstOut), pixelStrides: f.pixelStrides)
-    }
-    kernel.emitTiles(a: weights, b: buffer, bBatchStrides: [], c: out, epilogue: GemmEpilogue.chain(biasEpilogue, fusedEpilogue))
+    body(ConvGroupSlice(n: n, firstOut: firstOut, image: image, weights: weights, out: out, bias: bias))
   }
 }
 
@@ -140,30 +154,15 @@ func emitPaddedGridConv(_ ctx: LoweringContext, _ g: ConvGeometry, fused: ConvFu
     k.forLoop(from: k.i64(Int64(paddedCount)), to: k.i64(Int64(paddedCount + slack))) { i in k.store(k.f32(0), .f32, to: padded, at: i) }
   }
   let gridOut = writesInPlace ? nil : ctx.workspace(bytes: g.outChannelsPerGroup * grid * 4)
-  let f32 = k.type(.f32)
-  k.forLoop(from: k.i64(0), to: k.i64(Int64(g.batch * g.groups)), hints: LoopHints(vectorize: false, unrollCount: 1)) { item in
-    let group = item % k.i64(Int64(g.groups))
-    let n = item / k.i64(Int64(g.groups))
-    let firstChannel = n * k.i64(Int64(g.channels)) + group * k.i64(Int64(g.inChannelsPerGroup))
-    let image = k.elementAddress(ctx.operand(0), type: f32, index: firstChannel * k.i64(Int64(g.inputPlane)))
-    if let padded { emitPaddedCopy(ctx, from: image, to: padded, planes: g.inChannelsPerGroup, height: h, width: w) }
-    let firstOut = group * k.i64(Int64(g.outChannelsPerGroup))
-    let weights = k.elementAddress(ctx.operand(1), type: f32, index: firstOut * k.i64(Int64(reduction)))
-    var epilogue: GemmEpilogue? = nil
-    if g.hasBias {
-      let bias = k.elementAddress(ctx.operand(2), type: f32, index: firstOut)
-      epilogue = GemmEpilogue(extras: [bias]) { k, acc, _, row, _, _, extras in
-        acc + k.splat(k.load(.f32, from: extras[0], at: row), lanes: acc.lanes)
-      }
-    }
-    let out = k.elementAddress(
-      ctx.results[0], type: f32, index: (n * k.i64(Int64(g.outChannels)) + firstOut) * k.i64(Int64(g.outputPlane)))
-    let extras = fused.map { $0.epilogue.convPointers(ctx, n: n, firstOut: firstOut) } ?? []
+  forEachImageAndGroup(ctx, g, reduction: reduction) { slice in
+    if let padded { emitPaddedCopy(ctx, from: slice.image, to: padded, planes: g.inChannelsPerGroup, height: h, width: w) }
+    let out = slice.out
+    let extras = fused.map { $0.epilogue.convPointers(ctx, n: slice.n, firstOut: slice.firstOut) } ?? []
     // On the grid a column is no output position: a fused epilogue runs in the crop instead.
     let fusedEpilogue = fused.map { f in f.epilogue.convEpilogue(pointers: extras, pixelStrides: f.pixelStrides) }
     kernel.emitTiles(
-      a: weights, b: padded ?? image, access: .rowTable(rowTable), c: gridOut ?? out,
-      epilogue: GemmEpilogue.chain(epilogue, gridOut == nil ? fusedEpilogue : nil))
+      a: slice.weights, b: padded ?? slice.image, access: .rowTable(rowTable), c: gridOut ?? out,
+      epilogue: GemmEpilogue.chain(slice.bias, gridOut == nil ? fusedEpilogue : nil))
     guard let gridOut else { return }
     // Crop the grid rows into Y.
     let rows = g.outChannelsPerGroup * h.output
