@@ -2,9 +2,9 @@ import SSMCIR
 
 /// How the ONNX importer treats the model's free choices.
 public struct ImportOptions: Sendable {
-  /// Fixes symbolic input dims at import: input name -> full static shape.
-  public var inputShapes: [String: [Int]] = [:]
-  public init(inputShapes: [String: [Int]] = [:]) { self.inputShapes = inputShapes }
+  /// Fixes symbolic input dims at import: input name -> full shape, nil where the model's dim stays as it is.
+  public var inputShapes: [String: [Int?]] = [:]
+  public init(inputShapes: [String: [Int?]] = [:]) { self.inputShapes = inputShapes }
 }
 
 /// The opsets ssmc reads: the default domain from 1 to the newest the pinned onnx knows, and our own domain. Within that range each node's op version is the newest definition not

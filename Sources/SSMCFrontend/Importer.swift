@@ -87,11 +87,12 @@ public struct Importer {
         }
       }
       if let fixed = options.inputShapes[input.name] {
-        let compatible = fixed.count == dims.count && zip(fixed, dims).allSatisfy { f, d in d.value == nil || d.value == f }
+        let compatible = fixed.count == dims.count && zip(fixed, dims).allSatisfy { f, d in f == nil || d.value == nil || d.value == f }
         if compatible {
-          dims = fixed.map { .fixed($0) }
+          dims = zip(fixed, dims).map { f, d in f.map { .fixed($0) } ?? d }
         } else {
-          problems.append(Diagnostic(.shapeMismatch, "--input-shape \(input.name)=\(fixed.map(String.init).joined(separator: "x")) does not fit the input's shape \(TensorType(element, dims))", at: location))
+          let text = fixed.map { $0.map(String.init) ?? "?" }.joined(separator: "x")
+          problems.append(Diagnostic(.shapeMismatch, "--input-shape \(input.name)=\(text) does not fit the input's shape \(TensorType(element, dims))", at: location))
         }
       }
       values[input.name] = graph.addInput(name: input.name, type: TensorType(element, dims))

@@ -30,7 +30,7 @@ public struct RuntimeBatch: Sendable, Equatable {
         } else {
           problems.append(Diagnostic(
             .unsupportedFeature,
-            "input '\(graph[id].name)' has the symbolic dim '\(name)' at axis \(axis); only a leading batch dim can vary at run time, fix it with --input-shape \(graph[id].name)=D1xD2x..."))
+            "input '\(graph[id].name)' has the symbolic dim '\(name)' at axis \(axis); only a leading batch dim can be any size at run time: fix it with --input-shape \(graph[id].name)=D1xD2x... (give --input-shape several times to serve several shapes from one library)"))
         }
       }
     }

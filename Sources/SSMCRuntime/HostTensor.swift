@@ -37,7 +37,7 @@ public struct TensorInfo: Sendable, Equatable {
   }
 
   /// Whether a tensor of `shape` fits: same rank, equal dims, any size where the model says -1 (the
-  /// run-time batch; the library checks that the inputs agree on it).
+  /// run-time batch, or a dim compiled for several sizes; the library checks which sizes it takes).
   public func accepts(shape given: [Int]) -> Bool {
     given.count == shape.count && zip(given, shape).allSatisfy { g, wanted in wanted < 0 ? g >= 0 : g == wanted }
   }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SSMCCodegen
+import SSMCFrontend
 import SSMCIR
 import SSMCPasses
 
@@ -38,68 +39,93 @@ struct Compile: ParsableCommand {
 
   func run() throws {
     let modelName = try symbolName()
-    var graph = try model.importGraph()
-    // A symbolic leading input dim left after --input-shape is a batch size given at run time: compile one
-    // sample, once proven that no op mixes samples.
-    var batch: RuntimeBatch? = nil
-    do {
-      if let symbol = try RuntimeBatch.symbol(of: graph) {
-        batch = try RuntimeBatch.analyze(graph, symbol: symbol)
-        graph = RuntimeBatch.specialize(graph, symbol: symbol, samples: 1)
-      }
-    } catch {
-      throw reportAndExit(Diagnostics(error.all.map { d in
-        var d = d
-        d.location.file = d.location.file ?? model.model
-        return d
-      }))
-    }
-    var manager = try pipeline.passManager(dump: { writeStandardError($0) })
-    manager.printer = Printer(elideConstantsLargerThan: 16)
-    do {
-      try manager.run(&graph)
-    } catch {
-      throw reportAndExit(error)
-    }
+    let shapes = try model.shapeVariants()
+    let variants = shapes.count > 1
+    if variants && profile { throw ValidationError("--profile times a library of one shape: give --input-shape once per input") }
+    if variants && emit == .ir { throw ValidationError("--emit ir writes one graph: give --input-shape once per input") }
+    let onnx = try model.loadModel()
     let outputPath = output ?? defaultOutput(modelName)
-    if emit == .ir {
-      try writeAtomically(Printer().print(graph), to: outputPath)
-      return
-    }
     let lanes = Self.vectorLanes(cpu: targetCPU)
-    let compiler = ModelCompiler(
-      graph: graph, name: modelName, vectorLanes: lanes, profile: profile,
-      inputSampleAxes: batch?.inputAxes ?? [], outputSampleAxes: batch?.outputAxes ?? [],
-      x86AVX512: lanes == 16 && (targetTriple.map { $0.hasPrefix("x86_64") } ?? true))
-    do {
-      try compiler.check()
-    } catch {
-      throw reportAndExit(error.all.map { d in
-        var d = d
-        d.location.file = d.location.file ?? model.model
-        return d.description
-      }.joined(separator: "\n"))
+    var compilers: [ModelCompiler] = []
+    for (index, options) in shapes.enumerated() {
+      // Problems of one variant of several name it.
+      let variantName = variants ? "shape variant \(index) (\(Self.describe(options))): " : ""
+      func located(_ diagnostics: [Diagnostic]) -> [Diagnostic] {
+        diagnostics.map { d in
+          var d = d
+          d.location.file = d.location.file ?? model.model
+          d.message = variantName + d.message
+          return d
+        }
+      }
+      var graph = try model.importGraph(onnx, options: options)
+      // A symbolic leading input dim left after --input-shape is a batch size given at run time: compile one
+      // sample, once proven that no op mixes samples.
+      var batch: RuntimeBatch? = nil
+      do {
+        if let symbol = try RuntimeBatch.symbol(of: graph) {
+          batch = try RuntimeBatch.analyze(graph, symbol: symbol)
+          graph = RuntimeBatch.specialize(graph, symbol: symbol, samples: 1)
+        }
+      } catch {
+        throw reportAndExit(Diagnostics(located(error.all)))
+      }
+      var manager = try pipeline.passManager(dump: { writeStandardError($0) })
+      manager.printer = Printer(elideConstantsLargerThan: 16)
+      do {
+        try manager.run(&graph)
+      } catch {
+        throw reportAndExit(Diagnostics(located(error.all)))
+      }
+      if emit == .ir {
+        try writeAtomically(Printer().print(graph), to: outputPath)
+        return
+      }
+      let compiler = ModelCompiler(
+        graph: graph, name: modelName, vectorLanes: lanes, profile: profile,
+        inputSampleAxes: batch?.inputAxes ?? [], outputSampleAxes: batch?.outputAxes ?? [],
+        x86AVX512: lanes == 16 && (targetTriple.map { $0.hasPrefix("x86_64") } ?? true), variant: variants ? index : nil)
+      do {
+        try compiler.check()
+      } catch {
+        throw reportAndExit(located(error.all).map(\.description).joined(separator: "\n"))
+      }
+      compilers.append(compiler)
     }
     do {
+      // The variants must share one interface; checked before the slow part.
+      let interface = try LibrarySignature(compilers.map { $0.signature() })
       let target = try TargetMachine(TargetOptions(cpu: targetCPU, triple: targetTriple, optLevel: optLevel))
       if emit == .header {
-        try writeAtomically(HeaderGenerator.header(for: compiler.signature()), to: outputPath)
+        try writeAtomically(HeaderGenerator.header(for: interface), to: outputPath)
         return
       }
       let module = LLVMModule(name: modelName)
-      let signature = try compiler.emit(into: module)
+      var signatures: [ModelSignature] = []
+      for compiler in compilers { signatures.append(try compiler.emit(into: module)) }
       switch emit {
       case .obj, .asm, .llvm:
         try target.compile(module)
         try target.emit(module, as: emit == .obj ? .object : emit == .asm ? .assembly : .llvmIR, to: outputPath)
       default:
-        let header = try SharedLibraryBuilder.build(module: module, signature: signature, target: target, to: outputPath)
+        let library = try LibrarySignature(signatures)
+        let header = try SharedLibraryBuilder.build(module: module, library: library, target: target, to: outputPath)
         let headerPath = URL(fileURLWithPath: outputPath).deletingLastPathComponent().appendingPathComponent("\(modelName).h").path
         try writeAtomically(header, to: headerPath)
       }
     } catch let error as CodegenError {
       throw reportAndExit("\(model.model): error: \(error.message)")
     }
+  }
+
+  /// `x=1x3x224x224, y=?x8` for the input shapes of one variant.
+  static func describe(_ options: ImportOptions) -> String {
+    var parts: [String] = []
+    for (name, dims) in options.inputShapes.sorted(by: { $0.key < $1.key }) {
+      let text: [String] = dims.map { $0.map { String($0) } ?? "?" }
+      parts.append("\(name)=\(text.joined(separator: "x"))")
+    }
+    return parts.joined(separator: ", ")
   }
 
   func symbolName() throws -> String {

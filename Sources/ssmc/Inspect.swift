@@ -23,6 +23,14 @@ struct Inspect: ParsableCommand {
 
   /// Whether the batch size can be left to run time (see `RuntimeBatch`), and why not.
   static func batchReport(_ graph: Graph) -> String {
+    let inner = graph.inputs.flatMap { id in
+      (graph.type(of: id)?.dims ?? []).enumerated().compactMap { axis, dim in
+        if case .symbol(let name) = dim, axis > 0 { "'\(name)' of input '\(graph[id].name)'" } else { nil }
+      }
+    }
+    if !inner.isEmpty {
+      return "shape: \(inner.joined(separator: ", ")) must be fixed with --input-shape (give it several times to serve several shapes from one library)"
+    }
     do {
       guard let symbol = try RuntimeBatch.symbol(of: graph) else { return "batch: fixed (all input dims are static)" }
       _ = try RuntimeBatch.analyze(graph, symbol: symbol)

@@ -11,36 +11,72 @@ struct ModelOptions: ParsableArguments {
 
   @Option(
     name: .customLong("input-shape"),
-    help: ArgumentHelp("Fix an input's symbolic dims at compile time.", valueName: "NAME=D1xD2x..."))
+    help: ArgumentHelp(
+      "Fix an input's symbolic dims at compile time (? keeps a dim symbolic). compile takes several shapes per input: one library then serves each of them.",
+      valueName: "NAME=D1xD2x..."))
   var inputShapes: [String] = []
 
-  func importOptions() throws -> ImportOptions {
-    var shapes: [String: [Int]] = [:]
+  /// The input shapes to compile, one set per shape variant. An input given k shapes takes its i-th shape in
+  /// variant i (every input given several shapes must be given the same number); an input given one shape
+  /// has it in every variant.
+  func shapeVariants() throws -> [ImportOptions] {
+    var shapes: [String: [[Int?]]] = [:]
+    var order: [String] = []
     for spec in inputShapes {
       let parts = spec.split(separator: "=", maxSplits: 1)
-      let dims = parts.count == 2 ? parts[1].split(separator: "x").map { Int($0) } : []
-      guard parts.count == 2, !dims.isEmpty, dims.allSatisfy({ $0 != nil && $0! >= 0 }) else {
-        throw ValidationError("--input-shape '\(spec)' must look like NAME=1x3x224x224")
+      // Each dim: a number >= 0, or ? (Int?.some(nil)); nil marks a malformed one.
+      let dims: [Int??] = parts.count == 2 ? parts[1].split(separator: "x", omittingEmptySubsequences: false).map { token in
+        token == "?" ? .some(nil) : Int(token).flatMap { $0 >= 0 ? .some($0) : nil }
+      } : []
+      guard parts.count == 2, !dims.isEmpty, dims.allSatisfy({ $0 != nil }) else {
+        throw ValidationError("--input-shape '\(spec)' must look like NAME=1x3x224x224 (? keeps a dim symbolic)")
       }
-      shapes[String(parts[0])] = dims.map { $0! }
+      let name = String(parts[0])
+      if shapes[name] == nil { order.append(name) }
+      shapes[name, default: []].append(dims.map { $0! })
     }
-    return ImportOptions(inputShapes: shapes)
+    let counts = Set(shapes.values.map(\.count).filter { $0 > 1 })
+    guard counts.count <= 1 else {
+      let listed = order.map { "\($0): \(shapes[$0]!.count)" }.joined(separator: ", ")
+      throw ValidationError("inputs given several --input-shape must be given the same number of shapes, one per variant (\(listed))")
+    }
+    let variants = counts.first ?? 1
+    return (0..<variants).map { v in
+      ImportOptions(inputShapes: shapes.mapValues { $0.count == 1 ? $0[0] : $0[v] })
+    }
   }
 
-  /// Loads and imports the model, printing every problem and exiting non-zero on failure.
-  func importGraph() throws -> Graph {
-    let options = try importOptions()
-    let onnx: ONNXModel
+  /// The input shapes of a command that reads one graph.
+  func importOptions() throws -> ImportOptions {
+    let variants = try shapeVariants()
+    guard variants.count == 1 else {
+      throw ValidationError("this command reads the model at one shape: give --input-shape once per input")
+    }
+    return variants[0]
+  }
+
+  /// Loads the model file, printing the problem and exiting non-zero on failure.
+  func loadModel() throws -> ONNXModel {
     do {
-      onnx = try ONNXModel.load(contentsOf: model)
+      return try ONNXModel.load(contentsOf: model)
     } catch {
       throw reportAndExit(error.description)
     }
+  }
+
+  /// Imports the loaded model with `options`, printing every problem and exiting non-zero on failure.
+  func importGraph(_ onnx: ONNXModel, options: ImportOptions) throws -> Graph {
     do {
       return try Importer.importModel(onnx, options: options)
     } catch {
       throw reportAndExit(error)
     }
+  }
+
+  /// Loads and imports the model at the one shape the options give.
+  func importGraph() throws -> Graph {
+    let options = try importOptions()
+    return try importGraph(try loadModel(), options: options)
   }
 }
 

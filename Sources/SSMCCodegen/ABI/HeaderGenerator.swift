@@ -3,8 +3,14 @@
 /// The shared types sit behind one include guard, so headers of several models can be included in
 /// one translation unit; each model's functions carry its name as a prefix.
 public enum HeaderGenerator {
-  /// The text of `NAME.h` for `signature`.
+  /// The text of `NAME.h` for a library of one shape.
   public static func header(for signature: ModelSignature) -> String {
+    // One signature always makes a valid library.
+    header(for: try! LibrarySignature([signature]))
+  }
+
+  /// The text of `NAME.h` for `signature`.
+  public static func header(for signature: LibrarySignature) -> String {
     let n = signature.name
     let guardName = "SSMC_MODEL_\(n.uppercased())_H"
     let tensors = { (role: String, list: [TensorSignature]) -> String in
@@ -15,10 +21,10 @@ public enum HeaderGenerator {
     return """
       /* \(n).h: C interface of the model '\(n)' compiled by ssmc. Generated; do not edit.
        *
-       * Inputs and outputs (ONNX element type codes; -1 marks the batch dim, given at run time):
+       * Inputs and outputs (ONNX element type codes; -1 marks a dim given at run time):
       \(tensors("input", signature.inputs))
       \(tensors("output", signature.outputs))
-       *\(signature.hasRuntimeBatch ? "\n * The batch size is the inputs' -1 dim, the same for all of them; \(n)_output_shape gives each\n * output's dims for given inputs. The model runs sample by sample." : "")
+       *\(signature.hasRuntimeBatch ? "\n * The batch size is the inputs' batch dim (-1), the same for all of them; \(n)_output_shape gives each\n * output's dims for given inputs. The model runs sample by sample." : "")\(variantsComment(signature))
        *
        * Use: ctx = \(n)_create(); fill ssmc_tensor descriptors for every input and output (the caller
        * allocates and owns all tensor memory, dense row-major); \(n)_run(ctx, ...); \(n)_destroy(ctx).
@@ -100,7 +106,7 @@ public enum HeaderGenerator {
       /* Number of inputs (\(signature.inputs.count)) and outputs (\(signature.outputs.count)). */
       int32_t \(n)_num_inputs(void);
       int32_t \(n)_num_outputs(void);
-      /* Description of input/output i; NULL if i is out of range. A dim of -1 is the run-time batch. */
+      /* Description of input/output i; NULL if i is out of range. A dim of -1 is given at run time. */
       const ssmc_tensor_info *\(n)_input_info(int32_t i);
       const ssmc_tensor_info *\(n)_output_info(int32_t i);
       /* A new context (threads start on first use); NULL if memory runs out. */
@@ -114,7 +120,7 @@ public enum HeaderGenerator {
       int32_t \(n)_run(ssmc_context *ctx, const ssmc_tensor *inputs, int32_t num_inputs,
                        ssmc_tensor *outputs, int32_t num_outputs);
       /* The dims output `index` has for these inputs (its info's rank entries written to dims): the info's
-       * dims with the batch dim filled in. Checks the inputs' count and batch dims. */
+       * dims with the -1 dims filled in. Checks the inputs' count, batch dims and shapes. */
       int32_t \(n)_output_shape(ssmc_context *ctx, const ssmc_tensor *inputs, int32_t num_inputs, int32_t index,
                                 int64_t *dims);
       /* Message of the last failed call on ctx, "" if none; valid until the next call on ctx. */
@@ -128,6 +134,18 @@ public enum HeaderGenerator {
       #endif /* \(guardName) */
 
       """
+  }
+
+  /// For a library of several shapes: the input shapes each one takes.
+  static func variantsComment(_ library: LibrarySignature) -> String {
+    guard library.hasShapeVariants else { return "" }
+    let lines = library.variants.map { variant in
+      " *   " + variant.inputs.map { t in
+        "\(commentSafe(t.name)) [\(t.dims.enumerated().map { $0.offset == t.sampleAxis ? "?" : String($0.element) }.joined(separator: ", "))]"
+      }.joined(separator: ", ")
+    }
+    return "\n * Compiled for \(library.variants.count) input shapes; run accepts these (any batch size on ?) and reports others:\n"
+      + lines.joined(separator: "\n")
   }
 
   static func elementTypeName(_ code: Int32) -> String {

@@ -7,6 +7,8 @@ public struct TensorSignature: Sendable, Equatable {
   public var dims: [Int64]
   /// The axis that holds the samples of a run-time batch; nil for a tensor of fixed shape.
   public var sampleAxis: Int?
+  /// Axes whose extent differs between the shape variants of a library (see `LibrarySignature`).
+  public var variableAxes: [Int] = []
 
   public init(name: String, elementType: Int32, dims: [Int64], sampleAxis: Int? = nil) {
     self.name = name
@@ -15,13 +17,13 @@ public struct TensorSignature: Sendable, Equatable {
     self.sampleAxis = sampleAxis
   }
 
-  /// Dims as the C metadata reports them: -1 on the sample axis.
+  /// Dims as the C metadata reports them: -1 on the sample axis and on variable axes.
   public var reportedDims: [Int64] {
-    dims.enumerated().map { $0.offset == sampleAxis ? -1 : $0.element }
+    dims.enumerated().map { $0.offset == sampleAxis || variableAxes.contains($0.offset) ? -1 : $0.element }
   }
 }
 
-/// Everything the C ABI of one compiled model needs: its name, boundary tensors, scratch size and the
+/// Everything the C ABI of one compiled model (of one shape; see `LibrarySignature`) needs: its name, boundary tensors, scratch size and the
 /// symbol of the LLVM kernel implementing it.
 public struct ModelSignature: Sendable, Equatable {
   /// Prefix of every exported symbol; a C identifier.

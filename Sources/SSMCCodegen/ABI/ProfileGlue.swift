@@ -37,9 +37,9 @@ enum ProfileGlue {
   }
 
   /// The glue's definitions of the profile functions and of the clock the kernel calls.
-  static func definitions(for signature: ModelSignature) -> String {
-    let n = signature.name
-    let nodes = signature.profiledNodes
+  static func definitions(for library: LibrarySignature) -> String {
+    let n = library.name
+    let nodes = library.profiledNodes
     let entries = nodes.map { "  {\(cStringLiteral($0.name)), \(cStringLiteral($0.op)), \(cStringLiteral($0.shapes)), 0, 0, 0}," }
     return """
       #define SSMC_PROFILE_NODES \(nodes.count)

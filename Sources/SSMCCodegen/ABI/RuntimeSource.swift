@@ -220,22 +220,98 @@ enum RuntimeSource {
       }
     }
 
-    /* The dims a tensor has for a run-time batch: the model's, with `batch_dim` on `sample_axis` (if >= 0). */
-    static void ssmc_batch_dims(const ssmc_tensor_info *info, int32_t sample_axis, int64_t batch_dim, int64_t *dims) {
-      for (int32_t j = 0; j < info->rank; j++) dims[j] = j == sample_axis ? batch_dim : info->dims[j];
+    /* The dims a tensor has in a batch of `samples`: one sample's dims `one`, times `samples` on `sample_axis`
+       (if >= 0). */
+    static void ssmc_batch_dims(int32_t rank, const int64_t *one, int32_t sample_axis, int64_t samples, int64_t *dims) {
+      for (int32_t j = 0; j < rank; j++) dims[j] = j == sample_axis ? one[j] * samples : one[j];
     }
 
-    /* Bytes of one sample of a tensor whose samples lie along `axis`, `extent` each. */
-    static int64_t ssmc_sample_bytes(const ssmc_tensor_info *info, int32_t axis, int64_t extent) {
+    /* Bytes of one sample of a tensor whose one-sample dims are `one`. */
+    static int64_t ssmc_sample_bytes(const ssmc_tensor_info *info, const int64_t *one) {
       int64_t count = 1;
-      for (int32_t j = 0; j < info->rank; j++) count *= j == axis ? extent : info->dims[j];
+      for (int32_t j = 0; j < info->rank; j++) count *= one[j];
       return count * ssmc_element_size(info->elem_type);
     }
 
-    /* Checks one caller tensor against the model's description of it; dim `sample_axis` (if >= 0) must be
-       `batch_dim`, the run-time batch's extent there. */
+    /* The batch size the tensors give for one-sample dims `dims` (1 without a run-time batch), reporting a
+       batched dim that is no whole number of samples. Other mismatches are left to ssmc_check_tensor. */
+    static int32_t ssmc_batch_of(ssmc_context *ctx, int32_t count, const ssmc_tensor *given, const ssmc_tensor_info *infos,
+                                 const int32_t *axes, const int64_t *const *dims, int64_t *samples) {
+      *samples = 1;
+      for (int32_t i = 0; i < count; i++) {
+        int32_t axis = axes[i];
+        if (axis < 0) continue;
+        const ssmc_tensor *t = &given[i];
+        if (t->rank != infos[i].rank || !t->dims) break; /* ssmc_check_tensor reports it */
+        int64_t extent = dims[i][axis];
+        if (t->dims[axis] < 0 || extent <= 0 || t->dims[axis] % extent != 0)
+          return ssmc_fail(ctx, SSMC_ERROR_SHAPE_MISMATCH, "input %d '%s': dim %d is %lld, not a batch of samples of %lld",
+                           i, infos[i].name, axis, (long long)t->dims[axis], (long long)extent);
+        *samples = t->dims[axis] / extent;
+        break;
+      }
+      return SSMC_OK;
+    }
+
+    /* The batch size if the tensors have the shapes `dims` (one sample's; whole batches along `axes`), else -1. */
+    static int64_t ssmc_fit(int32_t count, const ssmc_tensor *given, const ssmc_tensor_info *infos, const int32_t *axes,
+                            const int64_t *const *dims) {
+      int64_t samples = -1;
+      for (int32_t i = 0; i < count; i++) {
+        const ssmc_tensor *t = &given[i];
+        if (t->rank != infos[i].rank || (t->rank > 0 && !t->dims)) return -1;
+        for (int32_t j = 0; j < t->rank; j++) {
+          if (j != axes[i]) {
+            if (t->dims[j] != dims[i][j]) return -1;
+            continue;
+          }
+          if (dims[i][j] <= 0 || t->dims[j] < 0 || t->dims[j] % dims[i][j] != 0) return -1;
+          int64_t s = t->dims[j] / dims[i][j];
+          if (samples >= 0 && s != samples) return -1;
+          samples = s;
+        }
+      }
+      return samples < 0 ? 1 : samples;
+    }
+
+    /* Appends `rank` dims to out (used bytes in *used), "?" on the batch axis. */
+    static void ssmc_append_dims(char *out, size_t size, size_t *used, int32_t rank, const int64_t *dims, int32_t axis) {
+      for (int32_t j = 0; j < rank && *used < size; j++) {
+        if (j == axis)
+          *used += (size_t)snprintf(out + *used, size - *used, j ? ", ?" : "?");
+        else
+          *used += (size_t)snprintf(out + *used, size - *used, j ? ", %lld" : "%lld", (long long)dims[j]);
+      }
+    }
+
+    /* The error for inputs that have none of the compiled shapes: what was given and what each variant takes. */
+    static int32_t ssmc_report_no_variant(ssmc_context *ctx, int32_t count, const ssmc_tensor *given,
+                                          const ssmc_tensor_info *infos, const int32_t *axes, int32_t num_variants,
+                                          const int64_t *const *const *variant_dims) {
+      size_t size = sizeof ctx->error, used = 0;
+      char *out = ctx->error;
+      used += (size_t)snprintf(out, size, "the inputs have none of the %d shapes the model was compiled for; given", num_variants);
+      for (int32_t i = 0; i < count && used < size; i++) {
+        const ssmc_tensor *t = &given[i];
+        int32_t rank = t->rank < 0 ? 0 : (t->rank > 64 ? 64 : t->rank);
+        used += (size_t)snprintf(out + used, size - used, "%s '%s' [", i ? "," : "", infos[i].name);
+        if (t->dims) ssmc_append_dims(out, size, &used, rank, t->dims, -1);
+        if (used < size) used += (size_t)snprintf(out + used, size - used, "]");
+      }
+      for (int32_t v = 0; v < num_variants && used < size; v++) {
+        used += (size_t)snprintf(out + used, size - used, v ? "; or" : "; compiled:");
+        for (int32_t i = 0; i < count && used < size; i++) {
+          used += (size_t)snprintf(out + used, size - used, "%s '%s' [", i ? "," : "", infos[i].name);
+          ssmc_append_dims(out, size, &used, infos[i].rank, variant_dims[v][i], axes[i]);
+          if (used < size) used += (size_t)snprintf(out + used, size - used, "]");
+        }
+      }
+      return SSMC_ERROR_SHAPE_MISMATCH;
+    }
+
+    /* Checks one caller tensor against the model's description of it and the dims it must have. */
     static int32_t ssmc_check_tensor(ssmc_context *ctx, const char *role, int32_t index, const ssmc_tensor *t,
-                                     const ssmc_tensor_info *info, int32_t sample_axis, int64_t batch_dim) {
+                                     const ssmc_tensor_info *info, const int64_t *wanted) {
       char expected[256], given[256];
       if (t->elem_type != info->elem_type)
         return ssmc_fail(ctx, SSMC_ERROR_INVALID_ARGUMENT, "%s %d '%s': expected element type %s (%d), given %s (%d)",
@@ -246,8 +322,6 @@ enum RuntimeSource {
                          info->name, t->rank, t->dims ? "given" : "NULL");
       int mismatch = t->rank != info->rank;
       int64_t count = 1;
-      int64_t wanted[64]; /* the compiler limits ranks to 64 */
-      ssmc_batch_dims(info, sample_axis, batch_dim, wanted);
       for (int32_t i = 0; !mismatch && i < t->rank; i++) {
         mismatch = t->dims[i] != wanted[i];
         count *= wanted[i];
@@ -263,16 +337,18 @@ enum RuntimeSource {
       return SSMC_OK;
     }
 
-    /* Checks `count` caller tensors of one role for a batch of `samples` and returns each one's data and the
-       bytes between its samples (0 for a tensor without a sample axis). */
+    /* Checks `count` caller tensors of one role for a batch of `samples` of one-sample dims `dims`, and returns
+       each one's data and the bytes between its samples (0 for a tensor without a sample axis). */
     static int32_t ssmc_bind_tensors(ssmc_context *ctx, const char *role, int32_t count, const ssmc_tensor *given,
-                                     const ssmc_tensor_info *infos, const int32_t *axes, const int64_t *extents,
+                                     const ssmc_tensor_info *infos, const int32_t *axes, const int64_t *const *dims,
                                      int64_t samples, char **data, int64_t *steps) {
+      int64_t wanted[64]; /* the compiler limits ranks to 64 */
       for (int32_t i = 0; i < count; i++) {
-        int32_t status = ssmc_check_tensor(ctx, role, i, &given[i], &infos[i], axes[i], samples * extents[i]);
+        ssmc_batch_dims(infos[i].rank, dims[i], axes[i], samples, wanted);
+        int32_t status = ssmc_check_tensor(ctx, role, i, &given[i], &infos[i], wanted);
         if (status != SSMC_OK) return status;
         data[i] = (char *)given[i].data;
-        steps[i] = axes[i] < 0 ? 0 : ssmc_sample_bytes(&infos[i], axes[i], extents[i]);
+        steps[i] = axes[i] < 0 ? 0 : ssmc_sample_bytes(&infos[i], dims[i]);
       }
       return SSMC_OK;
     }

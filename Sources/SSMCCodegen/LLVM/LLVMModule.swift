@@ -137,8 +137,13 @@ public final class LLVMModule {
     return String(cString: raw)
   }
 
-  /// Adds a private, read-only, 64-byte aligned global holding `bytes` (weights, offset tables).
+  /// Constant globals by contents: equal constants (such as the weights the shape variants of a model
+  /// share) are emitted once.
+  private var constantsByBytes: [[UInt8]: LLVMValueRef] = [:]
+
+  /// A private, read-only, 64-byte aligned global holding `bytes` (weights, offset tables); one per contents.
   public func addConstantData(name: String, bytes: [UInt8]) -> LLVMValueRef {
+    if let existing = constantsByBytes[bytes] { return existing }
     let initializer = bytes.withUnsafeBufferPointer { buffer in
       buffer.withMemoryRebound(to: CChar.self) { chars in
         LLVMConstStringInContext(context, chars.baseAddress, UInt32(bytes.count), 1)!
@@ -150,6 +155,7 @@ public final class LLVMModule {
     LLVMSetLinkage(global, LLVMPrivateLinkage)
     LLVMSetUnnamedAddress(global, LLVMGlobalUnnamedAddr)
     LLVMSetAlignment(global, 64)
+    constantsByBytes[bytes] = global
     return global
   }
 }

@@ -22,10 +22,13 @@ public struct ModelCompiler {
   public let outputSampleAxes: [Int?]
   /// The target is x86-64 with AVX-512F (kernels may use its intrinsics).
   public let x86AVX512: Bool
+  /// The index of this graph among the shape variants of one library (nil for a library of one shape):
+  /// it names the variant's kernel and functions apart from the others' in the shared module.
+  public let variant: Int?
 
   public init(
     graph: Graph, name: String, vectorLanes: Int = 16, profile: Bool = false, inputSampleAxes: [Int?] = [],
-    outputSampleAxes: [Int?] = [], x86AVX512: Bool = false
+    outputSampleAxes: [Int?] = [], x86AVX512: Bool = false, variant: Int? = nil
   ) {
     self.graph = graph
     self.name = name
@@ -34,9 +37,12 @@ public struct ModelCompiler {
     self.inputSampleAxes = inputSampleAxes
     self.outputSampleAxes = outputSampleAxes
     self.x86AVX512 = x86AVX512
+    self.variant = variant
   }
 
-  public var kernelSymbol: String { "\(name)_kernel" }
+  public var kernelSymbol: String { variant.map { "\(name)_kernel_v\($0)" } ?? "\(name)_kernel" }
+  /// Prefix of the variant's internal symbols.
+  private var internalPrefix: String { variant.map { "v\($0)." } ?? "" }
 
   /// Every reason the graph cannot be compiled, all at once: dynamic shapes, ops without lowering,
   /// element types the ABI cannot carry.
@@ -174,7 +180,7 @@ public struct ModelCompiler {
     let params = present.indices.map { LLVMModule.Parameter("in\($0)", ptr, noalias: true) }
       + node.results.indices.map { LLVMModule.Parameter("out\($0)", ptr, noalias: true) }
       + [.init("workspace", ptr, noalias: true), .init("pool", ptr)]
-    let symbol = "node.\(index).\(node.op)"
+    let symbol = "\(internalPrefix)node.\(index).\(node.op)"
     var failure: CodegenError?
     var workspaceBytes = 0
     let function = k.defineFunction(symbol, returns: k.llvm.void, params: params, linkage: LLVMInternalLinkage) { p in
