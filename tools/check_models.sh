@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Compiles every model in models/ with ssmc and checks it on its stored test data set(s).
-# A model's check options (tolerances) come from models/NAME/check-options if present (default: --rel-to-max 1e-4).
+# A model's check options (tolerances) come from models/NAME/check-options if present (default: --rel-to-max 1e-4),
+# its compile options (e.g. the --input-shape of each shape variant) from models/NAME/compile-options.
 # Prints one line per model and the summary line "N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -13,8 +14,11 @@ for dir in models/*/; do
   [ -f "$dir/model.onnx" ] || continue
   options="--rel-to-max 1e-4"
   [ -f "$dir/check-options" ] && options=$(cat "$dir/check-options")
+  compile_options=()
+  # read splits words without expanding the ? of --input-shape as a file pattern.
+  [ -f "$dir/compile-options" ] && read -ra compile_options < "$dir/compile-options"
   lib="$work/lib$name.so"
-  if ! "$ssmc" compile "$dir/model.onnx" -o "$lib" > "$work/$name.log" 2>&1; then
+  if ! "$ssmc" compile "$dir/model.onnx" -o "$lib" "${compile_options[@]}" > "$work/$name.log" 2>&1; then
     echo "FAIL $name: compile"; sed 's/^/    /' "$work/$name.log" | tail -20
     failed=$((failed + 1)); failures+=("$name"); continue
   fi

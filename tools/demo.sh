@@ -16,8 +16,10 @@ fi
 dir=models/$name
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-echo "== ssmc compile $dir/model.onnx"
-"$ssmc" compile "$dir/model.onnx" -o "$out/lib$name.so"
+compile_options=()
+[ -f "$dir/compile-options" ] && read -ra compile_options < "$dir/compile-options"
+echo "== ssmc compile $dir/model.onnx ${compile_options[*]}"
+"$ssmc" compile "$dir/model.onnx" -o "$out/lib$name.so" "${compile_options[@]}"
 echo "== ssmc run (input: $dir/test_data_set_0/input_0.pb)"
 inputs=()
 for f in "$dir"/test_data_set_0/input_*.pb; do inputs+=(-i "$f"); done

@@ -11,12 +11,15 @@ import torch
 from . import scan_function as sf
 
 
-def export(module, example, path, opset=17, dynamic_batch=False, input_name="input", output_name="output"):
+def export(module, example, path, opset=17, dynamic_batch=False, input_name="input", output_name="output",
+           dynamic_size=False):
     """Exports `module(example)` with the TorchScript exporter (the one that honours autograd
-    `symbolic`s), finalizes SelectiveScan nodes, checks and saves the model. Returns the ModelProto."""
+    `symbolic`s), finalizes SelectiveScan nodes, checks and saves the model. Returns the ModelProto.
+    `dynamic_batch` / `dynamic_size` make the input's batch / height and width dims symbolic."""
     module.eval()
     buf = io.BytesIO()
-    dynamic_axes = {input_name: {0: "batch"}, output_name: {0: "batch"}} if dynamic_batch else None
+    input_axes = ({0: "batch"} if dynamic_batch else {}) | ({2: "height", 3: "width"} if dynamic_size else {})
+    dynamic_axes = {input_name: input_axes, output_name: {0: "batch"} if dynamic_batch else {}} if input_axes else None
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(module, (example,), buf, dynamo=False, opset_version=opset,
