@@ -40,8 +40,10 @@ public struct FuseEpilogue: Pass {
 
   static let fusedNames = ["MatMul": "ssmc.FusedMatMul", "Gemm": "ssmc.FusedGemm", "Conv": "ssmc.FusedConv"]
 
-  /// Smallest Conv output plane fused: at or above every vector width the GEMM conv path needs (16 f32 lanes).
-  static let minimumConvPlane = 16
+  /// The f32 lanes a Conv's kernel family is decided for: the widest vectors of any target (AVX-512). The
+  /// pipeline runs before a target is known, and a Conv that is a GEMM at this width is one at every narrower
+  /// width too, so a fused Conv takes the GEMM path (and keeps its fusion) on every target.
+  static let convLanes = 16
 }
 
 extension PatternGraph {
@@ -108,17 +110,9 @@ extension PatternGraph {
     return (renumber(call), extras)
   }
 
-  /// Whether the Conv lowering computes `conv` as a GEMM (see `ConvGeometry.prefersGemm` and
-  /// `isDepthwiseFast` in codegen): not the depthwise kernel, enough output channels per group and positions.
+  /// Whether the Conv lowering computes `conv` as a GEMM (the decision is `ConvKernelFamily`'s, shared with codegen).
   private func convTakesGemmPath(_ conv: Node) -> Bool {
-    guard let x = type(conv.operands[0])?.staticShape, let w = type(conv.operands[1])?.staticShape,
-      let y = type(conv.results[0])?.staticShape, x.count >= 3,
-      let group = try? graph.context(for: conv).int("group"), group >= 1
-    else { return false }
-    let strides = ((try? graph.context(for: conv).ints("strides")) ?? nil) ?? []
-    let spatial = x.count - 2
-    let depthwise = w[1] == 1 && (1...2).contains(spatial) && (strides.last ?? 1) == 1
-    return !depthwise && w[0] / group >= 4 && y.dropFirst(2).reduce(1, *) >= FuseEpilogue.minimumConvPlane
+    (try? ConvKernelFamily(conv: graph.context(for: conv), lanes: FuseEpilogue.convLanes)) == .gemm
   }
 
   /// An extra operand of a Conv epilogue spans all of the output's spatial dims or none of them.

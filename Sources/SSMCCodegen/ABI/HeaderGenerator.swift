@@ -76,8 +76,7 @@ public enum HeaderGenerator {
 
       /* ONNX element type codes used in elem_type. */
       enum {
-        SSMC_FLOAT = 1, SSMC_UINT8 = 2, SSMC_INT8 = 3, SSMC_INT32 = 6,
-        SSMC_INT64 = 7, SSMC_BOOL = 9, SSMC_DOUBLE = 11
+      \(ModelSignature.elementTypes.map { "  \($0.constant) = \($0.code)" }.joined(separator: ",\n"))
       };
 
       const char *ssmc_name(void);
@@ -149,16 +148,7 @@ public enum HeaderGenerator {
   }
 
   static func elementTypeName(_ code: Int32) -> String {
-    switch code {
-    case 1: "float32"
-    case 2: "uint8"
-    case 3: "int8"
-    case 6: "int32"
-    case 7: "int64"
-    case 9: "bool"
-    case 11: "float64"
-    default: "type\(code)"
-    }
+    ModelSignature.elementTypes.first { $0.code == code }?.name ?? "type\(code)"
   }
 
   /// A tensor name safe inside a C comment: printable ASCII, and no `*/`.

@@ -1,7 +1,7 @@
 /// A tensor at the model's boundary, as the generated C ABI describes and checks it.
 public struct TensorSignature: Sendable, Equatable {
   public var name: String
-  /// ONNX `TensorProto.DataType` code: FLOAT=1 UINT8=2 INT8=3 INT32=6 INT64=7 BOOL=9 DOUBLE=11.
+  /// ONNX `TensorProto.DataType` code, one of `ModelSignature.elementTypes`.
   public var elementType: Int32
   /// Dims of one sample when `sampleAxis` is set (the run-time batch multiplies that axis), else all dims.
   public var dims: [Int64]
@@ -53,8 +53,20 @@ public struct ModelSignature: Sendable, Equatable {
   /// True when the batch size is given at run time (some tensor has a sample axis).
   public var hasRuntimeBatch: Bool { (inputs + outputs).contains { $0.sampleAxis != nil } }
 
+  /// The element types the C ABI supports: the one table the compiler's checks, the C glue's
+  /// `ssmc_element_size` / `ssmc_type_name` and the header's constants and comments all come from.
+  public static let elementTypes: [ABIElementType] = [
+    ABIElementType(code: 1, byteSize: 4, name: "float32", constant: "SSMC_FLOAT"),
+    ABIElementType(code: 2, byteSize: 1, name: "uint8", constant: "SSMC_UINT8"),
+    ABIElementType(code: 3, byteSize: 1, name: "int8", constant: "SSMC_INT8"),
+    ABIElementType(code: 6, byteSize: 4, name: "int32", constant: "SSMC_INT32"),
+    ABIElementType(code: 7, byteSize: 8, name: "int64", constant: "SSMC_INT64"),
+    ABIElementType(code: 9, byteSize: 1, name: "bool", constant: "SSMC_BOOL"),
+    ABIElementType(code: 11, byteSize: 8, name: "float64", constant: "SSMC_DOUBLE"),
+  ]
+
   /// Bytes per element for the ONNX element types the ABI supports.
-  public static let elementSizes: [Int32: Int] = [1: 4, 2: 1, 3: 1, 6: 4, 7: 8, 9: 1, 11: 8]
+  public static let elementSizes: [Int32: Int] = Dictionary(uniqueKeysWithValues: elementTypes.map { ($0.code, $0.byteSize) })
 
   /// Checks that names are C identifiers and that types and dims are supported.
   public func validate() throws(CodegenError) {
@@ -86,6 +98,22 @@ public struct ModelSignature: Sendable, Equatable {
   static func isCIdentifier(_ s: String) -> Bool {
     guard let first = s.unicodeScalars.first, !("0"..."9").contains(first) else { return false }
     return s.unicodeScalars.allSatisfy { $0.isASCII && ($0 == "_" || $0.properties.isAlphabetic || ("0"..."9").contains($0)) }
+  }
+}
+
+/// An element type at the C ABI: its ONNX `TensorProto.DataType` code, bytes per element (bool takes a byte),
+/// the name error messages and header comments use, and the header's enum constant for the code.
+public struct ABIElementType: Sendable, Equatable {
+  public var code: Int32
+  public var byteSize: Int
+  public var name: String
+  public var constant: String
+
+  public init(code: Int32, byteSize: Int, name: String, constant: String) {
+    self.code = code
+    self.byteSize = byteSize
+    self.name = name
+    self.constant = constant
   }
 }
 

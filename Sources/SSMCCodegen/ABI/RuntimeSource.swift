@@ -5,6 +5,28 @@
 /// workers spin briefly and then sleep on a condition variable. Work is claimed dynamically in chunks by the
 /// calling thread and whichever workers arrive, so a worker delayed by a busy machine costs no waiting.
 enum RuntimeSource {
+  /// `ssmc_type_name` and `ssmc_element_size`, switches over `ModelSignature.elementTypes`. Sizes are asked
+  /// only of a tensor info's type, always one of those (the compiler checks); names also of a caller's
+  /// wrong code, for the error message.
+  static let elementTypeFunctions: String = {
+    let types = ModelSignature.elementTypes
+    return """
+      static const char *ssmc_type_name(int32_t code) {
+        switch (code) {
+      \(types.map { "  case \($0.code): return \(cStringLiteral($0.name));" }.joined(separator: "\n"))
+        default: return "unknown";
+        }
+      }
+
+      static int64_t ssmc_element_size(int32_t code) {
+        switch (code) {
+      \(types.map { "  case \($0.code): return \($0.byteSize);" }.joined(separator: "\n"))
+        default: return 0;
+        }
+      }
+      """
+  }()
+
   static let text = #"""
     #ifndef _GNU_SOURCE
     #define _GNU_SOURCE
@@ -198,26 +220,13 @@ enum RuntimeSource {
       return status;
     }
 
-    static const char *ssmc_type_name(int32_t code) {
-      switch (code) {
-      case 1: return "float32"; case 2: return "uint8"; case 3: return "int8"; case 6: return "int32";
-      case 7: return "int64"; case 9: return "bool"; case 11: return "float64"; default: return "unknown";
-      }
-    }
+    \#(elementTypeFunctions)
 
     static void ssmc_format_dims(char *out, size_t size, int32_t rank, const int64_t *dims) {
       size_t used = (size_t)snprintf(out, size, "[");
       for (int32_t i = 0; i < rank && used < size; i++)
         used += (size_t)snprintf(out + used, size - used, i ? ", %lld" : "%lld", (long long)dims[i]);
       if (used < size) snprintf(out + used, size - used, "]");
-    }
-
-    static int64_t ssmc_element_size(int32_t code) {
-      switch (code) {
-      case 2: case 3: case 9: return 1;
-      case 1: case 6: return 4;
-      default: return 8;
-      }
     }
 
     /* The dims a tensor has in a batch of `samples`: one sample's dims `one`, times `samples` on `sample_axis`

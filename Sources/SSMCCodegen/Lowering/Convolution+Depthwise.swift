@@ -6,8 +6,9 @@ import SSMCIR
 /// unmasked load; outputs are computed in register blocks of up to 4 rows x 4 vectors, each loaded input
 /// vector feeding every row of the block that uses it, one broadcast weight per tap and row.
 extension ConvGeometry {
+  /// The depthwise kernels' geometry, as `ConvKernelFamily` decides it; the Strip, Row and Column kernels refine it.
   var isDepthwiseFast: Bool {
-    inChannelsPerGroup == 1 && (1...2).contains(axes.count) && axes.last!.stride == 1
+    ConvKernelFamily.isDepthwise(inChannelsPerGroup: inChannelsPerGroup, strides: axes.map(\.stride))
   }
 }
 

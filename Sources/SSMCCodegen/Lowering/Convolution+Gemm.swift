@@ -4,11 +4,7 @@ import SSMCIR
 /// Conv as an implicit GEMM: per image and group, Y[m, p] = sum over k' = (c, window position) of
 /// W[m, k'] * X[c, window(p, k')], with W read in place as the A side and the input windows packed
 /// straight into the kernel's B panel layout (no separate im2col matrix), then the packed tiles of
-/// GemmKernel with the bias as epilogue.
-extension ConvGeometry {
-  /// Enough output channels and positions to fill the register tiles.
-  func prefersGemm(lanes: Int) -> Bool { outChannelsPerGroup >= 4 && outputPlane >= lanes }
-}
+/// GemmKernel with the bias as epilogue. Which convs take it: `ConvKernelFamily` (SSMCIR).
 
 /// A fused product's epilogue on a Conv GEMM, with its extras' steps along the output plane.
 struct ConvFusion {

@@ -4,7 +4,8 @@ import SSMCIR
 /// Conv and ConvTranspose. Conv picks, per node: a vectorized depthwise kernel (one input channel per
 /// group; long 1-D kernels along the width or the height, as in S4ND, have their own: Strip, Row and
 /// Column in the Convolution+Depthwise* files), an implicit GEMM through the packed matmul kernel (1-D
-/// and 2-D f32), or a general loop nest that handles every rank and attribute combination.
+/// and 2-D f32), or a general loop nest that handles every rank and attribute combination. `ConvKernelFamily`
+/// (SSMCIR, shared with fuse-epilogue) picks among the three.
 let convolutionLowerings: [String: Lowering] = [
   "Conv": { ctx in try lowerConv(ctx) },
   "ConvTranspose": { ctx in try lowerConvTranspose(ctx) },
@@ -44,20 +45,26 @@ func lowerConv(_ ctx: LoweringContext, fused: ProductEpilogue? = nil) throws {
   let element = try ctx.scalar(ctx.resultType(0).element)
   guard element.isFloat else { throw ctx.error("Conv needs float operands") }
   guard g.batch * g.outChannels * g.outputPlane > 0 else { return }
-  if element == .f32 && g.isDepthwiseStrip(lanes: ctx.vectorLanes) {
-    emitDepthwiseStripConv(ctx, g)
-  } else if element == .f32 && g.isDepthwiseRow {
-    emitDepthwiseRowConv(ctx, g)
-  } else if element == .f32 && g.isDepthwiseColumn {
-    emitDepthwiseColumnConv(ctx, g)
-  } else if element == .f32 && g.isDepthwiseFast {
-    emitDepthwiseConv(ctx, g)
-  } else if element == .f32 && g.prefersGemm(lanes: ctx.vectorLanes) {
+  // The same decision fuse-epilogue asks before fusing into the GEMM's store.
+  let family: ConvKernelFamily
+  do { family = try ConvKernelFamily(conv: ctx.op, lanes: ctx.vectorLanes) } catch { throw ctx.error("\(error)") }
+  switch family {
+  case .depthwise:
+    if g.isDepthwiseStrip(lanes: ctx.vectorLanes) {
+      emitDepthwiseStripConv(ctx, g)
+    } else if g.isDepthwiseRow {
+      emitDepthwiseRowConv(ctx, g)
+    } else if g.isDepthwiseColumn {
+      emitDepthwiseColumnConv(ctx, g)
+    } else {
+      emitDepthwiseConv(ctx, g)
+    }
+  case .gemm:
     var inGemm: ConvFusion? = nil
     if let fused, let steps = fused.convPixelStrides { inGemm = ConvFusion(epilogue: fused, pixelStrides: steps) }
     if g.prefersPaddedGrid { emitPaddedGridConv(ctx, g, fused: inGemm) } else { emitGemmConv(ctx, g, fused: inGemm) }
     if inGemm != nil { return }
-  } else {
+  case .direct:
     emitGeneralConv(ctx, g, element: element)
   }
   fused?.emitSweep(ctx)

@@ -39,6 +39,50 @@ public func convWindows(_ ctx: OpContext) throws(Diagnostic) -> [WindowAxis] {
   return try ctx.forwardWindows(input: Array(x.dims[2...]), kernel: kernel)
 }
 
+/// The kernel family the Conv lowering computes a Conv with. It is decided here, next to the op, because a
+/// pass depends on it as well: fuse-epilogue fuses only into the GEMM's store, and passes cannot see codegen.
+public enum ConvKernelFamily: Sendable, Hashable {
+  /// The vectorized depthwise kernels: f32, one input channel per group, 1-D or 2-D, unit stride along the width.
+  case depthwise
+  /// An implicit GEMM through the packed matmul kernel: f32 with enough output channels per group (4) and
+  /// output positions (a vector's worth) to fill its register tiles.
+  case gemm
+  /// The general loop nest, for every other element type, rank and shape.
+  case direct
+
+  /// Whether a conv with `inChannelsPerGroup` and spatial `strides` has the depthwise kernels' geometry.
+  public static func isDepthwise(inChannelsPerGroup: Int, strides: [Int]) -> Bool {
+    inChannelsPerGroup == 1 && (1...2).contains(strides.count) && strides.last == 1
+  }
+
+  /// The family of a conv with these sizes on a target whose widest vector holds `lanes` f32. A conv that is
+  /// `.gemm` at some lane count is `.gemm` at every smaller one.
+  public init(
+    element: ElementType, inChannelsPerGroup: Int, outChannelsPerGroup: Int, strides: [Int], outputPlane: Int, lanes: Int
+  ) {
+    if element == .f32 && Self.isDepthwise(inChannelsPerGroup: inChannelsPerGroup, strides: strides) {
+      self = .depthwise
+    } else if element == .f32 && outChannelsPerGroup >= 4 && outputPlane >= lanes {
+      self = .gemm
+    } else {
+      self = .direct
+    }
+  }
+
+  /// The family of the Conv (or `ssmc.FusedConv`) node `ctx`, whose channel dims and output plane must be static.
+  public init(conv ctx: OpContext, lanes: Int) throws(Diagnostic) {
+    let windows = try convWindows(ctx)
+    let (x, w, group) = (try ctx.type(0), try ctx.type(1), try ctx.int("group"))
+    let outputs = windows.compactMap(\.output.value)
+    guard let channels = x.dims[1].value, let outChannels = w.dims[0].value, outputs.count == windows.count else {
+      throw ctx.error(.unknownShape, "Conv needs static channels and output sizes to choose its kernel, got X \(x) and W \(w)")
+    }
+    self.init(
+      element: x.element, inChannelsPerGroup: channels / group, outChannelsPerGroup: outChannels / group,
+      strides: windows.map(\.stride), outputPlane: outputs.reduce(1, *), lanes: lanes)
+  }
+}
+
 /// ConvTranspose: X (N, C, D...), W (C, M/group, k...), optional B (M) -> Y (N, M, O...), with
 /// O = stride * (D - 1) + output_padding + ((k - 1) * dilation + 1) - pads, or O from output_shape / SAME
 /// (O = D * stride), the pads then derived from the total padding.

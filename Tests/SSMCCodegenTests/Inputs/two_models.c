@@ -60,6 +60,12 @@ static void check_exp_model(void) {
   CHECK(expmodel_run(ctx, &in, 1, &bad_out, 1) == SSMC_ERROR_SHAPE_MISMATCH, "rank mismatch status");
   ssmc_tensor bad_type = {x, SSMC_DOUBLE, 1, dims};
   CHECK(expmodel_run(ctx, &bad_type, 1, &out, 1) == SSMC_ERROR_INVALID_ARGUMENT, "type mismatch status");
+  message = expmodel_last_error(ctx);
+  CHECK(strstr(message, "float32 (1)") && strstr(message, "float64 (11)"), "message: %s", message);
+  ssmc_tensor unknown_type = {x, 99, 1, dims};
+  CHECK(expmodel_run(ctx, &unknown_type, 1, &out, 1) == SSMC_ERROR_INVALID_ARGUMENT, "unknown type status");
+  message = expmodel_last_error(ctx);
+  CHECK(strstr(message, "unknown (99)"), "message: %s", message);
   ssmc_tensor null_dims = {x, SSMC_FLOAT, 1, NULL};
   CHECK(expmodel_run(ctx, &null_dims, 1, &out, 1) == SSMC_ERROR_INVALID_ARGUMENT, "NULL dims");
   ssmc_tensor null_data = {NULL, SSMC_FLOAT, 1, dims};
