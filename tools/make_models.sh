@@ -24,6 +24,11 @@ elif [ -z "${1:-}" ]; then
   for m in vim-tiny vmamba-tiny; do
     "$here/py-export" "$here/export.py" "$m-micro" --seed 2 --batch dynamic -o "$root/models/$m-micro-dyn/model.onnx" --test-data
   done
+  # A batch and an input size given at run time: compiled for two sizes (compile-options), data sets at
+  # batch 2 and 1 at 48x80 and at batch 2 at 80x64.
+  "$here/py-export" "$here/export.py" vmamba-tiny-micro --seed 3 --batch dynamic --dynamic-size 80x64 \
+    -o "$root/models/vmamba-tiny-micro-sizes/model.onnx" --test-data
+  echo "--input-shape input=?x3x48x80 --input-shape input=?x3x80x64" > "$root/models/vmamba-tiny-micro-sizes/compile-options"
   # The same S4ND model with its layers as ai.ssmc::S4ND2D (raw SSM parameters; ssmc computes the kernels).
   "$here/py-export" "$here/export.py" s4nd-convnext-tiny-micro --seed 0 --s4nd-form ssm \
     -o "$root/models/s4nd-convnext-tiny-micro-ssm/model.onnx" --test-data

@@ -110,6 +110,10 @@ struct ImporterTests {
     #expect(fixed.type(of: fixed.inputs[0]) == TensorType(.f32, shape: [5, 3]))
     #expect(diagnostics(m, ImportOptions(inputShapes: ["x": [5, 4]])).first?.contains("does not fit") == true)
     #expect(diagnostics(m, ImportOptions(inputShapes: ["nope": [1]])).first?.contains("not a graph input") == true)
+    // nil keeps the model's dim, symbolic or not.
+    let kept = try Importer.importModel(m, options: ImportOptions(inputShapes: ["x": [nil, 3]]))
+    #expect(kept.type(of: kept.inputs[0]) == TensorType(.f32, [.symbol("batch"), .fixed(3)]))
+    #expect(diagnostics(m, ImportOptions(inputShapes: ["x": [nil, 4]])).first?.contains("x=?x4 does not fit") == true)
   }
 
   @Test func constantNodesAndInitializersBecomeConstants() throws {
