@@ -12,6 +12,8 @@ public struct Importer {
   var graph: Graph
   var values: [String: ValueID] = [:]
   var problems: [Diagnostic] = []
+  /// Outputs of nodes that failed to import: their users are not reported again.
+  var failedValues: Set<String> = []
   var unknownDimCounter = 0
 
   public static func importModel(_ model: ONNXModel, options: ImportOptions = ImportOptions()) throws(Diagnostics) -> Graph {
@@ -36,6 +38,7 @@ public struct Importer {
     for node in body { importNode(node) }
     for output in model.graph.outputs {
       guard let id = values[output.name] else {
+        if failedValues.contains(output.name) { continue }
         problems.append(Diagnostic(.malformedModel, "graph output '\(output.name)' is not produced by any node", at: Location(file: model.path)))
         continue
       }
@@ -119,7 +122,10 @@ public struct Importer {
       } else if let id = values[name] {
         operands.append(id)
       } else {
-        problems.append(Diagnostic(.malformedModel, "input '\(name)' is not produced by any earlier node, initializer or graph input", at: location))
+        if !failedValues.contains(name) {
+          problems.append(Diagnostic(.malformedModel, "input '\(name)' is not produced by any earlier node, initializer or graph input", at: location))
+        }
+        failedValues.formUnion(node.outputs)
         return
       }
     }
@@ -133,6 +139,7 @@ public struct Importer {
       for (name, id) in zip(node.outputs, imported) where !name.isEmpty { values[name] = id }
     } catch {
       problems.append(error)
+      failedValues.formUnion(node.outputs)
     }
   }
 }

@@ -36,6 +36,9 @@ enum OpImport {
       if node.domain == "ai.ssmc", attribute.name.hasPrefix("layout_") {
         throw Diagnostic(.badAttribute, "attribute '\(attribute.name)' is internal to ssmc's IR, not an attribute of ai.ssmc::\(node.opType)", at: location)
       }
+      guard attributes[attribute.name] == nil else {
+        throw Diagnostic(.badAttribute, "attribute '\(attribute.name)' is given twice", at: location)
+      }
       attributes[attribute.name] = try convert(attribute, location: location)
     }
     var operands = operands

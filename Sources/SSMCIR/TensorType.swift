@@ -76,8 +76,28 @@ public struct TensorType: Sendable, Hashable, CustomStringConvertible {
     return shape
   }
   public var isStatic: Bool { staticShape != nil }
-  /// Number of elements, when static.
-  public var elementCount: Int? { staticShape.map { $0.reduce(1, *) } }
+  /// Number of elements, when static. Saturates at `TensorType.countCeiling` rather than overflow, so a
+  /// malformed model's huge dims reach `tooLarge` checks instead of trapping in arithmetic.
+  public var elementCount: Int? {
+    staticShape.map { shape in
+      var count = 1
+      for d in shape {
+        let (product, overflow) = count.multipliedReportingOverflow(by: Swift.max(d, 0))
+        count = overflow ? Self.countCeiling : Swift.min(product, Self.countCeiling)
+      }
+      return count
+    }
+  }
+  /// Where `elementCount` saturates: far above any tensor ssmc compiles, low enough that byte sizes and
+  /// sums of a few such counts still fit in an Int.
+  public static let countCeiling = 1 << 56
+  /// The most elements one tensor may have (256 GiB of f32): larger means a malformed or mistyped model.
+  public static let elementLimit = 1 << 36
+  /// A problem description when the tensor has more elements than ssmc compiles, else nil.
+  public var sizeProblem: String? {
+    guard let count = elementCount, count > Self.elementLimit else { return nil }
+    return "type \(self) has \(count >= Self.countCeiling ? "more than 2^56" : String(count)) elements, more than ssmc compiles (2^36)"
+  }
   public func with(dims: [Dim]) -> TensorType { TensorType(element, dims) }
   public func with(element: ElementType) -> TensorType { TensorType(element, dims) }
 

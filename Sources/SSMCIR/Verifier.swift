@@ -47,31 +47,7 @@ public struct Verifier {
     guard let schema = OpRegistry.schema(node.op) else {
       return [Diagnostic(.unsupportedOp, "unknown op '\(node.op)'", at: location)]
     }
-    var problems: [Diagnostic] = []
-    let range = schema.operandCountRange
-    if !range.contains(node.operands.count) {
-      problems.append(Diagnostic(.badOperand, "\(node.operands.count) operands; \(node.op) takes \(range.lowerBound)...\(range.upperBound > 1000 ? "many" : String(range.upperBound))", at: location))
-    }
-    for (i, spec) in schema.operands.enumerated() where i < node.operands.count {
-      if case .required = spec.arity, node.operands[i] == nil {
-        problems.append(Diagnostic(.badOperand, "required operand '\(spec.name)' is absent", at: location))
-      }
-    }
-    if let count = schema.resultCount, count != node.results.count {
-      problems.append(Diagnostic(.verifierError, "\(node.results.count) results; \(node.op) has \(count)", at: location))
-    }
-    for (key, value) in node.attributes {
-      guard let spec = schema.attributeSpec(key) else {
-        problems.append(Diagnostic(.badAttribute, "unknown attribute '\(key)'", at: location))
-        continue
-      }
-      if !spec.kind.accepts(value) {
-        problems.append(Diagnostic(.badAttribute, "attribute '\(key)' must be \(spec.kind.rawValue), got \(value.kindName)", at: location))
-      }
-    }
-    for spec in schema.attributes where spec.required && node.attributes[spec.name] == nil {
-      problems.append(Diagnostic(.badAttribute, "missing required attribute '\(spec.name)'", at: location))
-    }
+    let problems = schema.structuralProblems(of: node, at: location)
     guard problems.isEmpty else { return problems }
 
     let resultTypes = node.results.map { graph.type(of: $0) }
@@ -80,8 +56,11 @@ public struct Verifier {
     }
     let operandsTyped = node.operands.allSatisfy { $0 == nil || graph.type(of: $0!) != nil }
     guard operandsTyped, !resultTypes.contains(where: { $0 == nil }) else { return [] }
+    let context = graph.context(for: node, at: location)
+    let typeProblems = context.elementTypeProblems()
+    guard typeProblems.isEmpty else { return typeProblems }
     do {
-      let inferred = try schema.inferTypes(graph.context(for: node, at: location))
+      let inferred = try schema.inferTypes(context)
       if inferred != resultTypes.map({ $0! }) {
         let stored = resultTypes.map { $0!.description }.joined(separator: ", ")
         let rule = inferred.map(\.description).joined(separator: ", ")
@@ -103,5 +82,38 @@ extension Graph {
       constants: node.operands.map { $0.flatMap { constants[$0] } },
       attributes: node.attributes, resultCount: node.results.count,
       location: location ?? Location(node: node.name, opType: node.op))
+  }
+}
+
+extension OpSchema {
+  /// What makes `node` malformed for this op regardless of types: operand and result counts, absent required
+  /// operands, unknown, mistyped or missing attributes.
+  public func structuralProblems(of node: Node, at location: Location) -> [Diagnostic] {
+    var problems: [Diagnostic] = []
+    let range = operandCountRange
+    if !range.contains(node.operands.count) {
+      problems.append(Diagnostic(.badOperand, "\(node.operands.count) operands; \(name) takes \(range.lowerBound)...\(range.upperBound > 1000 ? "many" : String(range.upperBound))", at: location))
+    }
+    for (i, spec) in operands.enumerated() where i < node.operands.count {
+      if case .required = spec.arity, node.operands[i] == nil {
+        problems.append(Diagnostic(.badOperand, "required operand '\(spec.name)' is absent", at: location))
+      }
+    }
+    if let count = resultCount, count != node.results.count {
+      problems.append(Diagnostic(.verifierError, "\(node.results.count) results; \(name) has \(count)", at: location))
+    }
+    for (key, value) in node.attributes {
+      guard let spec = attributeSpec(key) else {
+        problems.append(Diagnostic(.badAttribute, "unknown attribute '\(key)'", at: location))
+        continue
+      }
+      if !spec.kind.accepts(value) {
+        problems.append(Diagnostic(.badAttribute, "attribute '\(key)' must be \(spec.kind.rawValue), got \(value.kindName)", at: location))
+      }
+    }
+    for spec in attributes where spec.required && node.attributes[spec.name] == nil {
+      problems.append(Diagnostic(.badAttribute, "missing required attribute '\(spec.name)'", at: location))
+    }
+    return problems
   }
 }

@@ -16,6 +16,11 @@ public struct ShapeInference: Pass {
     var problems: [Diagnostic] = []
     var changed = false
     var kept: [Node] = []
+    for id in graph.inputs + graph.constants.keys.sorted() {
+      if let problem = graph.type(of: id)?.sizeProblem {
+        problems.append(Diagnostic(.unsupportedFeature, "value '\(graph[id].name)': \(problem)"))
+      }
+    }
     for node in graph.nodes {
       guard let schema = OpRegistry.schema(node.op) else {
         problems.append(Diagnostic(.unsupportedOp, "unknown op '\(node.op)'", at: Location(node: node.name, opType: node.op)))
@@ -23,6 +28,13 @@ public struct ShapeInference: Pass {
         continue
       }
       let context = graph.context(for: node)
+      // A malformed node (or one fed by a failed node) gets no type, so nothing after it trips over it.
+      let nodeProblems = schema.structuralProblems(of: node, at: context.location) + context.elementTypeProblems()
+      guard nodeProblems.isEmpty else {
+        problems += nodeProblems
+        kept.append(node)
+        continue
+      }
       if let folded = Folding.tryFold(node, schema: schema, context: context, limit: foldLimit) {
         for (result, data) in zip(node.results, folded) {
           graph.constants[result] = data
@@ -38,6 +50,10 @@ public struct ShapeInference: Pass {
         let types = try schema.inferTypes(context)
         guard types.count == node.results.count else {
           problems.append(Diagnostic(.internalError, "shape rule gave \(types.count) types for \(node.results.count) results", at: context.location))
+          continue
+        }
+        if let tooLarge = types.lazy.compactMap(\.sizeProblem).first {
+          problems.append(context.error(.unsupportedFeature, "result \(tooLarge)"))
           continue
         }
         for (result, type) in zip(node.results, types) where graph.type(of: result) != type {
@@ -62,6 +78,10 @@ enum Folding {
     let operandsConstant = zip(node.operands, context.constants).allSatisfy { $0.0 == nil || $0.1 != nil }
     let foldsFromType = schema.foldsFromTypes
     guard operandsConstant || foldsFromType else { return nil }
+    // The result types first: a result too large to fold (ConstantOfShape of a huge shape) is never built.
+    guard let types = try? schema.inferTypes(context), types.allSatisfy({ ($0.elementCount ?? Int.max) <= limit }) else {
+      return nil
+    }
     guard let results = try? fold(context), results.count == node.results.count else { return nil }
     guard results.allSatisfy({ $0.count <= limit }) else { return nil }
     return results

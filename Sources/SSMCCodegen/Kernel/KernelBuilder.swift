@@ -90,7 +90,11 @@ public final class KernelBuilder {
     }
     switch LLVMGetTypeKind(type) {
     case LLVMFloatTypeKind, LLVMDoubleTypeKind: return IRValue(LLVMConstReal(type, value), self)
-    default: return IRValue(LLVMConstInt(type, UInt64(bitPattern: Int64(value)), 1), self)
+    default:
+      // A non-finite or out-of-range value (only a malformed model's) becomes 0 or the nearest Int64 rather
+      // than trapping.
+      let integer = value.isNaN ? 0 : Int64(exactly: value.rounded(.towardZero)) ?? (value < 0 ? .min : .max)
+      return IRValue(LLVMConstInt(type, UInt64(bitPattern: integer), 1), self)
     }
   }
 

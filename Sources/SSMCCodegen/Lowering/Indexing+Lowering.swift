@@ -14,7 +14,7 @@ let indexingLowerings: [String: Lowering] = [
     let scalar = try ctx.moveScalar(ctx.operandType(0).element)
     let out = ctx.resultShape(0)
     ctx.stridedCopy(
-      out, scalar: scalar, from: ctx.operand(0), sourceOffset: offset, strides: zip(axes, strides).map { $0.step * $1 },
+      out, scalar: scalar, from: ctx.operand(0), sourceOffset: offset, strides: zip(axes, strides).map { $0.elementStride($1) },
       to: ctx.results[0], strides: rowMajorStrides(out))
   },
   "Gather": { ctx in

@@ -27,7 +27,7 @@ public func convWindows(_ ctx: OpContext) throws(Diagnostic) -> [WindowAxis] {
   guard x.rank >= 3, w.rank == x.rank else { throw ctx.error("Conv needs X (N, C, spatial...) and W of equal rank, got \(x) and \(w)") }
   let group = try ctx.int("group")
   guard group >= 1 else { throw ctx.error(.badAttribute, "group must be positive, got \(group)") }
-  if let c = x.dims[1].value, let wc = w.dims[1].value, c != wc * group {
+  if let c = x.dims[1].value, let wc = w.dims[1].value, wc.multipliedReportingOverflow(by: group) != (c, false) {
     throw ctx.error("X has \(c) channels but W expects \(wc) per group x \(group) groups")
   }
   if let m = w.dims[0].value, m % group != 0 { throw ctx.error("W's \(m) output channels are not divisible by group \(group)") }
@@ -113,8 +113,8 @@ public func convTransposeWindows(_ ctx: OpContext) throws(Diagnostic) -> [Window
   }
   if ctx.has(2) {
     let b = try ctx.type(2, rank: 1)
-    if let m = w.dims[1].value, let bm = b.dims[0].value, bm != m * group {
-      throw ctx.error("bias \(b) must have \(m * group) output channels")
+    if let m = w.dims[1].value, let bm = b.dims[0].value, m.multipliedReportingOverflow(by: group) != (bm, false) {
+      throw ctx.error("bias \(b) must have W's \(m) output channels per group x \(group) groups")
     }
   }
   let n = x.rank - 2

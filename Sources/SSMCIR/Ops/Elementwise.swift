@@ -96,7 +96,7 @@ private let cast = OpSchema(
 
 private func castTarget(_ ctx: OpContext) throws(Diagnostic) -> ElementType {
   let code = try ctx.int("to")
-  guard let t = ElementType(rawValue: Int32(code)) else {
+  guard let raw = Int32(exactly: code), let t = ElementType(rawValue: raw) else {
     throw ctx.error(.badAttribute, "Cast to element type code \(code) is not supported")
   }
   return t

@@ -35,6 +35,10 @@ public struct SliceAxis: Sendable, Hashable {
   public var start: Int
   public var step: Int
   public var count: Dim
+
+  /// Elements between taken elements, for an axis whose elements are `stride` apart in the data; 0 when at
+  /// most one is taken, since such a step (e.g. INT64_MIN) is never applied and may not fit when scaled.
+  public func elementStride(_ stride: Int) -> Int { count.value ?? 0 > 1 ? step * stride : 0 }
 }
 
 /// Slice (opset 13 form): constant starts/ends/axes/steps inputs; negative values count from the end;
@@ -51,9 +55,7 @@ private let slice = OpSchema(
     let axes = try sliceAxes(ctx)
     let strides = rowMajorStrides(data.shape)
     let base = zip(axes, strides).reduce(0) { $0 + $1.0.start * $1.1 }
-    return [try data.strided(to: axes.compactMap(\.count.value), base: base, strides: zip(axes, strides).map { a, s in
-      a.count.value ?? 0 > 1 ? a.step * s : 0  // a step past the end (e.g. INT64_MAX) is never taken
-    })]
+    return [try data.strided(to: axes.compactMap(\.count.value), base: base, strides: zip(axes, strides).map { $0.elementStride($1) })]
   })
 
 /// The slice of every axis of the data (untouched axes take everything).
@@ -104,6 +106,8 @@ private let gather = OpSchema(
     let (x, i) = (try ctx.type(0), try ctx.type(1))
     try requireIndexType(ctx, 1)
     let axis = try ctx.normalizedAxes([ctx.int("axis")], rank: x.rank, what: "axis")[0]
+    // Indices known now must be in range (the spec makes any other an error; at run time they are clamped).
+    if let indices = ctx.constants[1], let size = x.dims[axis].value { _ = try checkedIndices(ctx, indices.ints, size: size) }
     return [x.with(dims: Array(x.dims[..<axis]) + i.dims + Array(x.dims[(axis + 1)...]))]
   },
   fold: { ctx throws(Diagnostic) in
