@@ -10,6 +10,9 @@ public final class CompiledModel {
   public let name: String
   public let inputs: [TensorInfo]
   public let outputs: [TensorInfo]
+  /// The input shapes `run` takes, one list of input shapes per shape variant the library was compiled for
+  /// (-1 on a run-time batch dim). One variant, the inputs' shapes, for a library without variants.
+  public let inputShapeVariants: [[[Int]]]
 
   private let handle: UnsafeMutableRawPointer
   private let context: OpaquePointer
@@ -65,6 +68,7 @@ public final class CompiledModel {
       dlclose(handle)
       throw error
     }
+    inputShapeVariants = Self.readShapeVariants(handle, inputs: inputs)
     self.path = path
     self.name = nameFn().map { String(cString: $0) } ?? ""
     self.handle = handle
@@ -74,6 +78,23 @@ public final class CompiledModel {
   deinit {
     api.destroy(context)
     dlclose(handle)
+  }
+
+  private typealias VariantDimsFn = @convention(c) (Int32, Int32, UnsafeMutablePointer<Int64>?) -> Int32
+
+  /// The library's shape variants (`ssmc_num_shape_variants`; libraries made before variants have one).
+  private static func readShapeVariants(_ handle: UnsafeMutableRawPointer, inputs: [TensorInfo]) -> [[[Int]]] {
+    guard let countSymbol = dlsym(handle, "ssmc_num_shape_variants"), let dimsSymbol = dlsym(handle, "ssmc_shape_variant_input_dims")
+    else { return [inputs.map(\.shape)] }
+    let count = unsafeBitCast(countSymbol, to: (@convention(c) () -> Int32).self)()
+    let dimsOf = unsafeBitCast(dimsSymbol, to: VariantDimsFn.self)
+    return (0..<count).map { variant in
+      inputs.enumerated().map { index, info in
+        var dims = [Int64](repeating: 0, count: Swift.max(info.shape.count, 1))
+        _ = dimsOf(variant, Int32(index), &dims)
+        return dims.prefix(info.shape.count).map { Int($0) }
+      }
+    }
   }
 
   /// Reads an `ssmc_tensor_info` (name, elem_type, rank, dims at offsets 0, 8, 12, 16).

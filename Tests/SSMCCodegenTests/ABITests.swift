@@ -46,6 +46,7 @@ import Testing
     #expect(expModel.name == "swiftexp" && reluModel.name == "swiftrelu")
     #expect(expModel.inputs == [TensorInfo(name: "x", elementType: .float32, shape: [1000])])
     #expect(reluModel.outputs.map(\.elementType) == [.float32, .int64])
+    #expect(expModel.inputShapeVariants == [[[1000]]] && reluModel.inputShapeVariants == [[[4, 5]]])
 
     try expModel.setNumThreads(2)
     let x = (0..<1000).map { Float(-30 + 0.061 * Double($0)) }

@@ -62,6 +62,7 @@ def test_cnn_at_several_resolutions_with_a_run_time_batch(tmp_path):
     assert compiled.inputs[0]["shape"] == (-1, 3, -1, -1)
     assert compiled.outputs[0]["shape"] == (-1, 4, -1)
     assert compiled.outputs[1]["shape"] == (-1, 4, 1, 1)
+    assert compiled.shape_variants == [[(-1, 3, 16, 16)], [(-1, 3, 24, 20)], [(-1, 3, 9, 7)]]
     for height, width in [(16, 16), (24, 20), (9, 7)]:
         for batch in (1, 3):
             x = RNG.standard_normal((batch, 3, height, width)).astype(np.float32)
@@ -103,6 +104,7 @@ def test_inputs_given_several_shapes_pair_them_in_order(tmp_path):
     result, lib = compile_shapes(m, tmp_path, "a=1x3x8", "b=1x8x3", "a=1x5x8", "b=1x8x5", "c=8")
     assert result.returncode == 0, result.stderr
     compiled = CompiledModel(lib)
+    assert compiled.shape_variants == [[(1, 3, 8), (1, 8, 3), (8,)], [(1, 5, 8), (1, 8, 5), (8,)]]
     for t in (3, 5):
         a = RNG.standard_normal((1, t, 8)).astype(np.float32)
         b = RNG.standard_normal((1, 8, t)).astype(np.float32)

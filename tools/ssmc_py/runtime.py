@@ -50,6 +50,25 @@ class CompiledModel:
             lib.ssmc_set_num_threads(self._ctx, threads)
         self.inputs = [self._info(lib.ssmc_input_info(i)) for i in range(lib.ssmc_num_inputs())]
         self.outputs = [self._info(lib.ssmc_output_info(i)) for i in range(lib.ssmc_num_outputs())]
+        self.shape_variants = self._shape_variants()
+
+    def _shape_variants(self):
+        """The input shapes run takes: per shape variant, one tuple per input (-1 on a run-time batch dim)."""
+        count_fn = getattr(self._lib, "ssmc_num_shape_variants", None)
+        if count_fn is None:  # a library made before shape variants
+            return [[i["shape"] for i in self.inputs]]
+        dims_fn = self._lib.ssmc_shape_variant_input_dims
+        dims_fn.argtypes = [ctypes.c_int32, ctypes.c_int32, ctypes.POINTER(ctypes.c_int64)]
+        variants = []
+        for v in range(count_fn()):
+            shapes = []
+            for i, info in enumerate(self.inputs):
+                dims = (ctypes.c_int64 * max(len(info["shape"]), 1))()
+                if dims_fn(v, i, dims) != 0:
+                    raise SSMCError(f"shape variant {v} of input {i} is not readable")
+                shapes.append(tuple(dims[j] for j in range(len(info["shape"]))))
+            variants.append(shapes)
+        return variants
 
     @staticmethod
     def _info(p):

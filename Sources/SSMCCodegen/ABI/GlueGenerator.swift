@@ -160,6 +160,17 @@ public enum GlueGenerator {
         return SSMC_OK;
       }
 
+      int32_t \(n)_num_shape_variants(void) { return SSMC_NUM_VARIANTS; }
+
+      int32_t \(n)_shape_variant_input_dims(int32_t variant, int32_t input, int64_t *dims) {
+        if (variant < 0 || variant >= SSMC_NUM_VARIANTS || input < 0 || input >= SSMC_NUM_INPUTS ||
+            (!dims && ssmc_inputs[input].rank > 0))
+          return SSMC_ERROR_INVALID_ARGUMENT;
+        const int64_t *one = ssmc_variants[variant].input_dims[input];
+        for (int32_t j = 0; j < ssmc_inputs[input].rank; j++) dims[j] = j == ssmc_input_sample_axis[input] ? -1 : one[j];
+        return SSMC_OK;
+      }
+
       const char *\(n)_last_error(const ssmc_context *ctx) {
         if (!ctx) return "context is NULL";
         if (ctx->model != &ssmc_model_tag) return "context belongs to another model";
@@ -182,6 +193,10 @@ public enum GlueGenerator {
       const char *ssmc_last_error(const ssmc_context *ctx) { return \(n)_last_error(ctx); }
       int32_t ssmc_output_shape(ssmc_context *ctx, const ssmc_tensor *inputs, int32_t num_inputs, int32_t index, int64_t *dims) {
         return \(n)_output_shape(ctx, inputs, num_inputs, index, dims);
+      }
+      int32_t ssmc_num_shape_variants(void) { return \(n)_num_shape_variants(); }
+      int32_t ssmc_shape_variant_input_dims(int32_t variant, int32_t input, int64_t *dims) {
+        return \(n)_shape_variant_input_dims(variant, input, dims);
       }
 
       """

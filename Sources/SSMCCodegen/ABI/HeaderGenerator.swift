@@ -98,6 +98,12 @@ public enum HeaderGenerator {
                                 int64_t *dims);
       #endif
 
+      #ifndef SSMC_ABI_SHAPE_VARIANTS
+      #define SSMC_ABI_SHAPE_VARIANTS
+      int32_t ssmc_num_shape_variants(void);
+      int32_t ssmc_shape_variant_input_dims(int32_t variant, int32_t input, int64_t *dims);
+      #endif
+
       \(ProfileGlue.sharedDeclarations)
 
       /* The model's name, "\(n)". */
@@ -122,6 +128,11 @@ public enum HeaderGenerator {
        * dims with the -1 dims filled in. Checks the inputs' count, batch dims and shapes. */
       int32_t \(n)_output_shape(ssmc_context *ctx, const ssmc_tensor *inputs, int32_t num_inputs, int32_t index,
                                 int64_t *dims);
+      /* Number of input shapes the library was compiled for (one per set of --input-shape; 1 by default). */
+      int32_t \(n)_num_shape_variants(void);
+      /* The dims input `input` has in shape variant `variant` (its info's rank entries written to dims; -1 on
+       * the batch dim). SSMC_ERROR_INVALID_ARGUMENT for an index out of range or NULL dims. */
+      int32_t \(n)_shape_variant_input_dims(int32_t variant, int32_t input, int64_t *dims);
       /* Message of the last failed call on ctx, "" if none; valid until the next call on ctx. */
       const char *\(n)_last_error(const ssmc_context *ctx);
       \(ProfileGlue.declarations(n, nodes: signature.profiledNodes.count))

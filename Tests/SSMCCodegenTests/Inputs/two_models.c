@@ -27,6 +27,12 @@ static void check_exp_model(void) {
             info->dims[0] == 1000, "input info");
   CHECK(expmodel_input_info(1) == NULL && expmodel_input_info(-1) == NULL && expmodel_output_info(1) == NULL,
         "out-of-range info must be NULL");
+  int64_t variant_dims[1] = {0};
+  CHECK(expmodel_num_shape_variants() == 1 && expmodel_shape_variant_input_dims(0, 0, variant_dims) == SSMC_OK &&
+            variant_dims[0] == 1000, "one shape variant: the input's shape");
+  CHECK(expmodel_shape_variant_input_dims(1, 0, variant_dims) == SSMC_ERROR_INVALID_ARGUMENT &&
+            expmodel_shape_variant_input_dims(0, 1, variant_dims) == SSMC_ERROR_INVALID_ARGUMENT &&
+            expmodel_shape_variant_input_dims(0, 0, NULL) == SSMC_ERROR_INVALID_ARGUMENT, "variant index checks");
 
   static float x[1000], y[1000];
   for (int i = 0; i < 1000; i++) x[i] = (float)(-40.0 + 80.0 * i / 999.0);
