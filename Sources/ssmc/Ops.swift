@@ -9,12 +9,16 @@ struct Ops: ParsableCommand {
   func run() {
     // S4ND2D has no lowering of its own: the expand-s4nd pass rewrites it into ops that do.
     let expandedByPasses: Set<String> = [S4ND2DOperands.opName]
+    var lines: [String] = []
     for name in OpRegistry.all.keys.sorted()
     where (Lowerings.supports(name) || expandedByPasses.contains(name)) && OpRegistry.all[name]!.domain != "ai.ssmc.internal" {
       let schema = OpRegistry.all[name]!
       let domain = schema.domain.isEmpty ? "ai.onnx" : schema.domain
       let opType = name.hasPrefix("ssmc.") ? String(name.dropFirst(5)) : name
-      print("\(domain) \(opType)")
+      lines.append("\(domain) \(opType)")
     }
+    // The importer turns Constant nodes into the IR's constants; no op of the IR is left for them.
+    lines.append("ai.onnx Constant")
+    for line in lines.sorted() { print(line) }
   }
 }
