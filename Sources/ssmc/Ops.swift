@@ -16,5 +16,8 @@ struct Ops: ParsableCommand {
       let opType = name.hasPrefix("ssmc.") ? String(name.dropFirst(5)) : name
       print("\(domain) \(opType)")
     }
+    for (alias, target) in OpRegistry.onnxAliases.sorted(by: { $0.key < $1.key }) where Lowerings.supports(target) {
+      print("ai.onnx \(alias)")
+    }
   }
 }
