@@ -6,13 +6,16 @@ let resizeLowerings: [String: Lowering] = ["Resize": { ctx in try lowerResize(ct
 
 /// Inner-axis taps unrolled in one pass over an output row; wider windows (antialias) take several passes.
 private let tapBlock = 8
+/// Outer tap combinations summed in one row pass (4 covers bicubic and trilinear).
+private let maximumUnrolledRows = 4
 
 /// A gather-style Resize: per output axis, compile-time tables give the input positions and weights each
 /// output coordinate reads (`resizeTaps`), and the kernel sums the products over the taps of every resized
 /// axis. One body call per output row (all axes but the last): resized outer axes contribute a row offset
-/// and a weight per tap (nested loops over their taps), the last axis a weighted gather along the row,
-/// vectorized over the row's output positions. With several outer taps or inner tap blocks the row is
-/// accumulated in the output; tf_crop_and_resize then overwrites extrapolated positions.
+/// and a weight per tap, the last axis a weighted gather along the row,
+/// vectorized over the row's output positions (gathers through the offset table). Up to
+/// `maximumUnrolledRows` outer tap combinations are summed in one pass; with more, or with several inner
+/// tap blocks, the row is accumulated in the output. tf_crop_and_resize then overwrites extrapolated positions.
 private func lowerResize(_ ctx: LoweringContext) throws {
   let plan: ResizePlan
   do { plan = try resizePlan(ctx.op) } catch { throw ctx.error("\(error)") }
@@ -69,7 +72,12 @@ private func lowerResize(_ ctx: LoweringContext) throws {
     innerInside = t.inside.map { ctx.addConstantGlobal(name: "\(name).inside\(inner)", int64s: $0.map { $0 ? 1 : 0 }) }
   }
   let extrapolates = outer.contains { $0.inside != nil } || innerInside != nil
-  let accumulate = outer.contains { $0.count > 1 } || blocks > 1
+  // Few outer taps (bilinear, bicubic, trilinear) are unrolled into the row pass, which then writes each
+  // output once; more take nested loops that accumulate in the output row.
+  let looped = outer.filter { $0.count > 1 }
+  let outerTaps = looped.reduce(1) { $0 * $1.count }
+  let unrollOuter = outerTaps <= maximumUnrolledRows && blocks == 1
+  let accumulate = (!looped.isEmpty && !unrollOuter) || blocks > 1
   let tapProduct = taps.values.reduce(1) { $0 * $1.count }
   let outStrides = rowMajorStrides(out)
   let rowHints = LoopHints(vectorize: true)
@@ -87,53 +95,73 @@ private func lowerResize(_ ctx: LoweringContext) throws {
         k.store(k.constant(0, k.type(scalar)), scalar, to: dst, at: row + j)
       }
     }
-    // Nested loops over the taps of outer axes with a window, then the row pass(es).
-    let looped = outer.filter { $0.count > 1 }
-    func nest(_ level: Int, _ offset: IRValue, _ weight: IRValue?) {
+    /// The input row offset and weight of tap `t` of looped outer axis `a`.
+    func outerTap(_ a: OuterAxis, _ t: IRValue) -> (offset: IRValue, weight: IRValue) {
+      let at = index[a.axis] * k.i64(Int64(a.count)) + t
+      return (k.load(.i64, from: a.offsets, at: at), k.load(scalar, from: a.weights!, at: at))
+    }
+    typealias Row = (offset: IRValue, weight: IRValue?)
+    func nest(_ level: Int, _ row: Row) {
       guard level < looped.count else {
-        emitRow(offset, weight)
+        emitRow([row])
         return
       }
-      let a = looped[level]
-      k.forLoop(from: k.i64(0), to: k.i64(Int64(a.count)), hints: LoopHints(vectorize: false)) { t in
-        let at = index[a.axis] * k.i64(Int64(a.count)) + t
-        let w = k.load(scalar, from: a.weights!, at: at)
-        nest(level + 1, offset + k.load(.i64, from: a.offsets, at: at), weight.map { $0 * w } ?? w)
+      k.forLoop(from: k.i64(0), to: k.i64(Int64(looped[level].count)), hints: LoopHints(vectorize: false)) { t in
+        let tap = outerTap(looped[level], t)
+        nest(level + 1, (row.offset + tap.offset, row.weight.map { $0 * tap.weight } ?? tap.weight))
       }
     }
     func store(_ value: IRValue, _ j: IRValue) {
       let at = row + j
       k.store(accumulate ? k.load(scalar, from: dst, at: at) + value : value, scalar, to: dst, at: at)
     }
-    func emitRow(_ offset: IRValue, _ weight: IRValue?) {
+    /// The weighted sum over `rows` (input row offsets and their outer weights) of the last axis's taps.
+    func emitRow(_ rows: [Row]) {
+      func weightedSum(_ j: IRValue, _ value: (IRValue) -> IRValue) -> IRValue {
+        let terms = rows.map { r in r.weight.map { $0 * value(r.offset) } ?? value(r.offset) }
+        return terms.dropFirst().reduce(terms[0], +)
+      }
       guard let innerOffsets else {
         k.forLoop(from: k.i64(0), to: k.i64(Int64(width)), hints: rowHints) { j in
-          let v = k.load(scalar, from: src, at: offset + j)
-          store(weight.map { $0 * v } ?? v, j)
+          store(weightedSum(j) { k.load(scalar, from: src, at: $0 + j) }, j)
         }
         return
       }
       guard let innerWeights else {
         k.forLoop(from: k.i64(0), to: k.i64(Int64(width)), hints: rowHints) { j in
-          store(k.load(scalar, from: src, at: offset + k.load(.i64, from: innerOffsets, at: j)), j)
+          let column = k.load(.i64, from: innerOffsets, at: j)
+          store(weightedSum(j) { k.load(scalar, from: src, at: $0 + column) }, j)
         }
         return
       }
       k.forLoop(from: k.i64(0), to: k.i64(Int64(blocks)), hints: LoopHints(vectorize: false)) { b in
         let first = b * k.i64(Int64(block * width))
         k.forLoop(from: k.i64(0), to: k.i64(Int64(width)), hints: rowHints) { j in
-          var sum: IRValue? = nil
-          for t in 0..<block {
-            let at = first + k.i64(Int64(t * width)) + j
-            let v = k.load(scalar, from: src, at: offset + k.load(.i64, from: innerOffsets, at: at))
-            let term = k.load(scalar, from: innerWeights, at: at) * v
-            sum = sum.map { $0 + term } ?? term
-          }
-          store(weight.map { $0 * sum! } ?? sum!, j)
+          let columns = (0..<block).map { t in first + k.i64(Int64(t * width)) + j }
+          let offsets = columns.map { k.load(.i64, from: innerOffsets, at: $0) }
+          let weights = columns.map { k.load(scalar, from: innerWeights, at: $0) }
+          store(weightedSum(j) { rowOffset in
+            let terms = (0..<block).map { t in weights[t] * k.load(scalar, from: src, at: rowOffset + offsets[t]) }
+            return terms.dropFirst().reduce(terms[0], +)
+          }, j)
         }
       }
     }
-    nest(0, base, nil)
+    if unrollOuter && !looped.isEmpty {
+      // Every combination of the looped axes' taps, as (offset, weight) rows.
+      var rows: [Row] = [(base, nil)]
+      for a in looped {
+        rows = rows.flatMap { r in
+          (0..<a.count).map { t -> Row in
+            let tap = outerTap(a, k.i64(Int64(t)))
+            return (r.offset + tap.offset, r.weight.map { $0 * tap.weight } ?? tap.weight)
+          }
+        }
+      }
+      emitRow(rows)
+    } else {
+      nest(0, (base, nil))
+    }
     guard extrapolates else { return }
     // tf_crop_and_resize: positions whose source lies outside the input on any axis take extrapolation_value.
     var rowInside = k.bool(true)
