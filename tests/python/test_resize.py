@@ -96,7 +96,7 @@ def test_output_size_is_computed_in_float64(tmp_path):
 
 
 @pytest.mark.parametrize("mode", ["linear", "cubic"])
-@pytest.mark.parametrize("scales", [[1, 1, 0.5, 0.5], [1, 1, 0.3, 0.77], [1, 1, 0.26, 1.5]])
+@pytest.mark.parametrize("scales", [[1, 1, 0.5, 0.5], [1, 1, 0.3, 0.77], [1, 1, 0.26, 1.5], [1, 1, 0.5, 0.2]])
 def test_antialias_downsampling(tmp_path, mode, scales):
     x = image(1, 2, 23, 19)
     check(resize_model(x, scales=scales, mode=mode, antialias=1), tmp_path, x)
@@ -137,6 +137,41 @@ def test_tf_crop_and_resize_with_extrapolation(tmp_path, mode):
                      coordinate_transformation_mode="tf_crop_and_resize", extrapolation_value=4.5)
     got = check(m, tmp_path, x)
     assert (got == np.float32(4.5)).any()
+
+
+def test_exclude_outside_with_antialias(tmp_path):
+    x = image(1, 2, 16, 15)
+    m = resize_model(x, scales=[1, 1, 0.4, 0.35], mode="linear", antialias=1, exclude_outside=1)
+    got = check(m, tmp_path, x)
+    attributes = m.graph.node[0].attribute
+    attributes.remove(next(a for a in attributes if a.name == "exclude_outside"))  # it changes the edges here
+    assert not np.allclose(got, run_onnxruntime(m, tmp_path, x)[0], rtol=1e-3)
+
+
+def test_nearest_uint8_crop_fills_extrapolation_value(tmp_path):
+    x = RNG.integers(0, 200, (1, 2, 6, 7)).astype(np.uint8)
+    m = resize_model(x, sizes=[5, 4], roi=[-0.3, 0.2, 1.1, 0.8], axes=[2, 3], mode="nearest",
+                     coordinate_transformation_mode="tf_crop_and_resize", extrapolation_value=7.0)
+    got = check(m, tmp_path, x, rtol=0, atol=0, reference=True)
+    assert (got[:, :, 0, :] == 7).all()
+
+
+@pytest.mark.parametrize("opset", [11, 13])
+def test_sizes_with_empty_roi_and_scales(tmp_path, opset):
+    # How PyTorch exports interpolate(size=...) at opset 11: empty roi and scales tensors, then sizes.
+    x = image(1, 3, 5, 6)
+    m = resize_model(x, roi=[], scales=[], sizes=[1, 3, 9, 4], opset=opset, mode="linear",
+                     coordinate_transformation_mode="pytorch_half_pixel")
+    check(m, tmp_path, x)
+
+
+def test_scales_given_at_run_time_are_refused(tmp_path):
+    node = h.make_node("Resize", ["x", "", "scales"], ["y"], mode="linear")
+    graph = h.make_graph([node], "resize", [h.make_tensor_value_info("x", T.FLOAT, [1, 1, 4, 4]),
+                                            h.make_tensor_value_info("scales", T.FLOAT, [4])],
+                         [h.make_tensor_value_info("y", T.FLOAT, None)])
+    m = h.make_model(graph, opset_imports=[h.make_opsetid("", 19)])
+    assert "compile-time constant" in compile_error(m, tmp_path)
 
 
 def test_trilinear_5d(tmp_path):
