@@ -19,7 +19,7 @@ public enum SupportedOpsets {
     "Softmax": 13, "LogSoftmax": 13, "BatchNormalization": 9,
     "Add": 7, "Sub": 7, "Mul": 7, "Div": 7, "Pow": 7, "And": 7, "Or": 7, "Xor": 7, "Equal": 7, "Less": 7,
     "Greater": 7, "PRelu": 7, "Gemm": 7, "Concat": 4, "Reshape": 5, "Cast": 6, "Tile": 6, "Clip": 6, "Pad": 2,
-    "Split": 2,
+    "Split": 2, "Upsample": 7,
   ]
 
   /// The version of `op` that `opset` selects, or nil when the opset predates the op.

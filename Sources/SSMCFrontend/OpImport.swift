@@ -96,6 +96,16 @@ enum OpImport {
     case "Dropout" where version < 12, "BatchNormalization" where version < 12:
       attributes["ratio"] = nil
       attributes["is_test"] = nil
+    case "Upsample", "Resize" where version < 11:
+      // Upsample-7 (scales attribute), Upsample-9 and Resize-10 (X, scales): the IR's Resize takes
+      // (X, roi, scales) and these forms' fixed coordinate mapping and nearest rounding as attributes.
+      if case .floats(let scales)? = attributes.removeValue(forKey: "scales") {
+        setInput(2, TensorData(floats: scales), "scales")
+      } else if operands.count >= 2 {
+        operands.insert(nil, at: 1)
+      }
+      attributes["coordinate_transformation_mode"] = .string("asymmetric")
+      attributes["nearest_mode"] = .string("simple")
     default: break
     }
     let reducesWithAxesAttribute: Set<String> = [

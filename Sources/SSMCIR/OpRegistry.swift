@@ -4,7 +4,7 @@ public enum OpRegistry {
     var table: [String: OpSchema] = [:]
     let families: [[OpSchema]] = [
       elementwiseOps, reductionOps, tensorOps, shapeOps, linalgOps, convolutionOps, normalizationOps, scanOps, recurrentOps,
-      s4ndOps, fusionOps,
+      s4ndOps, fusionOps, resizeOps,
     ]
     for schema in families.joined() {
       precondition(table[schema.name] == nil, "op \(schema.name) is defined twice")
@@ -14,10 +14,12 @@ public enum OpRegistry {
   }()
 
   public static func schema(_ name: String) -> OpSchema? { all[name] }
+  /// Deprecated ONNX ops imported as another op of the default domain (their adapters are in the importer).
+  public static let onnxAliases: [String: String] = ["Upsample": "Resize"]
   /// The schema of an ONNX op type in a domain ("" or "ai.onnx" for the default domain).
   public static func schema(onnxType: String, domain: String) -> OpSchema? {
     switch domain {
-    case "", "ai.onnx": all[onnxType].flatMap { $0.domain == "" ? $0 : nil }
+    case "", "ai.onnx": all[onnxAliases[onnxType] ?? onnxType].flatMap { $0.domain == "" ? $0 : nil }
     case "ai.ssmc": all["ssmc." + onnxType].flatMap { $0.domain == "ai.ssmc" ? $0 : nil }
     default: nil
     }

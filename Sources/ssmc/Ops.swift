@@ -17,6 +17,8 @@ struct Ops: ParsableCommand {
       let opType = name.hasPrefix("ssmc.") ? String(name.dropFirst(5)) : name
       lines.append("\(domain) \(opType)")
     }
+    // Deprecated ops imported as another (Upsample as Resize).
+    for (alias, target) in OpRegistry.onnxAliases where Lowerings.supports(target) { lines.append("ai.onnx \(alias)") }
     // The importer turns Constant nodes into the IR's constants; no op of the IR is left for them.
     lines.append("ai.onnx Constant")
     for line in lines.sorted() { print(line) }

@@ -16,7 +16,7 @@ struct OnnxSchemaTests {
   }()
 
   /// The families this file checks strictly.
-  static let checked: [OpSchema] = reductionOps + tensorOps + shapeOps + linalgOps + convolutionOps + normalizationOps
+  static let checked: [OpSchema] = reductionOps + tensorOps + shapeOps + linalgOps + convolutionOps + normalizationOps + resizeOps
 
   @Test func oracleLoaded() {
     #expect(Self.onnx.count > 150)
