@@ -14,10 +14,12 @@ public enum OpRegistry {
   }()
 
   public static func schema(_ name: String) -> OpSchema? { all[name] }
+  /// Default-domain ONNX op types imported as another IR op (same semantics, older name).
+  public static let onnxAliases: [String: String] = ["Scatter": "ScatterElements"]
   /// The schema of an ONNX op type in a domain ("" or "ai.onnx" for the default domain).
   public static func schema(onnxType: String, domain: String) -> OpSchema? {
     switch domain {
-    case "", "ai.onnx": all[onnxType].flatMap { $0.domain == "" ? $0 : nil }
+    case "", "ai.onnx": all[onnxAliases[onnxType] ?? onnxType].flatMap { $0.domain == "" ? $0 : nil }
     case "ai.ssmc": all["ssmc." + onnxType].flatMap { $0.domain == "ai.ssmc" ? $0 : nil }
     default: nil
     }

@@ -9,12 +9,16 @@ struct Ops: ParsableCommand {
   func run() {
     // S4ND2D has no lowering of its own: the expand-s4nd pass rewrites it into ops that do.
     let expandedByPasses: Set<String> = [S4ND2DOperands.opName]
-    for name in OpRegistry.all.keys.sorted()
-    where (Lowerings.supports(name) || expandedByPasses.contains(name)) && OpRegistry.all[name]!.domain != "ai.ssmc.internal" {
+    let compiled = { (name: String) in Lowerings.supports(name) || expandedByPasses.contains(name) }
+    var lines: [(opType: String, line: String)] = []
+    for name in OpRegistry.all.keys where compiled(name) && OpRegistry.all[name]!.domain != "ai.ssmc.internal" {
       let schema = OpRegistry.all[name]!
       let domain = schema.domain.isEmpty ? "ai.onnx" : schema.domain
       let opType = name.hasPrefix("ssmc.") ? String(name.dropFirst(5)) : name
-      print("\(domain) \(opType)")
+      lines.append((name, "\(domain) \(opType)"))
     }
+    // Older ONNX names imported as an op above (Scatter as ScatterElements).
+    for (alias, target) in OpRegistry.onnxAliases where compiled(target) { lines.append((alias, "ai.onnx \(alias)")) }
+    for entry in lines.sorted(by: { $0.opType < $1.opType }) { print(entry.line) }
   }
 }
