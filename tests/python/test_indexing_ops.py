@@ -329,3 +329,75 @@ def test_reverse_sequence_out_of_range_lengths_are_clamped():
     lens = np.array([9, -2, 2], np.int64)  # beyond the 4 steps, negative, in range
     model = make_model("ReverseSequence", {"x": x, "lens": lens})
     check(model, {"x": x, "lens": lens}, [reverse_sequence_numpy(x, lens, 1, 0)])
+
+
+# --- A batch size given at run time ----------------------------------------------------------------------------
+
+def batch_model(nodes, inputs, outputs, inits=()):
+    """Nodes whose inputs have a symbolic leading dim N (`inputs`: name -> (onnx type, dims))."""
+    graph = onnx.helper.make_graph(
+        nodes if isinstance(nodes, list) else [nodes], "batch", [onnx.helper.make_tensor_value_info(n, t, d) for n, (t, d) in inputs.items()],
+        [onnx.helper.make_tensor_value_info(n, onnx.TensorProto.UNDEFINED, None) for n in outputs],
+        [onnx.numpy_helper.from_array(a, n) for n, a in inits])
+    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 21)])
+    model.ir_version = 9
+    return onnx.shape_inference.infer_shapes(model)  # types the outputs, as onnxruntime requires
+
+
+F, I = onnx.TensorProto.FLOAT, onnx.TensorProto.INT64
+BATCHED = {
+    "topk": (onnx.helper.make_node("TopK", ["x", "k"], ["v", "i"]), {"x": (F, ["N", 3, 8])}, ["v", "i"],
+             [("k", np.array([3], np.int64))], lambda n: [rng.standard_normal((n, 3, 8)).astype(np.float32)]),
+    "onehot": (onnx.helper.make_node("OneHot", ["x", "d", "vals"], ["y"], axis=-2), {"x": (I, ["N", 4])}, ["y"],
+               [("d", np.array(5, np.int64)), ("vals", np.array([0.0, 1.0], np.float32))],
+               lambda n: [ints(-5, 5, n, 4)]),
+    "scatter_elements": (
+        onnx.helper.make_node("ScatterElements", ["x", "idx", "u"], ["y"], axis=1, reduction="add"),
+        {"x": (F, ["N", 6]), "idx": (I, ["N", 4]), "u": (F, ["N", 4])}, ["y"], [],
+        lambda n: [rng.standard_normal((n, 6)).astype(np.float32), ints(-6, 6, n, 4),
+                   rng.standard_normal((n, 4)).astype(np.float32)]),
+    "gathernd_batch_dims": (
+        onnx.helper.make_node("GatherND", ["x", "idx"], ["y"], batch_dims=1),
+        {"x": (F, ["N", 5, 3]), "idx": (I, ["N", 2, 1])}, ["y"], [],
+        lambda n: [rng.standard_normal((n, 5, 3)).astype(np.float32), ints(-5, 5, n, 2, 1)]),
+    "scatternd_tail": (  # the samples along the data's slice axis, inside the graph
+        [onnx.helper.make_node("Transpose", ["x"], ["xt"]), onnx.helper.make_node("Transpose", ["u"], ["ut"]),
+         onnx.helper.make_node("ScatterND", ["xt", "idx", "ut"], ["yt"], reduction="mul"),
+         onnx.helper.make_node("Transpose", ["yt"], ["y"])],
+        {"x": (F, ["N", 4]), "u": (F, ["N", 2])}, ["y"], [("idx", np.array([[3], [-4]], np.int64))],
+        lambda n: [rng.standard_normal((n, 4)).astype(np.float32), rng.standard_normal((n, 2)).astype(np.float32)]),
+    "reverse_sequence": (
+        onnx.helper.make_node("ReverseSequence", ["x", "lens"], ["y"], batch_axis=0, time_axis=1),
+        {"x": (F, ["N", 6, 2]), "lens": (I, ["N"])}, ["y"], [],
+        lambda n: [rng.standard_normal((n, 6, 2)).astype(np.float32), ints(0, 7, n)]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BATCHED))
+def test_run_time_batch(case, tmp_path):
+    from ssmc_testing import compile_model, run_onnxruntime
+    node, inputs, outputs, inits, make = BATCHED[case]
+    model = batch_model(node, inputs, outputs, inits)
+    compiled = compile_model(model, tmp_path)
+    for n in (1, 3):
+        data = make(n)
+        for got, want in zip(compiled.run(*data), run_onnxruntime(model, tmp_path, *data)):
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+
+
+MIXING = {
+    "topk along the samples": (onnx.helper.make_node("TopK", ["x", "k"], ["v", "i"], axis=0), ["v", "i"],
+                               [("k", np.array([1], np.int64))]),
+    "scatter with shared indices": (
+        onnx.helper.make_node("ScatterElements", ["x", "idx", "u"], ["y"], axis=1), ["y"],
+        [("idx", np.array([[0, 2]], np.int64)), ("u", np.ones((1, 2), np.float32))]),
+    "reverse along the samples": (onnx.helper.make_node("ReverseSequence", ["x", "lens"], ["y"]), ["y"],
+                                  [("lens", np.array([1, 2, 3], np.int64))]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MIXING))
+def test_run_time_batch_mixing_is_refused(case):
+    node, outputs, inits = MIXING[case]
+    model = batch_model(node, {"x": (F, ["N", 3])}, outputs, inits)
+    assert "mixes the samples" in compile_error(model)

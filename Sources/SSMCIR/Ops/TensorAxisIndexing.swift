@@ -1,6 +1,29 @@
 /// Ops that select, place or move elements along one axis by run-time values: TopK (in TopK.swift), OneHot
 /// and ReverseSequence.
-let axisIndexingOps: [OpSchema] = [topK, oneHot, reverseSequence]
+let axisIndexingOps: [OpSchema] = [
+  topK.with(samples: .alongAttribute("axis")), oneHot.with(samples: oneHotSamples),
+  reverseSequence.with(samples: reverseSequenceSamples),
+]
+
+/// OneHot maps each index to its own row of the output: the indices' sample axis moves past the new axis.
+private let oneHotSamples = SampleRule { ctx throws(Diagnostic) in
+  try ctx.requireOnlyBatched([0])
+  guard let c = ctx.axis(0) else { return [nil] }
+  let (axis, _) = try oneHotGeometry(ctx.op)
+  return [c < axis ? c : c + 1]
+}
+
+/// ReverseSequence keeps samples apart along an axis past the batch and time axes (the lengths shared), or
+/// along its batch axis when each sample has its own length.
+private let reverseSequenceSamples = SampleRule { ctx throws(Diagnostic) in
+  let batch = try ctx.op.int("batch_axis")
+  switch (ctx.axis(0), ctx.axis(1)) {
+  case (nil, nil): return [nil]
+  case (let d?, nil) where d >= 2: return [d]
+  case (let d?, 0?) where d == batch: return [d]
+  default: throw ctx.mixes("its sample axis is the time axis, or the lengths do not follow the samples")
+  }
+}
 
 /// OneHot (opset 11+ form; opset 9's "negative indices are off" is adapted on import): output has a new axis
 /// of size depth at `axis`, holding values[1] where the (wrapped, truncated to integer) index equals the

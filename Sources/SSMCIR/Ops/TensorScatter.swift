@@ -1,6 +1,9 @@
 /// Ops that read or write whole index tuples taken from a run-time tensor: GatherND, ScatterND and
 /// ScatterElements (ONNX `Scatter` of opsets 9-10 is imported as ScatterElements, see `OpRegistry.onnxAliases`).
-let scatterOps: [OpSchema] = [gatherND, scatterND, scatterElements]
+let scatterOps: [OpSchema] = [
+  gatherND.with(samples: gatherNDSamples), scatterND.with(samples: scatterNDSamples),
+  scatterElements.with(samples: scatterElementsSamples),
+]
 
 /// The reductions ScatterND and ScatterElements combine an update with the existing element by.
 public let scatterReductions = ["none", "add", "mul", "max", "min"]
@@ -86,6 +89,41 @@ private let scatterElements = OpSchema(
     }
     return [x]
   })
+
+/// GatherND keeps samples apart when they are batch dims of both operands, an axis of the sliced tail of
+/// the data (the indices the same for every sample), or an axis of the index tuples' grid (the data shared).
+private let gatherNDSamples = SampleRule { ctx throws(Diagnostic) in
+  let g = try gatherNDGeometry(ctx.op)
+  let (b, m, q) = (g.batchDims, g.tupleLength, ctx.rank(1))
+  switch (ctx.axis(0), ctx.axis(1)) {
+  case (nil, nil): return [nil]
+  case (let d?, nil) where d >= b + m: return [q - 1 + d - b - m]
+  case (nil, let c?) where c >= b && c < q - 1: return [c]
+  case (let d?, let c?) where d == c && d < b: return [d]
+  default: throw ctx.mixes("a sample's index tuples would reach other samples' data")
+  }
+}
+
+/// ScatterND keeps samples apart when they index the slice tail of the data and of the updates alike and
+/// the indices are the same for every sample.
+private let scatterNDSamples = SampleRule { ctx throws(Diagnostic) in
+  let (q, m) = (ctx.rank(1), try ctx.op.type(1).dims.last?.value ?? 0)
+  switch (ctx.axis(0), ctx.axis(1), ctx.axis(2)) {
+  case (nil, nil, nil): return [nil]
+  case (let d?, nil, let u?) where d >= m && u == q - 1 + d - m: return [d]
+  default: throw ctx.mixes("a sample's updates would land in other samples' data")
+  }
+}
+
+/// ScatterElements keeps samples apart when data, indices and updates all index them along one axis other
+/// than `axis` (a shared operand would be written by, or write to, every sample).
+private let scatterElementsSamples = SampleRule { ctx throws(Diagnostic) in
+  let axes = (0..<3).map { ctx.axis($0) }
+  guard let first = axes[0] ?? axes[1] ?? axes[2] else { return [nil] }
+  guard axes.allSatisfy({ $0 == first }) else { throw ctx.mixes("its data, indices and updates do not all index samples along one axis") }
+  if first == (try ctx.op.axis(ctx.op.int("axis"), rank: ctx.rank(0))) { throw ctx.mixes("it scatters along the sample axis \(first)") }
+  return [first]
+}
 
 private func checkReduction(_ ctx: OpContext, element: ElementType) throws(Diagnostic) {
   let reduction = try ctx.string("reduction") ?? "none"
