@@ -22,6 +22,9 @@ public enum SupportedOpsets {
     "Split": 2, "Upsample": 7,
   ]
 
+  /// Ops deprecated from this opset on: a model of that opset or newer may not use them.
+  static let deprecatedFrom: [String: Int] = ["Scatter": 11]
+
   /// The version of `op` that `opset` selects, or nil when the opset predates the op.
   static func activeVersion(of op: String, opset: Int) -> Int? {
     guard let history = onnxOpVersions[op] else { return opset }

@@ -25,6 +25,9 @@ enum OpImport {
         let since = onnxOpVersions[node.opType]?.first ?? 0
         throw Diagnostic(.unsupportedOp, "\(node.opType) is not defined in opset \(opset) (it was added in opset \(since))", at: location)
       }
+      if let deprecated = SupportedOpsets.deprecatedFrom[node.opType], opset >= deprecated {
+        throw Diagnostic(.unsupportedOp, "\(node.opType) is deprecated from opset \(deprecated) on (the model's opset is \(opset))", at: location)
+      }
       if let oldest = SupportedOpsets.oldestSupportedVersion[node.opType], active < oldest {
         throw Diagnostic(.unsupportedOp, "\(node.opType) version \(active) (selected by opset \(opset)) is not supported; ssmc reads its definitions from version \(oldest) on", at: location)
       }
@@ -93,6 +96,15 @@ enum OpImport {
       // Absent bounds stay absent: min at index 1, max at index 2.
       floatAttributeToInput("min", at: 1)
       floatAttributeToInput("max", at: 2)
+    case "TopK" where version < 10:
+      if case .int(let k)? = attributes.removeValue(forKey: "k") { setInput(1, TensorData(int64s: [Int64(k)], shape: [1]), "k") }
+    case "OneHot" where version < 11:
+      try adaptOneHot9(node, operands: &operands, graph: &graph, location: location)
+    case "ScatterND" where version < 18, "ScatterElements" where version < 18:
+      // max and min arrived in opset 18 (and reduction itself in 16, so older nodes have none).
+      if case .string(let r)? = attributes["reduction"], !["none", "add", "mul"].contains(r) {
+        throw Diagnostic(.badAttribute, "\(node.opType) version \(version) has no reduction '\(r)' (max and min need opset 18)", at: location)
+      }
     case "Dropout" where version < 12, "BatchNormalization" where version < 12:
       attributes["ratio"] = nil
       attributes["is_test"] = nil
@@ -118,6 +130,21 @@ enum OpImport {
     if node.domain == "" && node.opType == "Split" && opset < 18 && (operands.count < 2 || operands[1] == nil) {
       attributes["num_outputs"] = .int(node.outputs.count)
     }
+  }
+
+  /// OneHot before opset 11 gives all off values for negative indices, where later versions wrap them: such
+  /// indices become INT64_MAX (out of range for any depth) ahead of the node.
+  private static func adaptOneHot9(
+    _ node: ONNXNode, operands: inout [ValueID?], graph: inout Graph, location: Location
+  ) throws(Diagnostic) {
+    guard let indices = operands.first ?? nil else { return }
+    let stem = node.name.isEmpty ? "OneHot" : node.name
+    func value(_ hint: String) -> (name: String, type: TensorType?) { (graph.freshName("\(stem)_\(hint)"), nil) }
+    let cast = graph.addNode("Cast", [indices], attributes: ["to": .int(Int(ElementType.i64.rawValue))], results: [value("indices_i64")])[0]
+    let zero = graph.addConstant(name: graph.freshName("\(stem)_zero"), TensorData(int64s: [0], shape: []))
+    let negative = graph.addNode("Less", [cast, zero], results: [value("negative")])[0]
+    let off = graph.addConstant(name: graph.freshName("\(stem)_off"), TensorData(int64s: [Int64.max], shape: []))
+    operands[0] = graph.addNode("Where", [negative, off, cast], results: [value("indices_v9")])[0]
   }
 
   static func convert(_ attribute: ONNXAttribute, location: Location) throws(Diagnostic) -> Attribute {

@@ -14,8 +14,9 @@ public enum OpRegistry {
   }()
 
   public static func schema(_ name: String) -> OpSchema? { all[name] }
-  /// Deprecated ONNX ops imported as another op of the default domain (their adapters are in the importer).
-  public static let onnxAliases: [String: String] = ["Upsample": "Resize"]
+  /// Deprecated or older-named ONNX ops imported as another op of the default domain (same semantics; their
+  /// adapters are in the importer).
+  public static let onnxAliases: [String: String] = ["Upsample": "Resize", "Scatter": "ScatterElements"]
   /// The schema of an ONNX op type in a domain ("" or "ai.onnx" for the default domain).
   public static func schema(onnxType: String, domain: String) -> OpSchema? {
     switch domain {

@@ -9,18 +9,18 @@ struct Ops: ParsableCommand {
   func run() {
     // S4ND2D has no lowering of its own: the expand-s4nd pass rewrites it into ops that do.
     let expandedByPasses: Set<String> = [S4ND2DOperands.opName]
-    var lines: [String] = []
-    for name in OpRegistry.all.keys.sorted()
-    where (Lowerings.supports(name) || expandedByPasses.contains(name)) && OpRegistry.all[name]!.domain != "ai.ssmc.internal" {
+    let compiled = { (name: String) in Lowerings.supports(name) || expandedByPasses.contains(name) }
+    var lines: [(opType: String, line: String)] = []
+    for name in OpRegistry.all.keys where compiled(name) && OpRegistry.all[name]!.domain != "ai.ssmc.internal" {
       let schema = OpRegistry.all[name]!
       let domain = schema.domain.isEmpty ? "ai.onnx" : schema.domain
       let opType = name.hasPrefix("ssmc.") ? String(name.dropFirst(5)) : name
-      lines.append("\(domain) \(opType)")
+      lines.append((name, "\(domain) \(opType)"))
     }
-    // Deprecated ops imported as another (Upsample as Resize).
-    for (alias, target) in OpRegistry.onnxAliases where Lowerings.supports(target) { lines.append("ai.onnx \(alias)") }
+    // Older ONNX names imported as an op above (Upsample as Resize, Scatter as ScatterElements).
+    for (alias, target) in OpRegistry.onnxAliases where compiled(target) { lines.append((alias, "ai.onnx \(alias)")) }
     // The importer turns Constant nodes into the IR's constants; no op of the IR is left for them.
-    lines.append("ai.onnx Constant")
-    for line in lines.sorted() { print(line) }
+    lines.append(("Constant", "ai.onnx Constant"))
+    for entry in lines.sorted(by: { $0.opType < $1.opType }) { print(entry.line) }
   }
 }

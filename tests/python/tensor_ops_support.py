@@ -22,7 +22,8 @@ from ssmc_py import CompiledModel  # noqa: E402
 SSMC = os.environ.get("SSMC", str(ROOT / ".build" / "debug" / "ssmc"))
 _TYPES = {np.dtype(np.float32): onnx.TensorProto.FLOAT, np.dtype(np.int64): onnx.TensorProto.INT64,
           np.dtype(np.int32): onnx.TensorProto.INT32, np.dtype(np.bool_): onnx.TensorProto.BOOL,
-          np.dtype(np.float64): onnx.TensorProto.DOUBLE}
+          np.dtype(np.float64): onnx.TensorProto.DOUBLE, np.dtype(np.int8): onnx.TensorProto.INT8,
+          np.dtype(np.uint8): onnx.TensorProto.UINT8}
 
 
 def make_model(op, inputs, constants=None, attrs=None, outputs=1, opset=21, domain="", order=None):

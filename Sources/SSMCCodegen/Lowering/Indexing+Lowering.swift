@@ -63,7 +63,7 @@ let indexingLowerings: [String: Lowering] = [
 ]
 
 /// An index in [-size, size) as a position in [0, size); out-of-range values are clamped.
-private func checkedIndex(_ k: KernelBuilder, _ raw: IRValue, size: Int) -> IRValue {
+func checkedIndex(_ k: KernelBuilder, _ raw: IRValue, size: Int) -> IRValue {
   let v = k.convert(raw, to: .i64)
   let wrapped = k.select(k.compare(.lt, v, k.i64(0)), v + k.i64(Int64(size)), v)
   return k.min(k.max(wrapped, k.i64(0)), k.i64(Int64(Swift.max(size - 1, 0))))

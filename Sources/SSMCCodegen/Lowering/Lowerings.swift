@@ -3,7 +3,8 @@ public enum Lowerings {
   public static let table: [String: Lowering] = {
     var table: [String: Lowering] = [:]
     for family in [
-      elementwiseLowerings, layoutLowerings, combineLowerings, indexingLowerings, shapeLowerings, reductionLowerings,
+      elementwiseLowerings, layoutLowerings, combineLowerings, indexingLowerings, scatterLowerings, axisIndexingLowerings,
+      shapeLowerings, reductionLowerings,
       axisLowerings, normalizationLowerings, linalgLowerings, convolutionLowerings, poolingLowerings,
       scanLowerings, recurrentLowerings, fusionLowerings, fusedProductLowerings, resizeLowerings,
     ] {

@@ -161,9 +161,12 @@ private let gatherElements = OpSchema(
     }]
   })
 
-private func requireIndexType(_ ctx: OpContext, _ index: Int) throws(Diagnostic) {
+/// Index operands are i64, or i32 where the op's spec allows it.
+func requireIndexType(_ ctx: OpContext, _ index: Int, allowInt32: Bool = true) throws(Diagnostic) {
   let t = try ctx.type(index)
-  guard t.element == .i64 || t.element == .i32 else { throw ctx.error(.typeMismatch, "indices must be i32 or i64, got \(t)") }
+  guard t.element == .i64 || (allowInt32 && t.element == .i32) else {
+    throw ctx.error(.typeMismatch, "\(ctx.operandName(index)) must be \(allowInt32 ? "i32 or i64" : "i64"), got \(t)")
+  }
 }
 
 /// Indices in [-size, size) made non-negative; anything else is an error, as in ONNX.
