@@ -25,14 +25,28 @@ SHAPE_OPERANDS = {
 }
 
 
+# Ops whose result depends only on their operand's type, not its value: tracing stops there.
+TYPE_ONLY = {"Shape", "Size"}
+
+
 def shape_inputs(model: onnx.ModelProto) -> list[int]:
-    """Indices of graph inputs that feed a shape-deciding operand of some node."""
+    """Indices of graph inputs whose values decide a shape: they feed a shape-deciding operand of some node,
+    directly or through the nodes that compute it (as in the expanded function bodies of the node tests)."""
     names = [i.name for i in model.graph.input]
-    found = set()
-    for node in model.graph.node:
-        for position in SHAPE_OPERANDS.get(node.op_type, []):
-            if position < len(node.input) and node.input[position] in names:
-                found.add(names.index(node.input[position]))
+    producers = {out: node for node in model.graph.node for out in node.output}
+    pending = [node.input[p] for node in model.graph.node for p in SHAPE_OPERANDS.get(node.op_type, [])
+               if p < len(node.input) and node.input[p]]
+    seen, found = set(), set()
+    while pending:
+        value = pending.pop()
+        if value in seen:
+            continue
+        seen.add(value)
+        if value in names:
+            found.add(names.index(value))
+        node = producers.get(value)
+        if node is not None and node.op_type not in TYPE_ONLY:
+            pending += [i for i in node.input if i]
     return sorted(found)
 
 

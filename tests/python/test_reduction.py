@@ -133,3 +133,16 @@ def test_softmax(op, shape, axis):
     log_sum = np.log(np.exp(shifted).sum(axis, keepdims=True))
     want = shifted - log_sum if op == "LogSoftmax" else np.exp(shifted - log_sum)
     check(model, {"x": x}, [want.astype(np.float32)], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("op", ["Softmax", "LogSoftmax"])
+@pytest.mark.parametrize("shape,axis", [((3, 37), -1), ((4, 6, 7), 1)])
+def test_softmax_float64(op, shape, axis):
+    """Double precision: exp(700) overflows unless shifted; the result keeps double accuracy."""
+    x = rng.standard_normal(shape) * 5
+    x.flat[0] = 700
+    model = make_model(op, {"x": x}, attrs={"axis": axis})
+    shifted = x - x.max(axis, keepdims=True)
+    log_sum = np.log(np.exp(shifted).sum(axis, keepdims=True))
+    want = shifted - log_sum if op == "LogSoftmax" else np.exp(shifted - log_sum)
+    check(model, {"x": x}, [want], rtol=1e-12, atol=1e-14)

@@ -93,14 +93,17 @@ private func cumSum(_ ctx: LoweringContext, _ shape: [Int], axis: Int, scalar: S
 private func lowerSoftmax(_ ctx: LoweringContext, log: Bool) throws {
   let shape = ctx.operandShape(0)
   let axis = try normalizedAxis(ctx)
-  guard ctx.operandType(0).element == .f32 else { throw ctx.error("supports f32 only") }
+  let element = ctx.operandType(0).element
+  guard element == .f32 || element == .f64 else { throw ctx.error("supports f32 and f64 only") }
+  let scalar: ScalarType = element == .f64 ? .f64 : .f32
   let (outer, n, inner) = split(shape, axis: axis)
   guard n > 0 else { return }
   let k = ctx.k
   let f32 = k.llvm.f32
   let lanes = ctx.vectorLanes
   let work = outer * n * inner
-  if inner == 1 {
+  // f64 (libm's exp and log, one lane at a time) takes the strided walk below, with a stride of 1.
+  if inner == 1 && scalar == .f32 {
     ctx.forEachIndex([outer], work: work, captures: [ctx.operand(0), ctx.results[0]], innerHints: LoopHints(vectorize: false)) { o, c in
       let base = o[0] * k.i64(Int64(n))
       // maxnum is enough: a NaN in the row makes the sum, and so every output, NaN anyway.
@@ -124,22 +127,23 @@ private func lowerSoftmax(_ ctx: LoweringContext, log: Bool) throws {
     return
   }
   // Axis not innermost: walk each (outer, inner) line with a stride.
+  let type = k.type(scalar)
   ctx.forEachIndex([outer, inner], work: work, captures: [ctx.operand(0), ctx.results[0]]) { i, c in
     let base = i[0] * k.i64(Int64(n * inner)) + i[1]
     let stride = k.i64(Int64(inner))
-    let m = k.forLoop(from: k.i64(0), to: k.i64(Int64(n)), carrying: [k.constant(-.infinity, f32)]) { r, a in
-      [maximum(k, a[0], k.load(.f32, from: c[0], at: base + r * stride))]
+    let m = k.forLoop(from: k.i64(0), to: k.i64(Int64(n)), carrying: [k.constant(-.infinity, type)]) { r, a in
+      [maximum(k, a[0], k.load(scalar, from: c[0], at: base + r * stride))]
     }[0]
-    let sum = k.forLoop(from: k.i64(0), to: k.i64(Int64(n)), carrying: [k.constant(0, f32)]) { r, a in
-      let e = k.exp(k.load(.f32, from: c[0], at: base + r * stride) - m)
-      if !log { k.store(e, .f32, to: c[1], at: base + r * stride) }
+    let sum = k.forLoop(from: k.i64(0), to: k.i64(Int64(n)), carrying: [k.constant(0, type)]) { r, a in
+      let e = math(k, .exp, k.load(scalar, from: c[0], at: base + r * stride) - m)
+      if !log { k.store(e, scalar, to: c[1], at: base + r * stride) }
       return [a[0] + e]
     }[0]
-    let shift = log ? k.log(sum) + m : 1.0 / sum
+    let shift = log ? math(k, .log, sum) + m : 1.0 / sum
     k.forLoop(from: k.i64(0), to: k.i64(Int64(n))) { r in
       let at = base + r * stride
-      let y = log ? k.load(.f32, from: c[0], at: at) - shift : k.load(.f32, from: c[1], at: at) * shift
-      k.store(y, .f32, to: c[1], at: at)
+      let y = log ? k.load(scalar, from: c[0], at: at) - shift : k.load(scalar, from: c[1], at: at) * shift
+      k.store(y, scalar, to: c[1], at: at)
     }
   }
 }

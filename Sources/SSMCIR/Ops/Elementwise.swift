@@ -10,7 +10,7 @@ let elementwiseOps: [OpSchema] = (unaryOps + binaryOps + variadicOps + [where_, 
 let fusableElementwiseOps: Set<String> = Set((unaryOps + binaryOps + variadicOps + [where_, cast, prelu]).map(\.name))
 
 private let unaryOps: [OpSchema] = [
-  unary("Identity"), unary("Neg") { -$0 }, unary("Abs") { abs($0) }, unary("Exp", exp), unary("Log", log),
+  identity, unary("Neg") { -$0 }, unary("Abs") { abs($0) }, unary("Exp", exp), unary("Log", log),
   unary("Sqrt", sqrt), unary("Reciprocal") { 1 / $0 }, unary("Erf", erf), unary("Tanh", tanh),
   unary("Sigmoid") { 1 / (1 + exp(-$0)) }, unary("Relu") { max($0, 0) }, unary("Floor", floor), unary("Ceil", ceil),
   unary("Round") { $0.rounded(.toNearestOrEven) }, unary("Sin", sin), unary("Cos", cos),
@@ -144,6 +144,13 @@ private let prelu = OpSchema(
   })
 
 // MARK: - Family builders
+
+/// Identity folds to its operand unchanged (bit for bit, whatever the element type).
+private let identity: OpSchema = {
+  var schema = unary("Identity")
+  schema.fold = { ctx throws(Diagnostic) in [try ctx.requireConstant(0)] }
+  return schema
+}()
 
 private func unary(
   _ name: String, result: ElementType? = nil, attributes: [AttributeSpec] = [],
