@@ -173,6 +173,15 @@ private let unaryFormulas: [String: Formula] = [
   },
   "Sin": { k, v, _ in k.intrinsic("llvm.sin", overloads: [v[0].type], [v[0]]) },
   "Cos": { k, v, _ in k.intrinsic("llvm.cos", overloads: [v[0].type], [v[0]]) },
+  "Tan": { k, v, _ in libmLanes(k, "tan", v[0]) },
+  "Asin": { k, v, _ in libmLanes(k, "asin", v[0]) },
+  "Acos": { k, v, _ in libmLanes(k, "acos", v[0]) },
+  "Atan": { k, v, _ in libmLanes(k, "atan", v[0]) },
+  "Sinh": { k, v, _ in libmLanes(k, "sinh", v[0]) },
+  "Cosh": { k, v, _ in libmLanes(k, "cosh", v[0]) },
+  "Asinh": { k, v, _ in libmLanes(k, "asinh", v[0]) },
+  "Acosh": { k, v, _ in libmLanes(k, "acosh", v[0]) },
+  "Atanh": { k, v, _ in libmLanes(k, "atanh", v[0]) },
 ]
 
 private let binaryFormulas: [String: Formula] = [

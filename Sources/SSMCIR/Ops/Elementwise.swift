@@ -14,6 +14,8 @@ private let unaryOps: [OpSchema] = [
   unary("Sqrt", sqrt), unary("Reciprocal") { 1 / $0 }, unary("Erf", erf), unary("Tanh", tanh),
   unary("Sigmoid") { 1 / (1 + exp(-$0)) }, unary("Relu") { max($0, 0) }, unary("Floor", floor), unary("Ceil", ceil),
   unary("Round") { $0.rounded(.toNearestOrEven) }, unary("Sin", sin), unary("Cos", cos),
+  unary("Tan", tan), unary("Asin", asin), unary("Acos", acos), unary("Atan", atan), unary("Sinh", sinh),
+  unary("Cosh", cosh), unary("Asinh", asinh), unary("Acosh", acosh), unary("Atanh", atanh),
   unary("Sign") { $0 > 0 ? 1 : ($0 < 0 ? -1 : 0) }, unary("Softsign") { $0 / (1 + abs($0)) },
   unary("Softplus") { $0 > 20 ? $0 : log1p(exp($0)) }, unary("Mish"),
   unary("Not", result: .bool) { $0 == 0 ? 1 : 0 },
