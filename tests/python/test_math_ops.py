@@ -77,3 +77,114 @@ def test_math_in_fused_matmul_epilogue(tmp_path):
     model = h.make_model(graph, opset_imports=[h.make_opsetid("", 22)])
     want = np.arcsinh(np.arctan(a.astype(np.float64) @ b.astype(np.float64)))
     assert_close(run(model, tmp_path, a), want, rtol=1e-5, atol=1e-6, what="fused")
+
+
+# MARK: - Shrink, Swish, CastLike, Hardmax, CumProd, EyeLike, Trilu
+
+@pytest.mark.parametrize("bias,lambd", [(0.0, 0.5), (1.5, 1.5), (0.3, 0.0), (-0.2, 2.0)])
+def test_shrink_float(bias, lambd, tmp_path):
+    x = np.concatenate([rng.uniform(-4, 4, 60), [lambd, -lambd, 0.0]]).astype(np.float32)
+    got = run(node_model("Shrink", {"x": x}, {"bias": bias, "lambd": lambd}, opset=9), tmp_path, x)
+    x64 = x.astype(np.float64)
+    want = np.where(x64 < -lambd, x64 + bias, np.where(x64 > lambd, x64 - bias, 0.0))
+    assert_close(got, want, rtol=1e-6, atol=1e-6, what="Shrink")
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64, np.int8])
+def test_shrink_integer_matches_onnxruntime(dtype, tmp_path):
+    x = np.arange(-6, 7, dtype=dtype)
+    model = node_model("Shrink", {"x": x}, {"bias": 1.5, "lambd": 2.0}, opset=13)
+    assert_close(run(model, tmp_path, x), run_onnxruntime(model, tmp_path, x)[0], what="Shrink int")
+
+
+@pytest.mark.parametrize("alpha", [1.0, 0.5, -2.0])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_swish_alpha(alpha, dtype, tmp_path):
+    x = (rng.standard_normal((3, 41)) * 5).astype(dtype)
+    got = run(node_model("Swish", {"x": x}, {"alpha": alpha}, opset=24), tmp_path, x)
+    x64 = x.astype(np.float64)
+    assert_close(got, x64 / (1 + np.exp(-alpha * x64)), rtol=5e-6, atol=1e-6, what="Swish")
+
+
+@pytest.mark.parametrize("src,dst", [(np.float32, np.int64), (np.float64, np.int32), (np.int64, np.float32),
+                                     (np.float32, np.bool_), (np.int32, np.int8), (np.float32, np.uint8)])
+def test_castlike_matches_onnxruntime(src, dst, tmp_path):
+    x = (rng.standard_normal((4, 5)) * 50).astype(src)
+    if dst == np.uint8:
+        x = np.abs(x) % 200
+    like = np.zeros((7,), dst)  # another shape: only the element type counts
+    model = node_model("CastLike", {"x": x}, opset=21, out_type=ONNX_TYPES[dst], initializers={"like": like})
+    assert_close(run(model, tmp_path, x), run_onnxruntime(model, tmp_path, x)[0], what="CastLike")
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1, -3])
+def test_hardmax_axes_and_ties(axis, tmp_path):
+    x = rng.integers(0, 3, (3, 4, 5)).astype(np.float32)  # many ties: the first maximum wins
+    got = run(node_model("Hardmax", {"x": x}, {"axis": axis}, opset=13), tmp_path, x)
+    want = np.zeros_like(x)
+    np.put_along_axis(want, np.expand_dims(np.argmax(x, axis=axis), axis), 1, axis=axis)
+    assert_close(got, want, what="Hardmax")
+
+
+def cumprod_reference(x, axis, exclusive, reverse):
+    y = np.flip(x, axis) if reverse else x
+    c = np.cumprod(y.astype(np.float64) if x.dtype.kind == "f" else y, axis=axis)
+    if exclusive:
+        c = np.concatenate([np.ones_like(np.take(c, [0], axis=axis)), np.delete(c, -1, axis=axis)], axis=axis)
+    return np.flip(c, axis) if reverse else c
+
+
+@pytest.mark.parametrize("exclusive", [0, 1])
+@pytest.mark.parametrize("reverse", [0, 1])
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_cumprod_attributes(exclusive, reverse, axis, tmp_path):
+    x = rng.uniform(0.5, 1.5, (3, 4, 6)).astype(np.float32)
+    a = np.array(axis, np.int64)
+    model = node_model("CumProd", {"x": x}, {"exclusive": exclusive, "reverse": reverse}, opset=26, initializers={"axis": a})
+    assert_close(run(model, tmp_path, x), cumprod_reference(x, axis, exclusive, reverse), rtol=2e-6, what="CumProd")
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.float64])
+def test_cumprod_runtime_axis(dtype, tmp_path):
+    x = rng.integers(-3, 4, (4, 5)).astype(dtype)
+    a = np.array(1, np.int32)
+    model = node_model("CumProd", {"x": x, "axis": a}, {"exclusive": 1, "reverse": 1}, opset=26)
+    got = compile_model(model, tmp_path).run(x, a)[0]
+    assert_close(got, cumprod_reference(x, 1, 1, 1).astype(dtype), what="CumProd runtime axis")
+
+
+@pytest.mark.parametrize("k", [0, 2, -1, -5, 7])
+@pytest.mark.parametrize("dtype,out", [(np.float32, None), (np.int32, T.DOUBLE), (np.float32, T.INT64), (np.int64, T.BOOL)])
+def test_eyelike(k, dtype, out, tmp_path):
+    x = np.zeros((4, 6), dtype)
+    attrs = {"k": k} if out is None else {"k": k, "dtype": out}
+    model = node_model("EyeLike", {"x": x}, attrs, opset=22, out_type=out)
+    want_type = {None: dtype, T.DOUBLE: np.float64, T.INT64: np.int64, T.BOOL: np.bool_}[out]
+    got = run(model, tmp_path, x)
+    assert got.dtype == want_type
+    assert_close(got, np.eye(4, 6, k=k, dtype=want_type), what="EyeLike")
+
+
+@pytest.mark.parametrize("upper", [0, 1])
+@pytest.mark.parametrize("k", [-4, -1, 0, 2, 9])
+def test_trilu_rank3_constant_k(upper, k, tmp_path):
+    x = rng.standard_normal((3, 5, 4)).astype(np.float32)
+    model = node_model("Trilu", {"x": x}, {"upper": upper}, opset=14, initializers={"k": np.array(k, np.int64)})
+    want = np.triu(x, k) if upper else np.tril(x, k)
+    assert_close(run(model, tmp_path, x), want, what="Trilu")
+
+
+@pytest.mark.parametrize("upper", [0, 1])
+def test_trilu_runtime_k_and_integers(upper, tmp_path):
+    x = rng.integers(-9, 9, (2, 2, 4, 6)).astype(np.int32)
+    k = np.array(-2, np.int64)
+    compiled = compile_model(node_model("Trilu", {"x": x, "k": k}, {"upper": upper}, opset=14), tmp_path)
+    for kv in [-2, 0, 3]:
+        k = np.array(kv, np.int64)
+        want = np.triu(x, kv) if upper else np.tril(x, kv)
+        assert_close(compiled.run(x, k)[0], want, what=f"Trilu k={kv}")
+
+
+def test_trilu_without_k(tmp_path):
+    x = rng.standard_normal((6, 3)).astype(np.float64)
+    assert_close(run(node_model("Trilu", {"x": x}, {"upper": 0}, opset=14), tmp_path, x), np.tril(x), what="Trilu")

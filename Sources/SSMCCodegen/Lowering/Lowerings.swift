@@ -5,7 +5,7 @@ public enum Lowerings {
     for family in [
       elementwiseLowerings, layoutLowerings, combineLowerings, indexingLowerings, shapeLowerings, reductionLowerings,
       axisLowerings, normalizationLowerings, linalgLowerings, convolutionLowerings, poolingLowerings,
-      scanLowerings, recurrentLowerings, fusionLowerings, fusedProductLowerings,
+      scanLowerings, recurrentLowerings, fusionLowerings, fusedProductLowerings, matrixLowerings,
     ] {
       for (name, lowering) in family {
         precondition(table[name] == nil, "op \(name) is lowered twice")
