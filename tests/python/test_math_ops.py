@@ -188,3 +188,75 @@ def test_trilu_runtime_k_and_integers(upper, tmp_path):
 def test_trilu_without_k(tmp_path):
     x = rng.standard_normal((6, 3)).astype(np.float64)
     assert_close(run(node_model("Trilu", {"x": x}, {"upper": 0}, opset=14), tmp_path, x), np.tril(x), what="Trilu")
+
+
+# MARK: - Bitwise ops and BitShift
+
+INT_TYPES = [np.int8, np.uint8, np.int32, np.int64]
+
+
+def random_ints(dtype, shape):
+    info = np.iinfo(dtype)
+    return rng.integers(info.min, info.max, shape, dtype=dtype, endpoint=True)
+
+
+@pytest.mark.parametrize("dtype", INT_TYPES)
+@pytest.mark.parametrize("op,f", [("BitwiseAnd", np.bitwise_and), ("BitwiseOr", np.bitwise_or), ("BitwiseXor", np.bitwise_xor)])
+def test_bitwise_binary_broadcasting(op, f, dtype, tmp_path):
+    a = random_ints(dtype, (2, 3, 5))
+    b = random_ints(dtype, (3, 1))
+    got = compile_model(node_model(op, {"a": a, "b": b}, opset=18), tmp_path).run(a, b)[0]
+    assert_close(got, f(a, b), what=op)
+
+
+@pytest.mark.parametrize("dtype", INT_TYPES)
+def test_bitwise_not_and_fused_u8_compare(dtype, tmp_path):
+    # BitwiseNot then Equal fuse into one expression: a u8 Not must stay within its byte there too.
+    a = random_ints(dtype, (4, 9))
+    b = np.bitwise_not(a)
+    b[0] ^= 1
+    nodes = [h.make_node("BitwiseNot", ["a"], ["n"]), h.make_node("Equal", ["n", "b"], ["e"]), h.make_node("BitwiseNot", ["a"], ["y"])]
+    t = ONNX_TYPES[dtype]
+    graph = h.make_graph(nodes, "g", [h.make_tensor_value_info("a", t, a.shape), h.make_tensor_value_info("b", t, b.shape)],
+                         [h.make_tensor_value_info("y", t, None), h.make_tensor_value_info("e", T.BOOL, None)])
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 18)])
+    y, e = compile_model(model, tmp_path).run(a, b)
+    assert_close(y, np.bitwise_not(a), what="BitwiseNot")
+    assert_close(e, np.bitwise_not(a) == b, what="Equal(BitwiseNot)")
+
+
+def bitshift_reference(x, y, left):
+    bits = x.dtype.itemsize * 8
+    out = np.zeros(np.broadcast_shapes(x.shape, y.shape), x.dtype)
+    xb, yb = np.broadcast_arrays(x, y)
+    for i in np.ndindex(out.shape):
+        xv, yv = int(xb[i]), int(yb[i])
+        if yv < 0 or yv >= bits:
+            out[i] = -1 if (not left and xv < 0) else 0
+        elif left:
+            v = (xv << yv) & ((1 << bits) - 1)
+            out[i] = np.array(v, np.uint64).astype(x.dtype) if x.dtype.kind == "i" else v
+        else:
+            out[i] = xv >> yv
+    return out
+
+
+@pytest.mark.parametrize("dtype", INT_TYPES)
+@pytest.mark.parametrize("direction", ["LEFT", "RIGHT"])
+def test_bitshift_every_amount(dtype, direction, tmp_path):
+    bits = np.dtype(dtype).itemsize * 8
+    x = random_ints(dtype, (5, 1))
+    lo = 0 if dtype == np.uint8 else -3
+    y = np.arange(lo, min(bits + 3, np.iinfo(dtype).max), dtype=dtype).reshape(1, -1)
+    model = node_model("BitShift", {"x": x, "y": y}, {"direction": direction}, opset=28)
+    got = compile_model(model, tmp_path).run(x, y)[0]
+    assert_close(got, bitshift_reference(x, y, direction == "LEFT"), what=f"BitShift {direction}")
+
+
+def test_bitwise_rejects_float(tmp_path):
+    import subprocess
+    from ssmc_testing import SSMC, save
+    a = np.zeros((2,), np.float32)
+    path = save(node_model("BitwiseAnd", {"a": a, "b": a}, opset=18), tmp_path)
+    result = subprocess.run([SSMC, "compile", path, "-o", str(tmp_path / "x.so")], capture_output=True, text=True)
+    assert result.returncode != 0 and "integer" in result.stderr
