@@ -260,3 +260,113 @@ def test_bitwise_rejects_float(tmp_path):
     path = save(node_model("BitwiseAnd", {"a": a, "b": a}, opset=18), tmp_path)
     result = subprocess.run([SSMC, "compile", path, "-o", str(tmp_path / "x.so")], capture_output=True, text=True)
     assert result.returncode != 0 and "integer" in result.stderr
+
+
+# MARK: - MeanVarianceNormalization, LRN, LpPool, GlobalLpPool, old opset forms
+
+def onnx_reference(model, *inputs):
+    """The ONNX reference evaluator's outputs (an implementation independent of ssmc and onnxruntime)."""
+    from onnx.reference import ReferenceEvaluator
+    session = ReferenceEvaluator(model)
+    names = [i.name for i in model.graph.input]
+    return session.run(None, dict(zip(names, inputs)))
+
+
+@pytest.mark.parametrize("axes", [None, [1], [-1], [0, 1, 2, 3], [2, 3], [0, -2]])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_mean_variance_normalization_axes(axes, dtype, tmp_path):
+    x = (rng.standard_normal((2, 3, 4, 5)) * 3 + 1).astype(dtype)
+    attrs = {} if axes is None else {"axes": axes}
+    got = run(node_model("MeanVarianceNormalization", {"x": x}, attrs, opset=13), tmp_path, x)
+    x64 = x.astype(np.float64)
+    reduce_axes = tuple(axes if axes is not None else [0, 2, 3])
+    mean = x64.mean(axis=reduce_axes, keepdims=True)
+    std = np.sqrt((x64 * x64).mean(axis=reduce_axes, keepdims=True) - mean * mean)
+    assert_close(got, (x64 - mean) / (std + 1e-9), rtol=2e-5, atol=2e-5, what="MVN")
+
+
+def lrn_reference(x, size, alpha, beta, bias):
+    """The spec's formula in float64: channels max(0, c - floor((size-1)/2)) ..= min(C-1, c + ceil((size-1)/2))."""
+    x64 = x.astype(np.float64)
+    channels = x.shape[1]
+    before, after = (size - 1) // 2, size - 1 - (size - 1) // 2
+    square_sum = np.zeros_like(x64)
+    for c in range(channels):
+        lo, hi = max(0, c - before), min(channels - 1, c + after)
+        square_sum[:, c] = (x64[:, lo:hi + 1] ** 2).sum(axis=1)
+    return x64 / (bias + alpha / size * square_sum) ** beta
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 7])
+@pytest.mark.parametrize("shape", [(2, 6, 5, 4), (1, 5, 7), (1, 4, 2, 3, 3)])
+def test_lrn(size, shape, tmp_path):
+    x = rng.standard_normal(shape).astype(np.float32) * 4
+    model = node_model("LRN", {"x": x}, {"size": size, "alpha": 0.02, "beta": 0.6, "bias": 1.5}, opset=13)
+    got = run(model, tmp_path, x)
+    assert_close(got, lrn_reference(x, size, 0.02, 0.6, 1.5), rtol=1e-5, atol=1e-6, what="LRN")
+    if len(shape) == 4 and size % 2 == 1:  # onnxruntime's LRN takes only 4-D X and odd sizes
+        assert_close(got, run_onnxruntime(model, tmp_path, x)[0], rtol=1e-5, atol=1e-6, what="LRN vs onnxruntime")
+
+
+LP_POOLS = [
+    ({"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]}, (1, 2, 7, 6)),
+    ({"kernel_shape": [2, 3], "pads": [0, 2, 1, 0], "strides": [2, 1]}, (2, 3, 6, 7)),
+    ({"kernel_shape": [3, 2], "dilations": [2, 1], "pads": [1, 0, 2, 1]}, (1, 2, 9, 5)),
+    ({"kernel_shape": [3, 3], "strides": [2, 2], "ceil_mode": 1}, (1, 1, 8, 8)),
+    ({"kernel_shape": [3, 2], "strides": [2, 3], "auto_pad": "SAME_LOWER"}, (1, 2, 7, 8)),
+    ({"kernel_shape": [2, 2], "strides": [2, 2], "auto_pad": "SAME_UPPER"}, (1, 2, 5, 5)),
+    ({"kernel_shape": [4], "strides": [3], "pads": [2, 1]}, (2, 3, 10)),
+    ({"kernel_shape": [2, 2, 3], "pads": [1, 0, 1, 0, 1, 1]}, (1, 2, 4, 4, 5)),
+]
+
+
+@pytest.mark.parametrize("p", [1, 2, 3])
+@pytest.mark.parametrize("case", range(len(LP_POOLS)))
+def test_lppool_matches_onnxruntime(p, case, tmp_path):
+    # onnxruntime, not the ONNX reference evaluator: that one scales ceil_mode's partial edge windows as
+    # if they were averages, where the spec sums |x|^p over the positions inside X.
+    attrs, shape = LP_POOLS[case]
+    x = rng.standard_normal(shape).astype(np.float32)
+    model = node_model("LpPool", {"x": x}, dict(attrs, p=p), opset=22)
+    want = run_onnxruntime(model, tmp_path, x)[0]
+    assert_close(run(model, tmp_path, x), want, rtol=1e-5, atol=1e-6, what="LpPool")
+
+
+@pytest.mark.parametrize("p", [1, 2, 3, 11])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_global_lppool(p, dtype, tmp_path):
+    x = rng.uniform(-1.5, 1.5, (2, 3, 5, 7)).astype(dtype)
+    got = run(node_model("GlobalLpPool", {"x": x}, {"p": p}, opset=22), tmp_path, x)
+    want = (np.abs(x.astype(np.float64)) ** p).sum(axis=(2, 3), keepdims=True) ** (1 / p)
+    assert_close(got, want, rtol=1e-5, atol=1e-6, what="GlobalLpPool")
+
+
+def test_opset1_float_p(tmp_path):
+    x = rng.standard_normal((1, 2, 6, 6)).astype(np.float32)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    got = run(node_model("LpPool", {"x": x}, {"kernel_shape": [2, 2], "p": 3.0}, opset=1), tmp_path / "a", x)
+    want = onnx_reference(node_model("LpPool", {"x": x}, {"kernel_shape": [2, 2], "p": 3}, opset=22), x)[0]
+    assert_close(got, want, rtol=1e-5, atol=1e-6, what="LpPool-1")
+    got = run(node_model("GlobalLpPool", {"x": x}, {"p": 1.0}, opset=1), tmp_path / "b", x)
+    assert_close(got, np.abs(x.astype(np.float64)).sum(axis=(2, 3), keepdims=True), rtol=1e-5, what="GlobalLpPool-1")
+
+
+@pytest.mark.parametrize("opset,axis", [(1, None), (1, 0), (1, 2), (11, None), (11, 0), (11, 2), (11, -1), (11, -3)])
+def test_hardmax_coerced_2d_before_opset13(opset, axis, tmp_path):
+    x = rng.integers(0, 4, (2, 3, 4)).astype(np.float32)
+    model = node_model("Hardmax", {"x": x}, {} if axis is None else {"axis": axis}, opset=opset)
+    a = 1 if axis is None else axis % 3
+    rows = x.reshape(int(np.prod(x.shape[:a])), -1)
+    want = np.zeros_like(rows)
+    want[np.arange(rows.shape[0]), np.argmax(rows, axis=1)] = 1
+    assert_close(run(model, tmp_path, x), want.reshape(x.shape), what=f"Hardmax-{opset}")
+
+
+def test_opset1_non_integer_p_is_a_clear_error(tmp_path):
+    import subprocess
+    from ssmc_testing import SSMC, save
+    x = np.zeros((1, 1, 4, 4), np.float32)
+    path = save(node_model("GlobalLpPool", {"x": x}, {"p": 2.5}, opset=1), tmp_path)
+    result = subprocess.run([SSMC, "compile", path, "-o", str(tmp_path / "x.so")], capture_output=True, text=True)
+    assert result.returncode != 0 and "non-integer p" in result.stderr

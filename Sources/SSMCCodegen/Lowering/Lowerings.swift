@@ -6,6 +6,7 @@ public enum Lowerings {
       elementwiseLowerings, layoutLowerings, combineLowerings, indexingLowerings, shapeLowerings, reductionLowerings,
       axisLowerings, normalizationLowerings, linalgLowerings, convolutionLowerings, poolingLowerings,
       scanLowerings, recurrentLowerings, fusionLowerings, fusedProductLowerings, matrixLowerings,
+      localNormalizationLowerings,
     ] {
       for (name, lowering) in family {
         precondition(table[name] == nil, "op \(name) is lowered twice")
