@@ -253,13 +253,17 @@ def test_bitshift_every_amount(dtype, direction, tmp_path):
     assert_close(got, bitshift_reference(x, y, direction == "LEFT"), what=f"BitShift {direction}")
 
 
-def test_bitwise_rejects_float(tmp_path):
+@pytest.mark.parametrize("op,dtype,message", [("BitwiseAnd", np.float32, "integer"), ("BitShift", np.float64, "integer"),
+                                              ("Swish", np.int32, "float"), ("Acos", np.int64, "float")])
+def test_type_errors_are_clear(op, dtype, message, tmp_path):
     import subprocess
     from ssmc_testing import SSMC, save
-    a = np.zeros((2,), np.float32)
-    path = save(node_model("BitwiseAnd", {"a": a, "b": a}, opset=18), tmp_path)
+    a = np.zeros((2,), dtype)
+    inputs = {"a": a} if op in ("Swish", "Acos") else {"a": a, "b": a}
+    attrs = {"direction": "LEFT"} if op == "BitShift" else {}
+    path = save(node_model(op, inputs, attrs, opset=24), tmp_path)
     result = subprocess.run([SSMC, "compile", path, "-o", str(tmp_path / "x.so")], capture_output=True, text=True)
-    assert result.returncode != 0 and "integer" in result.stderr
+    assert result.returncode != 0 and message in result.stderr, result.stderr
 
 
 # MARK: - MeanVarianceNormalization, LRN, LpPool, GlobalLpPool, old opset forms

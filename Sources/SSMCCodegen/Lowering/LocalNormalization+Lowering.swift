@@ -66,16 +66,16 @@ private let lowerLRN: Lowering = { ctx in
     let at = ctx.flatIndex(index, strides: strides)
     let channel = index[1]
     let zero = k.constant(0, k.type(scalar))
-    var sum = zero
-    for j in 0..<size {
-      let shift = Int64(j - before)
-      let other = channel + k.i64(shift)
+    // Channel offsets of the window, limited to those that can land in [0, C) (size may exceed C).
+    let first = k.i64(Int64(max(-before, -(channels - 1))))
+    let last = k.i64(Int64(min(size - 1 - before, channels - 1)) + 1)
+    let sum = k.forLoop(from: first, to: last, hints: LoopHints(vectorize: false), carrying: [zero]) { shift, acc in
+      let other = channel + shift
       let inside = k.and(k.compare(.ge, other, k.i64(0)), k.compare(.lt, other, k.i64(Int64(channels))))
       // Outside [0, C) read the element itself (always in bounds) and drop it.
-      let address = k.select(inside, at + k.i64(shift * Int64(channelStride)), at)
-      let v = k.load(scalar, from: c[0], at: address)
-      sum = sum + k.select(inside, v * v, zero)
-    }
+      let v = k.load(scalar, from: c[0], at: k.select(inside, at + shift * k.i64(Int64(channelStride)), at))
+      return [acc[0] + k.select(inside, v * v, zero)]
+    }[0]
     let x = k.load(scalar, from: c[0], at: at)
     let base = bias + (alpha / Double(size)) * sum
     k.store(x / mathPow(k, base, k.constant(beta, base.type)), scalar, to: c[1], at: at)

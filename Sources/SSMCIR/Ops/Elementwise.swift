@@ -15,8 +15,11 @@ private let unaryOps: [OpSchema] = [
   unary("Sqrt", sqrt), unary("Reciprocal") { 1 / $0 }, unary("Erf", erf), unary("Tanh", tanh),
   unary("Sigmoid") { 1 / (1 + exp(-$0)) }, unary("Relu") { max($0, 0) }, unary("Floor", floor), unary("Ceil", ceil),
   unary("Round") { $0.rounded(.toNearestOrEven) }, unary("Sin", sin), unary("Cos", cos),
+] + [
   unary("Tan", tan), unary("Asin", asin), unary("Acos", acos), unary("Atan", atan), unary("Sinh", sinh),
   unary("Cosh", cosh), unary("Asinh", asinh), unary("Acosh", acosh), unary("Atanh", atanh),
+  unary("Swish", attributes: [AttributeSpec("alpha", .float, default: .float(1))]),
+].map(floatOnly) + [
   unary("Sign") { $0 > 0 ? 1 : ($0 < 0 ? -1 : 0) }, unary("Softsign") { $0 / (1 + abs($0)) },
   unary("Softplus") { $0 > 20 ? $0 : log1p(exp($0)) }, unary("Mish"),
   unary("Not", result: .bool) { $0 == 0 ? 1 : 0 },
@@ -36,7 +39,6 @@ private let unaryOps: [OpSchema] = [
     AttributeSpec("alpha", .float, default: .float(0.2)), AttributeSpec("beta", .float, default: .float(0.5)),
   ]),
   unary("HardSwish"),
-  unary("Swish", attributes: [AttributeSpec("alpha", .float, default: .float(1))]),
   unary("Shrink", attributes: [AttributeSpec("bias", .float, default: .float(0)), AttributeSpec("lambd", .float, default: .float(0.5))]),
   integerOnly(unary("BitwiseNot")),
   unary("Gelu", attributes: [AttributeSpec("approximate", .string, default: .string("none"))]),
@@ -58,6 +60,19 @@ private let binaryOps: [OpSchema] = [
   integerOnly(binary("BitwiseAnd")), integerOnly(binary("BitwiseOr")), integerOnly(binary("BitwiseXor")),
   integerOnly(binary("BitShift", attributes: [AttributeSpec("direction", .string, required: true)])),
 ]
+
+/// Restricts `schema` to float operands (math functions that libm or a polynomial computes).
+private func floatOnly(_ schema: OpSchema) -> OpSchema {
+  var schema = schema
+  let infer = schema.inferTypes
+  let name = schema.name
+  schema.inferTypes = { ctx throws(Diagnostic) in
+    let t = try ctx.type(0)
+    guard t.element.isFloat else { throw ctx.error(.typeMismatch, "\(name) needs a float input, got \(t)") }
+    return try infer(ctx)
+  }
+  return schema
+}
 
 /// Restricts `schema` to integer operands (the bitwise ops); BitShift also checks its direction.
 private func integerOnly(_ schema: OpSchema) -> OpSchema {
