@@ -6,7 +6,7 @@ import pytest
 from onnx import TensorProto as T
 from onnx import helper as h
 
-from ssmc_testing import assert_close, compile_model, run_onnxruntime
+from ssmc_testing import assert_close, compile_model, emitted_ir, run_onnxruntime
 
 rng = np.random.default_rng(7)
 
@@ -75,8 +75,22 @@ def test_math_in_fused_matmul_epilogue(tmp_path):
     graph = h.make_graph(nodes, "g", [h.make_tensor_value_info("a", T.FLOAT, a.shape)], [h.make_tensor_value_info("y", T.FLOAT, None)],
                          initializer=[h.make_tensor("b", T.FLOAT, b.shape, b.flatten().tolist())])
     model = h.make_model(graph, opset_imports=[h.make_opsetid("", 22)])
+    assert "ssmc.FusedMatMul" in emitted_ir(model, tmp_path)
     want = np.arcsinh(np.arctan(a.astype(np.float64) @ b.astype(np.float64)))
     assert_close(run(model, tmp_path, a), want, rtol=1e-5, atol=1e-6, what="fused")
+
+
+def test_fused_float_chain_keeps_attributes(tmp_path):
+    # Shrink -> Swish -> Tan fuse into one expression: each call keeps its own attributes.
+    x = rng.uniform(-3, 3, (4, 33)).astype(np.float32)
+    nodes = [h.make_node("Shrink", ["x"], ["s"], bias=0.25, lambd=0.75), h.make_node("Swish", ["s"], ["w"], alpha=0.5),
+             h.make_node("Tan", ["w"], ["y"])]
+    graph = h.make_graph(nodes, "g", [h.make_tensor_value_info("x", T.FLOAT, x.shape)], [h.make_tensor_value_info("y", T.FLOAT, None)])
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 24)])
+    x64 = x.astype(np.float64)
+    s = np.where(x64 < -0.75, x64 + 0.25, np.where(x64 > 0.75, x64 - 0.25, 0.0))
+    assert "ssmc.FusedElementwise" in emitted_ir(model, tmp_path)
+    assert_close(run(model, tmp_path, x), np.tan(s / (1 + np.exp(-0.5 * s))), rtol=2e-5, atol=1e-6, what="fused chain")
 
 
 # MARK: - Shrink, Swish, CastLike, Hardmax, CumProd, EyeLike, Trilu
@@ -220,9 +234,27 @@ def test_bitwise_not_and_fused_u8_compare(dtype, tmp_path):
     graph = h.make_graph(nodes, "g", [h.make_tensor_value_info("a", t, a.shape), h.make_tensor_value_info("b", t, b.shape)],
                          [h.make_tensor_value_info("y", t, None), h.make_tensor_value_info("e", T.BOOL, None)])
     model = h.make_model(graph, opset_imports=[h.make_opsetid("", 18)])
+    assert "ssmc.FusedElementwise" in emitted_ir(model, tmp_path)
     y, e = compile_model(model, tmp_path).run(a, b)
     assert_close(y, np.bitwise_not(a), what="BitwiseNot")
     assert_close(e, np.bitwise_not(a) == b, what="Equal(BitwiseNot)")
+
+
+@pytest.mark.parametrize("dtype", INT_TYPES)
+def test_fused_integer_chain(dtype, tmp_path):
+    # BitShift(RIGHT) -> BitwiseXor -> BitwiseNot fuse into one expression with the direction attribute.
+    a = random_ints(dtype, (3, 17))
+    b = random_ints(dtype, (17,))
+    s = np.array([2], dtype)
+    nodes = [h.make_node("BitShift", ["a", "s"], ["r"], direction="RIGHT"), h.make_node("BitwiseXor", ["r", "b"], ["x"]),
+             h.make_node("BitwiseNot", ["x"], ["y"])]
+    t = ONNX_TYPES[dtype]
+    graph = h.make_graph(nodes, "g", [h.make_tensor_value_info("a", t, a.shape), h.make_tensor_value_info("b", t, b.shape)],
+                         [h.make_tensor_value_info("y", t, None)], initializer=[h.make_tensor("s", t, [1], s.tolist())])
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 18)])
+    assert "ssmc.FusedElementwise" in emitted_ir(model, tmp_path)
+    got = compile_model(model, tmp_path).run(a, b)[0]
+    assert_close(got, np.bitwise_not(np.bitwise_xor(np.right_shift(a, s), b)), what="fused integer chain")
 
 
 def bitshift_reference(x, y, left):
