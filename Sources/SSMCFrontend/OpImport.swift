@@ -44,6 +44,9 @@ enum OpImport {
       }
       attributes[attribute.name] = try convert(attribute, location: location)
     }
+    if node.domain == "" && node.opType == "Hardmax" && version < 13 {
+      return try coercedHardmax(node, operands: operands, attributes: attributes, graph: &graph, location: location)
+    }
     var operands = operands
     try adaptToNewestForm(node, version: version, operands: &operands, attributes: &attributes, graph: &graph, location: location)
     // Trailing absent optional inputs carry no meaning; drop them so the IR prints compactly.
@@ -104,6 +107,14 @@ enum OpImport {
       // max and min arrived in opset 18 (and reduction itself in 16, so older nodes have none).
       if case .string(let r)? = attributes["reduction"], !["none", "add", "mul"].contains(r) {
         throw Diagnostic(.badAttribute, "\(node.opType) version \(version) has no reduction '\(r)' (max and min need opset 18)", at: location)
+      }
+    case "LpPool" where version < 2, "GlobalLpPool" where version < 2:
+      // p was a float before opset 2; the IR (like later opsets) takes an integer p.
+      if case .float(let p)? = attributes["p"] {
+        guard p >= 1, p == p.rounded(), p <= 1_048_576 else {
+          throw Diagnostic(.unsupportedFeature, "\(node.opType)-1 with a non-integer p \(p) is not supported (later opsets take an integer p)", at: location)
+        }
+        attributes["p"] = .int(Int(p))
       }
     case "Dropout" where version < 12, "BatchNormalization" where version < 12:
       attributes["ratio"] = nil

@@ -16,7 +16,8 @@ struct OnnxSchemaTests {
   }()
 
   /// The families this file checks strictly.
-  static let checked: [OpSchema] = reductionOps + tensorOps + shapeOps + linalgOps + convolutionOps + normalizationOps + resizeOps
+  static let checked: [OpSchema] = reductionOps + tensorOps + shapeOps + linalgOps + convolutionOps + normalizationOps
+    + resizeOps + matrixOps
 
   @Test func oracleLoaded() {
     #expect(Self.onnx.count > 150)

@@ -1,13 +1,15 @@
 import CLLVM
 import SSMCIR
 
-/// Ops that work along one axis, seen as (outer, n, inner): ArgMax/ArgMin, CumSum, Softmax/LogSoftmax and
+/// Ops that work along one axis, seen as (outer, n, inner): ArgMax/ArgMin, CumSum/CumProd, Hardmax, Softmax/LogSoftmax and
 /// LpNormalization. When the axis is innermost (inner = 1) each row is contiguous and runs on vectors;
 /// otherwise rows are walked with a stride (or, for CumSum, whole inner rows at a time).
 let axisLowerings: [String: Lowering] = [
   "ArgMax": { ctx in try lowerArgReduce(ctx, largest: true) },
   "ArgMin": { ctx in try lowerArgReduce(ctx, largest: false) },
-  "CumSum": lowerCumSum,
+  "CumSum": { ctx in try lowerCumulative(ctx, product: false) },
+  "CumProd": { ctx in try lowerCumulative(ctx, product: true) },
+  "Hardmax": lowerHardmax,
   "Softmax": { ctx in try lowerSoftmax(ctx, log: false) },
   "LogSoftmax": { ctx in try lowerSoftmax(ctx, log: true) },
   "LpNormalization": lowerLpNorm,
@@ -39,9 +41,9 @@ private func lowerArgReduce(_ ctx: LoweringContext, largest: Bool) throws {
   }
 }
 
-/// CumSum; the axis may be a run-time input, then the code for every possible axis is emitted and the
-/// loaded value picks one.
-private let lowerCumSum: Lowering = { ctx in
+/// CumSum or CumProd; the axis may be a run-time input, then the code for every possible axis is emitted and
+/// the loaded value picks one.
+private func lowerCumulative(_ ctx: LoweringContext, product: Bool) throws {
   let shape = ctx.operandShape(0)
   let rank = shape.count
   let exclusive = try ctx.op.int("exclusive") == 1
@@ -49,7 +51,7 @@ private let lowerCumSum: Lowering = { ctx in
   let scalar = try ctx.scalar(ctx.operandType(0).element)
   if let axis = ctx.constant(1)?.ints.first {
     guard axis >= -rank && axis < rank else { throw ctx.error("axis \(axis) is out of range for rank \(rank)") }
-    cumSum(ctx, shape, axis: axis < 0 ? axis + rank : axis, scalar: scalar, exclusive: exclusive, reverse: reverse)
+    cumulative(ctx, shape, axis: axis < 0 ? axis + rank : axis, scalar: scalar, product: product, exclusive: exclusive, reverse: reverse)
     return
   }
   let k = ctx.k
@@ -57,13 +59,15 @@ private let lowerCumSum: Lowering = { ctx in
   let axis = k.select(k.compare(.lt, raw, k.i64(0)), raw + k.i64(Int64(rank)), raw)
   for a in 0..<rank {
     k.ifThen(k.compare(.eq, axis, k.i64(Int64(a)))) {
-      cumSum(ctx, shape, axis: a, scalar: scalar, exclusive: exclusive, reverse: reverse)
+      cumulative(ctx, shape, axis: a, scalar: scalar, product: product, exclusive: exclusive, reverse: reverse)
     }
   }
 }
 
-/// Row r of each outer block is row r-1 (r+1 when reversed) plus the input row: contiguous inner loops.
-private func cumSum(_ ctx: LoweringContext, _ shape: [Int], axis: Int, scalar: ScalarType, exclusive: Bool, reverse: Bool) {
+/// Row r of each outer block is row r-1 (r+1 when reversed) plus (times) the input row: contiguous inner loops.
+private func cumulative(
+  _ ctx: LoweringContext, _ shape: [Int], axis: Int, scalar: ScalarType, product: Bool, exclusive: Bool, reverse: Bool
+) {
   let (outer, n, inner) = split(shape, axis: axis)
   guard n > 0 else { return }
   let k = ctx.k
@@ -73,7 +77,7 @@ private func cumSum(_ ctx: LoweringContext, _ shape: [Int], axis: Int, scalar: S
     let base = o[0] * k.i64(Int64(n * inner))
     let firstRow = base + k.i64(Int64(reverse ? (n - 1) * inner : 0))
     k.forLoop(from: k.i64(0), to: rowStride, hints: vector) { t in
-      let v = exclusive ? k.constant(0, k.type(scalar)) : k.load(scalar, from: c[0], at: firstRow + t)
+      let v = exclusive ? k.constant(product ? 1 : 0, k.type(scalar)) : k.load(scalar, from: c[0], at: firstRow + t)
       k.store(v, scalar, to: c[1], at: firstRow + t)
     }
     k.forLoop(from: k.i64(1), to: k.i64(Int64(n)), hints: LoopHints(vectorize: false)) { step in
@@ -83,9 +87,34 @@ private func cumSum(_ ctx: LoweringContext, _ shape: [Int], axis: Int, scalar: S
       let previousRow = base + previous * rowStride
       let addend = exclusive ? previousRow : row
       k.forLoop(from: k.i64(0), to: rowStride, hints: vector) { t in
-        let sum = k.load(scalar, from: c[1], at: previousRow + t) + k.load(scalar, from: c[0], at: addend + t)
+        let (a, b) = (k.load(scalar, from: c[1], at: previousRow + t), k.load(scalar, from: c[0], at: addend + t))
+        let sum = product ? a * b : a + b
         k.store(sum, scalar, to: c[1], at: row + t)
       }
+    }
+  }
+}
+
+/// Hardmax: 1 at the first maximum of each line along the axis, 0 elsewhere (NaN never counts as larger).
+private let lowerHardmax: Lowering = { ctx in
+  let shape = ctx.operandShape(0)
+  let axis = try normalizedAxis(ctx)
+  let scalar = try ctx.scalar(ctx.operandType(0).element)
+  let (outer, n, inner) = split(shape, axis: axis)
+  guard n > 0 else { return }
+  let k = ctx.k
+  ctx.forEachIndex([outer, inner], work: outer * n * inner, captures: [ctx.operand(0), ctx.results[0]]) { i, c in
+    let base = i[0] * k.i64(Int64(n * inner)) + i[1]
+    let stride = k.i64(Int64(inner))
+    let first = k.load(scalar, from: c[0], at: base)
+    let best = k.forLoop(from: k.i64(1), to: k.i64(Int64(n)), carrying: [first, k.i64(0)]) { r, acc in
+      let v = k.load(scalar, from: c[0], at: base + r * stride)
+      let better = k.compare(.gt, v, acc[0])
+      return [k.select(better, v, acc[0]), k.select(better, r, acc[1])]
+    }[1]
+    k.forLoop(from: k.i64(0), to: k.i64(Int64(n))) { r in
+      let one = k.select(k.compare(.eq, r, best), k.constant(1, k.type(scalar)), k.constant(0, k.type(scalar)))
+      k.store(one, scalar, to: c[1], at: base + r * stride)
     }
   }
 }

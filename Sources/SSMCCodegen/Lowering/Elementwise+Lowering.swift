@@ -12,6 +12,10 @@ let elementwiseLowerings: [String: Lowering] = {
       try lowerElementwise(ctx.restricted(operands: 1, results: 1, resultOffset: 1)) { k, _, _ in k.bool(true) }
     }
   }
+  table["CastLike"] = { ctx in
+    let target = try ctx.scalar(ctx.resultType(0).element)
+    try lowerElementwise(ctx.restricted(operands: 1, results: 1)) { k, v, _ in castValue(k, v[0], to: target) }
+  }
   table["Pow"] = { ctx in
     // A constant exponent of 2 (RMSNorm's x^2): one exact multiply instead of exp(2 log x).
     if ctx.operandType(0).element.isFloat, let e = ctx.constant(1), !e.doubles.isEmpty, e.doubles.allSatisfy({ $0 == 2 }) {
@@ -27,6 +31,7 @@ let elementwiseLowerings: [String: Lowering] = {
 /// is written, read by the elementwise lowering and by `ssmc.FusedElementwise`.
 let elementwiseFormulas: [String: Formula] = {
   var table = unaryFormulas.merging(binaryFormulas, uniquingKeysWith: { a, _ in a })
+    .merging(bitwiseFormulas, uniquingKeysWith: { a, _ in a })
   for name in ["Max", "Min", "Sum", "Mean"] { table[name] = variadicFormula(name) }
   table["Where"] = { k, v, _ in k.select(v[0], v[1], v[2]) }
   table["Cast"] = { k, v, op in castValue(k, v[0], to: castScalar(op)) }
@@ -162,6 +167,15 @@ private let unaryFormulas: [String: Formula] = [
     let y = v[0] * (1.0 / 6.0) + 0.5
     return v[0] * k.min(k.max(y, k.constant(0, y.type)), k.constant(1, y.type))
   },
+  "Swish": { k, v, op in v[0] * math(k, .sigmoid, attributeFloat(op, "alpha") * v[0]) },
+  "Shrink": { k, v, op in
+    let (bias, lambd) = (attributeFloat(op, "bias"), attributeFloat(op, "lambd"))
+    // Integers compare and add in double, then truncate back, as the ONNX reference's numpy promotion does.
+    let element = (try? op.type(0).element) ?? .f32
+    let x = v[0].isFloat ? v[0] : k.convert(v[0], to: .f64)
+    let y = k.select(k.compare(.lt, x, -lambd), x + bias, k.select(k.compare(.gt, x, lambd), x - bias, k.constant(0, x.type)))
+    return v[0].isFloat ? y : k.convert(y, to: element == .u8 ? .u8 : scalarOf(v[0]))
+  },
   "Mish": { k, v, _ in v[0] * math(k, .tanh, math(k, .softplus, v[0])) },
   "Gelu": { k, v, op in
     let x = v[0]
@@ -173,6 +187,15 @@ private let unaryFormulas: [String: Formula] = [
   },
   "Sin": { k, v, _ in k.intrinsic("llvm.sin", overloads: [v[0].type], [v[0]]) },
   "Cos": { k, v, _ in k.intrinsic("llvm.cos", overloads: [v[0].type], [v[0]]) },
+  "Tan": { k, v, _ in libmLanes(k, "tan", v[0]) },
+  "Asin": { k, v, _ in libmLanes(k, "asin", v[0]) },
+  "Acos": { k, v, _ in libmLanes(k, "acos", v[0]) },
+  "Atan": { k, v, _ in libmLanes(k, "atan", v[0]) },
+  "Sinh": { k, v, _ in libmLanes(k, "sinh", v[0]) },
+  "Cosh": { k, v, _ in libmLanes(k, "cosh", v[0]) },
+  "Asinh": { k, v, _ in libmLanes(k, "asinh", v[0]) },
+  "Acosh": { k, v, _ in libmLanes(k, "acosh", v[0]) },
+  "Atanh": { k, v, _ in libmLanes(k, "atanh", v[0]) },
 ]
 
 private let binaryFormulas: [String: Formula] = [

@@ -6,7 +6,8 @@ public enum Lowerings {
       elementwiseLowerings, layoutLowerings, combineLowerings, indexingLowerings, scatterLowerings, axisIndexingLowerings,
       shapeLowerings, reductionLowerings,
       axisLowerings, normalizationLowerings, linalgLowerings, convolutionLowerings, poolingLowerings,
-      scanLowerings, recurrentLowerings, fusionLowerings, fusedProductLowerings, resizeLowerings,
+      scanLowerings, recurrentLowerings, fusionLowerings, fusedProductLowerings, resizeLowerings, matrixLowerings,
+      localNormalizationLowerings,
     ] {
       for (name, lowering) in family {
         precondition(table[name] == nil, "op \(name) is lowered twice")

@@ -40,3 +40,20 @@ private func libm(_ k: KernelBuilder, _ name: String, _ args: [IRValue]) -> IRVa
   let function = k.llvm.function(named: name) ?? k.llvm.addFunction(name, returns: f64, params: args.indices.map { .init("x\($0)", f64) })
   return k.call(function, type: type, args)
 }
+
+/// Calls the libm function `name` (double) or `name`f (float) on each lane of `x`, so formulas stay usable on
+/// whole vectors (fused product epilogues). For functions without a vector polynomial of ssmc's own; glibc's
+/// are correctly rounded or within an ulp, which keeps f32 and f64 results at their type's accuracy.
+func libmLanes(_ k: KernelBuilder, _ name: String, _ x: IRValue) -> IRValue {
+  let isDouble = scalarOf(x) == .f64
+  let scalarType = isDouble ? k.llvm.f64 : k.llvm.f32
+  let symbol = isDouble ? name : name + "f"
+  let type = k.llvm.functionType(returns: scalarType, params: [scalarType])
+  let function = k.llvm.function(named: symbol) ?? k.llvm.addFunction(symbol, returns: scalarType, params: [.init("x", scalarType)])
+  guard x.isVector else { return k.call(function, type: type, [x]) }
+  var result = x
+  for lane in 0..<x.lanes {
+    result = k.insertLane(result, k.call(function, type: type, [k.extractLane(x, lane)]), lane)
+  }
+  return result
+}

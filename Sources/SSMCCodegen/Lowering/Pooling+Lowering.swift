@@ -1,7 +1,7 @@
 import CLLVM
 import SSMCIR
 
-/// AveragePool, MaxPool (with or without Indices) and the global pools.
+/// AveragePool, MaxPool (with or without Indices), LpPool and the global pools.
 let poolingLowerings: [String: Lowering] = [
   "AveragePool": { ctx in try lowerWindowPool(ctx, average: true) },
   "MaxPool": { ctx in
@@ -9,7 +9,64 @@ let poolingLowerings: [String: Lowering] = [
   },
   "GlobalAveragePool": { ctx in try lowerGlobalPool(ctx, average: true) },
   "GlobalMaxPool": { ctx in try lowerGlobalPool(ctx, average: false) },
+  "LpPool": lowerLpPool,
+  "GlobalLpPool": lowerGlobalLpPool,
 ]
+
+/// LpPool: (Σ |x|^p)^(1/p) over each window's positions inside X (padding adds |0|^p = 0).
+private let lowerLpPool: Lowering = { ctx in
+  let axes = try windowAxes(ctx)
+  let p = try ctx.op.int("p")
+  let element = try ctx.scalar(ctx.operandType(0).element)
+  let x = ctx.operandShape(0)
+  let outShape = ctx.resultShape(0)
+  let spatial = Array(x[2...])
+  let planeSize = spatial.reduce(1, *)
+  let k = ctx.k
+  ctx.forEachIndex(outShape, captures: [ctx.operand(0), ctx.results[0]], innerHints: LoopHints(vectorize: false)) { index, captured in
+    let plane = (index[0] * k.i64(Int64(x[1])) + index[1]) * k.i64(Int64(planeSize))
+    let zero = k.constant(0, k.type(element))
+    let sum = ctx.forEachWindowPosition(axes, output: Array(index[2...]), carrying: [zero]) { _, input, inside, _, carried in
+      let v = k.load(element, from: captured[0], at: plane + ctx.flatIndex(input, strides: rowMajorStrides(spatial)))
+      return [carried[0] + k.select(inside, absPower(k, v, p), zero)]
+    }[0]
+    k.store(rootOf(k, sum, p), element, to: captured[1], at: ctx.flatIndex(index, strides: rowMajorStrides(outShape)))
+  }
+}
+
+/// GlobalLpPool: (Σ |x|^p)^(1/p) over each (n, c) plane.
+private let lowerGlobalLpPool: Lowering = { ctx in
+  let x = ctx.operandShape(0)
+  let p = try ctx.op.int("p")
+  let element = try ctx.scalar(ctx.operandType(0).element)
+  let planeSize = x[2...].reduce(1, *)
+  let k = ctx.k
+  ctx.forEachIndex([x[0] * x[1]], captures: [ctx.operand(0), ctx.results[0]], innerHints: LoopHints(vectorize: false)) { index, captured in
+    let base = index[0] * k.i64(Int64(planeSize))
+    let sum = k.forLoop(from: k.i64(0), to: k.i64(Int64(planeSize)), carrying: [k.constant(0, k.type(element))]) { i, acc in
+      [acc[0] + absPower(k, k.load(element, from: captured[0], at: base + i), p)]
+    }[0]
+    k.store(rootOf(k, sum, p), element, to: captured[1], at: index[0])
+  }
+}
+
+/// |v|^p for an integer p >= 1: products for small p (exact as the type allows), else pow.
+private func absPower(_ k: KernelBuilder, _ v: IRValue, _ p: Int) -> IRValue {
+  let a = k.abs(v)
+  guard p <= 8 else { return mathPow(k, a, k.constant(Double(p), a.type)) }
+  var r = a
+  for _ in 1..<p { r = r * a }
+  return r
+}
+
+/// s^(1/p): s itself for p = 1, sqrt for p = 2, else pow.
+private func rootOf(_ k: KernelBuilder, _ s: IRValue, _ p: Int) -> IRValue {
+  switch p {
+  case 1: return s
+  case 2: return k.sqrt(s)
+  default: return mathPow(k, s, k.constant(1 / Double(p), s.type))
+  }
+}
 
 /// A windowed pool: one loop over (N, C, O...) with the window visited inside. Positions outside the input
 /// are skipped; AveragePool divides by the positions inside the input, or with count_include_pad by those

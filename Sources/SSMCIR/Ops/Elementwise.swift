@@ -4,6 +4,7 @@ import Foundation
 /// All share one shape rule (multidirectional broadcasting); folders evaluate in Double then round to the
 /// result element type.
 let elementwiseOps: [OpSchema] = (unaryOps + binaryOps + variadicOps + [where_, cast, clip, dropout, prelu]).map { $0.with(samples: .elementwise) }
+  + [castLike.with(samples: SampleRule { ctx throws(Diagnostic) in [ctx.operandAxes[0]] })]
 
 /// The elementwise ops an `ssmc.FusedElementwise` expression may call: one result, every operand read at the
 /// same index. Clip (optional operands) and Dropout (optional second result) are left out.
@@ -14,6 +15,11 @@ private let unaryOps: [OpSchema] = [
   unary("Sqrt", sqrt), unary("Reciprocal") { 1 / $0 }, unary("Erf", erf), unary("Tanh", tanh),
   unary("Sigmoid") { 1 / (1 + exp(-$0)) }, unary("Relu") { max($0, 0) }, unary("Floor", floor), unary("Ceil", ceil),
   unary("Round") { $0.rounded(.toNearestOrEven) }, unary("Sin", sin), unary("Cos", cos),
+] + [
+  unary("Tan", tan), unary("Asin", asin), unary("Acos", acos), unary("Atan", atan), unary("Sinh", sinh),
+  unary("Cosh", cosh), unary("Asinh", asinh), unary("Acosh", acosh), unary("Atanh", atanh),
+  unary("Swish", attributes: [AttributeSpec("alpha", .float, default: .float(1))]),
+].map(floatOnly) + [
   unary("Sign") { $0 > 0 ? 1 : ($0 < 0 ? -1 : 0) }, unary("Softsign") { $0 / (1 + abs($0)) },
   unary("Softplus") { $0 > 20 ? $0 : log1p(exp($0)) }, unary("Mish"),
   unary("Not", result: .bool) { $0 == 0 ? 1 : 0 },
@@ -33,6 +39,8 @@ private let unaryOps: [OpSchema] = [
     AttributeSpec("alpha", .float, default: .float(0.2)), AttributeSpec("beta", .float, default: .float(0.5)),
   ]),
   unary("HardSwish"),
+  unary("Shrink", attributes: [AttributeSpec("bias", .float, default: .float(0)), AttributeSpec("lambd", .float, default: .float(0.5))]),
+  integerOnly(unary("BitwiseNot")),
   unary("Gelu", attributes: [AttributeSpec("approximate", .string, default: .string("none"))]),
 ]
 
@@ -48,7 +56,42 @@ private let binaryOps: [OpSchema] = [
   binary("And", result: .bool) { ($0 != 0 && $1 != 0) ? 1 : 0 },
   binary("Or", result: .bool) { ($0 != 0 || $1 != 0) ? 1 : 0 },
   binary("Xor", result: .bool) { (($0 != 0) != ($1 != 0)) ? 1 : 0 },
+  // Bitwise ops have no folder: Double holds no full i64 bit pattern.
+  integerOnly(binary("BitwiseAnd")), integerOnly(binary("BitwiseOr")), integerOnly(binary("BitwiseXor")),
+  integerOnly(binary("BitShift", attributes: [AttributeSpec("direction", .string, required: true)])),
 ]
+
+/// Restricts `schema` to float operands (math functions that libm or a polynomial computes).
+private func floatOnly(_ schema: OpSchema) -> OpSchema {
+  var schema = schema
+  let infer = schema.inferTypes
+  let name = schema.name
+  schema.inferTypes = { ctx throws(Diagnostic) in
+    let t = try ctx.type(0)
+    guard t.element.isFloat else { throw ctx.error(.typeMismatch, "\(name) needs a float input, got \(t)") }
+    return try infer(ctx)
+  }
+  return schema
+}
+
+/// Restricts `schema` to integer operands (the bitwise ops); BitShift also checks its direction.
+private func integerOnly(_ schema: OpSchema) -> OpSchema {
+  var schema = schema
+  let infer = schema.inferTypes
+  let name = schema.name
+  schema.inferTypes = { ctx throws(Diagnostic) in
+    let t = try ctx.type(0)
+    guard t.element.isInteger else { throw ctx.error(.typeMismatch, "\(name) needs integer operands, got \(t)") }
+    if name == "BitShift" {
+      let direction = try ctx.string("direction")
+      guard direction == "LEFT" || direction == "RIGHT" else {
+        throw ctx.error(.badAttribute, "direction must be LEFT or RIGHT, got \(direction ?? "none")")
+      }
+    }
+    return try infer(ctx)
+  }
+  return schema
+}
 
 /// Mod: fmod = 1 is C's fmod (sign of the dividend); fmod = 0 is integer modulo with the divisor's sign.
 private let mod: OpSchema = {
@@ -92,6 +135,19 @@ private let cast = OpSchema(
   fold: { ctx throws(Diagnostic) in
     let target = try castTarget(ctx)
     return [try foldMap(ctx, element: target) { v in target.isFloat || target == .bool ? v[0] : v[0].rounded(.towardZero) }]
+  })
+
+/// CastLike: Cast to the element type of `target_type` (whose values and shape are ignored). `saturate` and
+/// `round_mode` only concern float8/float4 targets, which ssmc does not compile.
+private let castLike = OpSchema(
+  "CastLike", operands: [.required("input"), .required("target_type")],
+  attributes: [AttributeSpec("saturate", .int, default: .int(1)), AttributeSpec("round_mode", .string, default: .string("up"))],
+  inferTypes: { ctx throws(Diagnostic) in [try ctx.type(0).with(element: ctx.type(1).element)] },
+  fold: { ctx throws(Diagnostic) in
+    let target = try ctx.type(1).element
+    let input = try ctx.requireConstant(0)
+    let values = input.doubles.map { target.isFloat || target == .bool ? $0 : $0.rounded(.towardZero) }
+    return [TensorData(target, shape: input.shape, doubles: values)]
   })
 
 private func castTarget(_ ctx: OpContext) throws(Diagnostic) -> ElementType {

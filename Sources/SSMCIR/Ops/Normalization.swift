@@ -1,10 +1,47 @@
 /// Normalizations: LayerNormalization, RMSNormalization, BatchNormalization (inference), InstanceNormalization,
-/// GroupNormalization (opset 21: per-channel scale and bias), LpNormalization. Y always has X's type.
+/// GroupNormalization (opset 21: per-channel scale and bias), LpNormalization, MeanVarianceNormalization, LRN.
+/// Y always has X's type.
 let normalizationOps: [OpSchema] = [
   layerNorm.with(samples: normalizedTrailingAxes), rmsNorm.with(samples: normalizedTrailingAxes),
   batchNorm.with(samples: .leading()), instanceNorm.with(samples: .leading()), groupNorm.with(samples: .leading()),
   lpNorm.with(samples: .alongAttribute("axis")),
+  meanVarianceNorm.with(samples: .along { ctx throws(Diagnostic) in try meanVarianceAxes(ctx.op, rank: ctx.rank(0)) }),
+  lrn.with(samples: .leading()),
 ]
+
+/// MeanVarianceNormalization: (X - E[X]) / (sqrt(E[X²] - E[X]²) + 1e-9), the expectations over `axes`
+/// (default [0, 2, 3]: per channel of an NCHW tensor).
+private let meanVarianceNorm = OpSchema(
+  "MeanVarianceNormalization", operands: [.required("X")],
+  attributes: [AttributeSpec("axes", .ints, default: .ints([0, 2, 3]))],
+  inferTypes: { ctx throws(Diagnostic) in
+    let x = try ctx.type(0)
+    guard x.element.isFloat else { throw ctx.error(.typeMismatch, "MeanVarianceNormalization needs a float input, got \(x)") }
+    _ = try meanVarianceAxes(ctx, rank: x.rank)
+    return [x]
+  })
+
+/// MeanVarianceNormalization's axes, normalized to [0, rank).
+public func meanVarianceAxes(_ ctx: OpContext, rank: Int) throws(Diagnostic) -> [Int] {
+  try ctx.normalizedAxes(ctx.ints("axes") ?? [0, 2, 3], rank: rank)
+}
+
+/// LRN over channels: X / (bias + alpha / size * Σ X²)^beta, the sum over the channels from
+/// c - floor((size - 1) / 2) to c + ceil((size - 1) / 2) that exist. X is (N, C, D...).
+private let lrn = OpSchema(
+  "LRN", operands: [.required("X")],
+  attributes: [
+    AttributeSpec("alpha", .float, default: .float(0.0001)), AttributeSpec("beta", .float, default: .float(0.75)),
+    AttributeSpec("bias", .float, default: .float(1)), AttributeSpec("size", .int, required: true),
+  ],
+  inferTypes: { ctx throws(Diagnostic) in
+    let x = try ctx.type(0)
+    guard x.rank >= 2 else { throw ctx.error("LRN needs X of shape (N, C, D...), got \(x)") }
+    guard x.element.isFloat else { throw ctx.error(.typeMismatch, "LRN needs a float input, got \(x)") }
+    let size = try ctx.int("size")
+    guard size >= 1 else { throw ctx.error(.badAttribute, "size must be positive, got \(size)") }
+    return [x]
+  })
 
 /// LayerNorm and RMSNorm normalize every axis from `axis` on.
 private let normalizedTrailingAxes = SampleRule.along { ctx throws(Diagnostic) in

@@ -50,6 +50,7 @@ private func globalPool(_ name: String, extra: [AttributeSpec] = []) -> OpSchema
       let x = try ctx.type(0)
       guard x.rank >= 3 else { throw ctx.error("\(name) needs X of shape (N, C, spatial...), got \(x)") }
       guard x.element.isFloat else { throw ctx.error(.typeMismatch, "\(name) needs a float input, got \(x)") }
+      if name == "GlobalLpPool", try ctx.int("p") < 1 { throw ctx.error(.badAttribute, "p must be positive") }
       return [x.with(dims: Array(x.dims[..<2]) + Array(repeating: .fixed(1), count: x.rank - 2))]
     })
 }

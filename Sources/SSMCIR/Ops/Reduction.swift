@@ -1,6 +1,7 @@
 import Foundation
 
-/// Reductions (ONNX opset 18+ form: `axes` is an optional input), ArgMax/ArgMin, CumSum, Softmax/LogSoftmax.
+/// Reductions (ONNX opset 18+ form: `axes` is an optional input), ArgMax/ArgMin, CumSum/CumProd,
+/// Softmax/LogSoftmax/Hardmax.
 /// Folders evaluate in Double and round to the element type, enough for shape math and small weights.
 let reductionOps: [OpSchema] = [
   reduce("ReduceSum"),
@@ -16,8 +17,10 @@ let reductionOps: [OpSchema] = [
 ].map { $0.with(samples: reductionSamples { ctx throws(Diagnostic) in try reducedAxes(ctx) ?? [] }) } + [
   argReduce("ArgMax") { $0 > $1 }, argReduce("ArgMin") { $0 < $1 },
 ].map { $0.with(samples: reductionSamples { ctx throws(Diagnostic) in [try ctx.axis(ctx.int("axis"), rank: ctx.type(0).rank)] }) } + [
-  cumSum.with(samples: .along { ctx throws(Diagnostic) in [try cumSumAxis(ctx.op, rank: ctx.rank(0))] }),
+  cumulative("CumSum", identity: 0, +).with(samples: .along { ctx throws(Diagnostic) in [try cumSumAxis(ctx.op, rank: ctx.rank(0))] }),
+  cumulative("CumProd", identity: 1, *).with(samples: .along { ctx throws(Diagnostic) in [try cumSumAxis(ctx.op, rank: ctx.rank(0))] }),
   softmax("Softmax").with(samples: .alongAttribute("axis")), softmax("LogSoftmax").with(samples: .alongAttribute("axis")),
+  softmax("Hardmax").with(samples: .alongAttribute("axis")),
 ]
 
 /// A reduction keeps samples apart when it does not reduce the sample axis, which then moves left past the
@@ -135,46 +138,49 @@ private func argReduce(_ name: String, better: @escaping @Sendable (Double, Doub
     })
 }
 
-/// CumSum along the axis given as a scalar input; `exclusive` drops the element itself, `reverse` sums from the end.
-private let cumSum = OpSchema(
-  "CumSum", operands: [.required("x"), .required("axis")],
-  attributes: [AttributeSpec("exclusive", .int, default: .int(0)), AttributeSpec("reverse", .int, default: .int(0))],
-  inferTypes: { ctx throws(Diagnostic) in
-    let x = try ctx.type(0)
-    let a = try ctx.type(1)
-    guard a.element == .i32 || a.element == .i64, a.rank == 0 || a.dims == [.fixed(1)] else {
-      throw ctx.error(.typeMismatch, "axis must be an i32 or i64 scalar, got \(a)")
-    }
-    if ctx.constant(1) != nil { _ = try cumSumAxis(ctx, rank: x.rank) }
-    _ = (try ctx.flag("exclusive"), try ctx.flag("reverse"))
-    return [x]
-  },
-  fold: { ctx throws(Diagnostic) in
-    let data = try ctx.requireConstant(0)
-    let axis = try cumSumAxis(ctx, rank: data.shape.count)
-    let (exclusive, reverse) = (try ctx.flag("exclusive"), try ctx.flag("reverse"))
-    var values = data.doubles
-    let strides = rowMajorStrides(data.shape)
-    var lines = data.shape
-    lines[axis] = 1
-    try forEachIndex(lines) { index throws(Diagnostic) in
-      let base = zip(index, strides).reduce(0) { $0 + $1.0 * $1.1 }
-      let n = data.shape[axis]
-      var sum = 0.0
-      for step in 0..<n {
-        let flat = base + (reverse ? n - 1 - step : step) * strides[axis]
-        let v = values[flat]
-        if exclusive { values[flat] = sum; sum += v } else { sum += v; values[flat] = sum }
+/// CumSum/CumProd along the axis given as a scalar input; `exclusive` drops the element itself (the first
+/// output is the identity), `reverse` runs from the end.
+private func cumulative(_ name: String, identity: Double, _ combine: @escaping @Sendable (Double, Double) -> Double) -> OpSchema {
+  OpSchema(
+    name, operands: [.required("x"), .required("axis")],
+    attributes: [AttributeSpec("exclusive", .int, default: .int(0)), AttributeSpec("reverse", .int, default: .int(0))],
+    inferTypes: { ctx throws(Diagnostic) in
+      let x = try ctx.type(0)
+      let a = try ctx.type(1)
+      guard a.element == .i32 || a.element == .i64, a.rank == 0 || a.dims == [.fixed(1)] else {
+        throw ctx.error(.typeMismatch, "axis must be an i32 or i64 scalar, got \(a)")
       }
-    }
-    return [TensorData(data.element, shape: data.shape, doubles: values)]
-  })
+      if ctx.constant(1) != nil { _ = try cumSumAxis(ctx, rank: x.rank) }
+      _ = (try ctx.flag("exclusive"), try ctx.flag("reverse"))
+      return [x]
+    },
+    fold: { ctx throws(Diagnostic) in
+      let data = try ctx.requireConstant(0)
+      let axis = try cumSumAxis(ctx, rank: data.shape.count)
+      let (exclusive, reverse) = (try ctx.flag("exclusive"), try ctx.flag("reverse"))
+      var values = data.doubles
+      let strides = rowMajorStrides(data.shape)
+      var lines = data.shape
+      lines[axis] = 1
+      try forEachIndex(lines) { index throws(Diagnostic) in
+        let base = zip(index, strides).reduce(0) { $0 + $1.0 * $1.1 }
+        let n = data.shape[axis]
+        var sum = identity
+        for step in 0..<n {
+          let flat = base + (reverse ? n - 1 - step : step) * strides[axis]
+          let v = values[flat]
+          if exclusive { values[flat] = sum; sum = combine(sum, v) } else { sum = combine(sum, v); values[flat] = sum }
+        }
+      }
+      return [TensorData(data.element, shape: data.shape, doubles: values)]
+    })
+}
 
 private func cumSumAxis(_ ctx: OpContext, rank: Int) throws(Diagnostic) -> Int {
   try ctx.normalizedAxes([ctx.constantScalarInt(1)], rank: rank, what: "axis")[0]
 }
 
-/// Softmax and LogSoftmax in the opset 13 form: normalized along the single `axis` (default -1).
+/// Softmax, LogSoftmax and Hardmax in the opset 13 form: along the single `axis` (default -1).
 private func softmax(_ name: String) -> OpSchema {
   OpSchema(
     name, operands: [.required("input")], attributes: [AttributeSpec("axis", .int, default: .int(-1))],
