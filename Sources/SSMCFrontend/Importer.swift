@@ -129,6 +129,10 @@ public struct Importer {
         return
       }
     }
+    if Self.isIf(node), let condition = operands.first ?? nil {
+      importIf(node, condition: condition, location: location)
+      return
+    }
     do throws(Diagnostic) {
       let imported: [ValueID]
       if let recurrence = ScanImport.recognize(node, opset: opset) {

@@ -5,7 +5,7 @@ import SSMCIR
 enum OpImport {
   /// Whether (opType, domain) maps straight to an IR op (no function expansion needed).
   static func isDirectlyImportable(_ opType: String, _ domain: String) -> Bool {
-    (domain == "" && opType == "Constant") || OpRegistry.schema(onnxType: opType, domain: domain) != nil
+    (domain == "" && (opType == "Constant" || opType == "If")) || OpRegistry.schema(onnxType: opType, domain: domain) != nil
   }
 
   /// Adds the IR for `node` to `graph` and returns the values for the node's outputs, in order.
@@ -212,6 +212,11 @@ struct UnsupportedOpFinder {
     var seenFunctions = Set<FunctionKey>()
     func visit(_ nodes: [ONNXNode], opsets: [String: Int64]) {
       for node in nodes {
+        if Importer.isIf(node) {
+          // Its branches are imported into the graph: their ops count too.
+          for attribute in node.attributes { if case .graph(let body) = attribute.value { visit(body.nodes, opsets: opsets) } }
+          continue
+        }
         if OpImport.isDirectlyImportable(node.opType, node.domain) { continue }
         if ScanImport.recognize(node, opset: Int(opsets[""] ?? 0)) != nil { continue }
         let key = FunctionKey(domain: node.domain, name: node.opType)

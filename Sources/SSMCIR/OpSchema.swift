@@ -2,6 +2,8 @@
 public typealias ShapeRule = @Sendable (OpContext) throws(Diagnostic) -> [TensorType]
 /// A constant evaluator: result values from constant operands.
 public typealias Folder = @Sendable (OpContext) throws(Diagnostic) -> [TensorData]
+/// A forwarding rule: per result, the index of the operand it equals, or nil when not known yet.
+public typealias Forwarder = @Sendable (OpContext) throws(Diagnostic) -> [Int]?
 
 /// One operand slot of an op.
 public struct OperandSpec: Sendable {
@@ -49,11 +51,14 @@ public struct OpSchema: Sendable {
   /// How the op treats the samples of a run-time batch; nil when it has not been worked out (a graph that
   /// varies its batch at run time then cannot use the op on per-sample data).
   public var samples: SampleRule?
+  /// For ops whose results can be operands as they are (a choice decided at compile time): the operand each
+  /// result is, or nil while that is not known. Shape inference then replaces the results by those operands.
+  public var forward: Forwarder?
 
   public init(
     _ name: String, domain: String = "", operands: [OperandSpec], results: Int? = 1, attributes: [AttributeSpec] = [],
     inferTypes: @escaping ShapeRule,
-    fold: Folder? = nil, foldsFromTypes: Bool = false, samples: SampleRule? = nil
+    fold: Folder? = nil, foldsFromTypes: Bool = false, samples: SampleRule? = nil, forward: Forwarder? = nil
   ) {
     self.name = name
     self.domain = domain
@@ -64,6 +69,7 @@ public struct OpSchema: Sendable {
     self.fold = fold
     self.foldsFromTypes = foldsFromTypes
     self.samples = samples
+    self.forward = forward
   }
 
   public func attributeSpec(_ name: String) -> AttributeSpec? { attributes.first { $0.name == name } }

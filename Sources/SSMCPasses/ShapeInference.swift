@@ -13,17 +13,22 @@ public struct ShapeInference: Pass {
   public init() {}
 
   public func run(on graph: inout Graph) throws(Diagnostics) -> Bool {
-    var problems: [Diagnostic] = []
+    // Each problem with the index (in `kept`) of the node it is about, if any.
+    var problems: [(node: Int?, diagnostic: Diagnostic)] = []
     var changed = false
     var kept: [Node] = []
     for id in graph.inputs + graph.constants.keys.sorted() {
       if let problem = graph.type(of: id)?.sizeProblem {
-        problems.append(Diagnostic(.unsupportedFeature, "value '\(graph[id].name)': \(problem)"))
+        problems.append((nil, Diagnostic(.unsupportedFeature, "value '\(graph[id].name)': \(problem)")))
       }
     }
-    for node in graph.nodes {
+    // Results replaced by the operand they forward (see `OpSchema.forward`), applied to every later use.
+    var forwarded: [ValueID: ValueID] = [:]
+    for original in graph.nodes {
+      var node = original
+      node.operands = node.operands.map { $0.map { forwarded[$0] ?? $0 } }
       guard let schema = OpRegistry.schema(node.op) else {
-        problems.append(Diagnostic(.unsupportedOp, "unknown op '\(node.op)'", at: Location(node: node.name, opType: node.op)))
+        problems.append((kept.count, Diagnostic(.unsupportedOp, "unknown op '\(node.op)'", at: Location(node: node.name, opType: node.op))))
         kept.append(node)
         continue
       }
@@ -31,9 +36,17 @@ public struct ShapeInference: Pass {
       // A malformed node (or one fed by a failed node) gets no type, so nothing after it trips over it.
       let nodeProblems = schema.structuralProblems(of: node, at: context.location) + context.elementTypeProblems()
       guard nodeProblems.isEmpty else {
-        problems += nodeProblems
+        problems += nodeProblems.map { (kept.count, $0) }
         kept.append(node)
         continue
+      }
+      if let forward = schema.forward, let chosen = try? forward(context) {
+        let sources = chosen.compactMap { node.operands.indices.contains($0) ? node.operands[$0] : nil }
+        if sources.count == node.results.count {
+          for (result, source) in zip(node.results, sources) { forwarded[result] = source }
+          changed = true
+          continue
+        }
       }
       if let folded = Folding.tryFold(node, schema: schema, context: context, limit: foldLimit) {
         for (result, data) in zip(node.results, folded) {
@@ -43,17 +56,18 @@ public struct ShapeInference: Pass {
         changed = true
         continue
       }
+      let index = kept.count
       kept.append(node)
       // Operands of unknown type: an earlier problem was already reported.
       guard node.operands.allSatisfy({ $0 == nil || graph.type(of: $0!) != nil }) else { continue }
       do {
         let types = try schema.inferTypes(context)
         guard types.count == node.results.count else {
-          problems.append(Diagnostic(.internalError, "shape rule gave \(types.count) types for \(node.results.count) results", at: context.location))
+          problems.append((index, Diagnostic(.internalError, "shape rule gave \(types.count) types for \(node.results.count) results", at: context.location)))
           continue
         }
         if let tooLarge = types.lazy.compactMap(\.sizeProblem).first {
-          problems.append(context.error(.unsupportedFeature, "result \(tooLarge)"))
+          problems.append((index, context.error(.unsupportedFeature, "result \(tooLarge)")))
           continue
         }
         for (result, type) in zip(node.results, types) where graph.type(of: result) != type {
@@ -61,12 +75,30 @@ public struct ShapeInference: Pass {
           changed = true
         }
       } catch {
-        problems.append(error)
+        problems.append((index, error))
       }
     }
+    for i in graph.outputs.indices { graph.outputs[i].value = forwarded[graph.outputs[i].value] ?? graph.outputs[i].value }
+    if !forwarded.isEmpty {
+      // A choice made now leaves the other branch unused: drop its nodes, and their problems with them.
+      let live = Self.liveNodes(kept, outputs: graph.outputs.map(\.value))
+      problems = problems.filter { $0.node.map(live.contains) ?? true }
+      kept = kept.indices.filter(live.contains).map { kept[$0] }
+    }
     graph.nodes = kept
-    if !problems.isEmpty { throw Diagnostics(problems) }
+    if !problems.isEmpty { throw Diagnostics(problems.map(\.diagnostic)) }
     return changed
+  }
+
+  /// Indices of the nodes whose results reach `outputs`.
+  static func liveNodes(_ nodes: [Node], outputs: [ValueID]) -> Set<Int> {
+    var needed = Set(outputs)
+    var live: Set<Int> = []
+    for (index, node) in nodes.enumerated().reversed() where node.results.contains(where: needed.contains) {
+      live.insert(index)
+      for case let operand? in node.operands { needed.insert(operand) }
+    }
+    return live
   }
 }
 

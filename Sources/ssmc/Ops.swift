@@ -19,8 +19,8 @@ struct Ops: ParsableCommand {
     }
     // Older ONNX names imported as an op above (Upsample as Resize, Scatter as ScatterElements).
     for (alias, target) in OpRegistry.onnxAliases where compiled(target) { lines.append((alias, "ai.onnx \(alias)")) }
-    // The importer turns Constant nodes into the IR's constants; no op of the IR is left for them.
-    lines.append(("Constant", "ai.onnx Constant"))
+    // The importer turns Constant nodes into the IR's constants, and If into both branches and ssmc.Choose.
+    lines += [("Constant", "ai.onnx Constant"), ("If", "ai.onnx If")]
     for entry in lines.sorted(by: { $0.opType < $1.opType }) { print(entry.line) }
   }
 }

@@ -1,0 +1,66 @@
+import SSMCIR
+
+/// ONNX `If`: both branches are imported into the graph (their own initializers and nodes, reading outer
+/// values by name) and `ssmc.Choose` picks between their outputs (see ControlFlow.swift in the IR).
+extension Importer {
+  static func isIf(_ node: ONNXNode) -> Bool { node.domain.isEmpty && node.opType == "If" }
+
+  mutating func importIf(_ node: ONNXNode, condition: ValueID, location: Location) {
+    var branches: [[ValueID]] = []
+    for attribute in ["then_branch", "else_branch"] {
+      guard case .graph(let body)? = node.attribute(attribute)?.value else {
+        problems.append(Diagnostic(.badAttribute, "If needs a graph attribute '\(attribute)'", at: location))
+        failedValues.formUnion(node.outputs)
+        return
+      }
+      guard body.inputs.isEmpty else {
+        problems.append(Diagnostic(.malformedModel, "If's \(attribute) must have no inputs, has \(body.inputs.count)", at: location))
+        failedValues.formUnion(node.outputs)
+        return
+      }
+      guard body.outputs.count == node.outputs.count else {
+        problems.append(Diagnostic(
+          .malformedModel, "If's \(attribute) gives \(body.outputs.count) outputs for the node's \(node.outputs.count)", at: location))
+        failedValues.formUnion(node.outputs)
+        return
+      }
+      guard let outputs = importBranch(body, name: "\(node.name.isEmpty ? "if" : node.name)/\(attribute)", location: location) else {
+        failedValues.formUnion(node.outputs)
+        return
+      }
+      branches.append(outputs)
+    }
+    let results = graph.addNode(
+      "ssmc.Choose", [condition] + branches[0] + branches[1], name: node.name,
+      results: node.outputs.map { (name: $0.isEmpty ? graph.freshName("if_result") : $0, type: nil) })
+    for (name, id) in zip(node.outputs, results) where !name.isEmpty { values[name] = id }
+  }
+
+  /// Imports one branch's initializers and nodes; its names stay local to it. Returns its outputs' values,
+  /// or nil after reporting why it could not be imported.
+  private mutating func importBranch(_ body: ONNXGraph, name: String, location: Location) -> [ValueID]? {
+    let outer = values
+    defer { values = outer }
+    let problemsBefore = problems.count
+    for tensor in body.initializers {
+      do throws(Diagnostic) {
+        values[tensor.name] = graph.addConstant(name: tensor.name, try OpImport.tensorData(tensor, file: model.path))
+      } catch {
+        problems.append(error)
+      }
+    }
+    let nodes = FunctionInliner(functions: functions, isImportable: { OpImport.isDirectlyImportable($0, $1) })
+      .expand(body.nodes, opsets: model.opsetImports)
+    for node in nodes { importNode(node) }
+    guard problems.count == problemsBefore else { return nil }
+    var outputs: [ValueID] = []
+    for output in body.outputs {
+      guard let id = values[output.name] else {
+        problems.append(Diagnostic(.malformedModel, "\(name) output '\(output.name)' is not produced by the branch or the graph around it", at: location))
+        return nil
+      }
+      outputs.append(id)
+    }
+    return outputs
+  }
+}

@@ -1,0 +1,112 @@
+"""ONNX If: both branches are imported and ssmc.Choose picks their outputs. A condition known at compile time
+(derived from shapes, as exporters write them) compiles only the branch taken, whatever the other's shapes;
+a run-time condition runs both and needs equal types. Compared with onnxruntime."""
+import os
+import subprocess
+
+import numpy as np
+import pytest
+from onnx import TensorProto as T
+from onnx import helper as h
+from onnx import numpy_helper as nh
+
+from ssmc_testing import SSMC, assert_close, compile_model, run_onnxruntime, save
+
+RNG = np.random.default_rng(3)
+
+
+def f32(name, dims):
+    return h.make_tensor_value_info(name, T.FLOAT, dims)
+
+
+def branch(name, nodes, outputs, inits=()):
+    return h.make_graph(nodes, name, [], outputs, list(inits))
+
+
+def model(nodes, inputs, outputs, inits=(), opset=18):
+    return h.make_model(h.make_graph(nodes, "if", inputs, outputs, list(inits)), opset_imports=[h.make_opsetid("", opset)])
+
+
+def run_time_if_model():
+    """y = cond ? relu(x) * w_then : x + outer_bias (a branch initializer, an outer value read by name)."""
+    then_branch = branch("then", [h.make_node("Relu", ["x"], ["r"]), h.make_node("Mul", ["r", "w_then"], ["t_out"])],
+                         [f32("t_out", [2, 3])], [nh.from_array(np.full((2, 3), 3, np.float32), "w_then")])
+    else_branch = branch("else", [h.make_node("Add", ["x", "outer_bias"], ["e_out"])], [f32("e_out", [2, 3])])
+    nodes = [h.make_node("If", ["cond"], ["y"], name="choose", then_branch=then_branch, else_branch=else_branch),
+             h.make_node("Neg", ["y"], ["z"])]
+    return model(nodes, [h.make_tensor_value_info("cond", T.BOOL, []), f32("x", [2, 3])], [f32("z", [2, 3])],
+                 [nh.from_array(np.arange(6, dtype=np.float32).reshape(2, 3), "outer_bias")])
+
+
+def test_run_time_condition_takes_either_branch(tmp_path):
+    m = run_time_if_model()
+    compiled = compile_model(m, tmp_path)
+    x = RNG.standard_normal((2, 3)).astype(np.float32)
+    for cond in (True, False):
+        c = np.array(cond)
+        assert_close(compiled.run(c, x)[0], run_onnxruntime(m, tmp_path, c, x)[0], what=f"cond {cond}")
+
+
+def test_condition_from_shapes_compiles_only_the_branch_taken(tmp_path):
+    """cond = (x.shape[1] == 4) on x [A, B] compiled at 3x4: the else branch, a Reshape that fits other sizes
+    but not this one, is never compiled."""
+    then_branch = branch("then", [h.make_node("ReduceSum", ["x", "axes"], ["t_out"], keepdims=0)], [f32("t_out", None)],
+                         [nh.from_array(np.array([1], np.int64), "axes")])
+    else_branch = branch("else", [h.make_node("Reshape", ["x", "other_shape"], ["e_out"])], [f32("e_out", None)],
+                         [nh.from_array(np.array([7, -1], np.int64), "other_shape")])
+    nodes = [
+        h.make_node("Shape", ["x"], ["s"]), h.make_node("Gather", ["s", "one"], ["width"], axis=0),
+        h.make_node("Equal", ["width", "four"], ["cond"]),
+        h.make_node("If", ["cond"], ["y"], name="by_shape", then_branch=then_branch, else_branch=else_branch),
+    ]
+    m = model(nodes, [f32("x", ["A", "B"])], [f32("y", None)],
+              [nh.from_array(np.array(1, np.int64), "one"), nh.from_array(np.array(4, np.int64), "four")])
+    out = os.path.join(tmp_path, "compiled.ssmc")
+    result = subprocess.run([SSMC, "compile", save(m, tmp_path), "--input-shape", "x=3x4", "--emit", "ir", "-o", out],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    ir = open(out).read()
+    assert "Choose" not in ir and "Reshape" not in ir and "ReduceSum" in ir, ir
+    x = RNG.standard_normal((3, 4)).astype(np.float32)
+    compiled = compile_model(m, tmp_path, "--input-shape", "x=3x4")
+    assert_close(compiled.run(x)[0], run_onnxruntime(m, tmp_path, x)[0])
+
+
+def test_nested_if(tmp_path):
+    inner_then = branch("inner_then", [h.make_node("Neg", ["x"], ["a"])], [f32("a", [4])])
+    inner_else = branch("inner_else", [h.make_node("Abs", ["x"], ["b"])], [f32("b", [4])])
+    outer_then = branch("outer_then", [h.make_node("If", ["c2"], ["inner"], then_branch=inner_then, else_branch=inner_else)],
+                        [f32("inner", [4])])
+    outer_else = branch("outer_else", [h.make_node("Sigmoid", ["x"], ["s"])], [f32("s", [4])])
+    m = model([h.make_node("If", ["c1"], ["y"], then_branch=outer_then, else_branch=outer_else)],
+              [h.make_tensor_value_info("c1", T.BOOL, []), h.make_tensor_value_info("c2", T.BOOL, [1]), f32("x", [4])],
+              [f32("y", [4])])
+    compiled = compile_model(m, tmp_path)
+    x = RNG.standard_normal(4).astype(np.float32)
+    for c1 in (True, False):
+        for c2 in (True, False):
+            args = (np.array(c1), np.array([c2]), x)
+            assert_close(compiled.run(*args)[0], run_onnxruntime(m, tmp_path, *args)[0], what=f"{c1} {c2}")
+
+
+@pytest.mark.parametrize("case", ["shapes differ at run time", "unsupported op in a branch", "branch output count"])
+def test_bad_if_is_reported(case, tmp_path):
+    if case == "shapes differ at run time":
+        then_branch = branch("then", [h.make_node("Identity", ["x"], ["t"])], [f32("t", [2, 3])])
+        else_branch = branch("else", [h.make_node("Flatten", ["x"], ["e"], axis=0)], [f32("e", [1, 6])])
+        needle = "the branches give f32[2,3] and f32[1,6] for output 0"
+    elif case == "unsupported op in a branch":
+        then_branch = branch("then", [h.make_node("Det", ["x"], ["t"], name="det")], [f32("t", None)])
+        else_branch = branch("else", [h.make_node("Identity", ["x"], ["e"])], [f32("e", [2, 3])])
+        needle = "Det"
+    else:
+        then_branch = branch("then", [h.make_node("Identity", ["x"], ["t"])], [f32("t", [2, 3])])
+        else_branch = branch("else", [h.make_node("Identity", ["x"], ["e"]), h.make_node("Neg", ["x"], ["e2"])],
+                             [f32("e", [2, 3]), f32("e2", [2, 3])])
+        needle = "else_branch gives 2 outputs for the node's 1"
+    m = model([h.make_node("If", ["cond"], ["y"], name="the_if", then_branch=then_branch, else_branch=else_branch)],
+              [h.make_tensor_value_info("cond", T.BOOL, []), f32("x", [2, 3])], [f32("y", None)])
+    lib = os.path.join(tmp_path, "lib.so")
+    result = subprocess.run([SSMC, "compile", save(m, tmp_path), "-o", lib], capture_output=True, text=True)
+    assert result.returncode == 1 and needle in result.stderr, result.stderr
+    assert not os.path.exists(lib)
