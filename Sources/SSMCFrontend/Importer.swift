@@ -133,6 +133,10 @@ public struct Importer {
       importIf(node, condition: condition, location: location)
       return
     }
+    if Self.isLoop(node), operands.count >= 2 {
+      importLoop(node, operands: operands, location: location)
+      return
+    }
     do throws(Diagnostic) {
       let imported: [ValueID]
       if let recurrence = ScanImport.recognize(node, opset: opset) {

@@ -19,8 +19,9 @@ struct Ops: ParsableCommand {
     }
     // Older ONNX names imported as an op above (Upsample as Resize, Scatter as ScatterElements).
     for (alias, target) in OpRegistry.onnxAliases where compiled(target) { lines.append((alias, "ai.onnx \(alias)")) }
-    // The importer turns Constant nodes into the IR's constants, and If into both branches and ssmc.Choose.
-    lines += [("Constant", "ai.onnx Constant"), ("If", "ai.onnx If")]
+    // The importer turns Constant nodes into the IR's constants, If into both branches and ssmc.Choose, and
+    // Loop (with a trip count and condition known at compile time) into one copy of its body per iteration.
+    lines += [("Constant", "ai.onnx Constant"), ("If", "ai.onnx If"), ("Loop", "ai.onnx Loop")]
     for entry in lines.sorted(by: { $0.opType < $1.opType }) { print(entry.line) }
   }
 }

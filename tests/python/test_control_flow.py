@@ -110,3 +110,77 @@ def test_bad_if_is_reported(case, tmp_path):
     result = subprocess.run([SSMC, "compile", save(m, tmp_path), "-o", lib], capture_output=True, text=True)
     assert result.returncode == 1 and needle in result.stderr, result.stderr
     assert not os.path.exists(lib)
+
+
+def i64(name, value):
+    return nh.from_array(np.array(value, np.int64), name)
+
+
+def accumulate_body(cond_out_nodes=(), cond_out="cond_in"):
+    """acc_out = acc_in + x * i; rows = acc_out (a scan output); cond_out as given."""
+    nodes = [h.make_node("Cast", ["i"], ["i_f"], to=T.FLOAT), h.make_node("Mul", ["x", "i_f"], ["xi"]),
+             h.make_node("Add", ["acc_in", "xi"], ["acc_out"]), h.make_node("Identity", ["acc_out"], ["row"])]
+    nodes += list(cond_out_nodes)
+    if cond_out == "cond_in":
+        nodes.append(h.make_node("Identity", ["cond_in"], ["cond_out"]))
+    return h.make_graph(nodes, "body", [h.make_tensor_value_info("i", T.INT64, []), h.make_tensor_value_info("cond_in", T.BOOL, []),
+                                        f32("acc_in", [3])],
+                        [h.make_tensor_value_info("cond_out", T.BOOL, []), f32("acc_out", [3]), f32("row", [3])])
+
+
+def loop_model(m_input, cond_input, body, extra_nodes=(), inputs=(), inits=()):
+    nodes = list(extra_nodes) + [h.make_node("Loop", [m_input, cond_input, "acc0"], ["acc", "rows"], name="loop", body=body)]
+    return model(nodes, [f32("x", [3]), f32("acc0", [3])] + list(inputs), [f32("acc", [3]), f32("rows", None)], inits)
+
+
+def check_loop(m, tmp_path, *extra):
+    x = RNG.standard_normal(3).astype(np.float32)
+    acc0 = RNG.standard_normal(3).astype(np.float32)
+    got = compile_model(m, tmp_path).run(x, acc0, *extra)
+    want = run_onnxruntime(m, tmp_path, x, acc0, *extra)
+    for k, (g, w) in enumerate(zip(got, want)):
+        assert_close(g, w, what=f"output {k}")
+    return got
+
+
+def test_loop_with_a_constant_trip_count_is_unrolled(tmp_path):
+    m = loop_model("m", "", accumulate_body(), inits=[i64("m", 5)])
+    assert check_loop(m, tmp_path)[1].shape == (5, 3)
+
+
+def test_loop_ends_when_its_condition_computed_from_the_counter_turns_false(tmp_path):
+    """while i + 1 < 3 (within at most 100 iterations): three iterations, the condition folded in each."""
+    cond_nodes = [h.make_node("Add", ["i", "one"], ["next"]), h.make_node("Less", ["next", "three"], ["cond_out"])]
+    body = accumulate_body(cond_nodes, cond_out="computed")
+    body.initializer.extend([i64("one", 1), i64("three", 3)])
+    m = loop_model("m", "go", body, inits=[i64("m", 100), nh.from_array(np.array(True), "go")])
+    assert check_loop(m, tmp_path)[1].shape == (3, 3)
+
+
+def test_loop_trip_count_from_shapes(tmp_path):
+    """M = x.shape[0] (computed by Shape -> Gather at import): three iterations."""
+    extra = [h.make_node("Shape", ["x"], ["s"]), h.make_node("Gather", ["s", "zero"], ["m"], axis=0)]
+    m = loop_model("m", "", accumulate_body(), extra_nodes=extra, inits=[i64("zero", 0)])
+    assert check_loop(m, tmp_path)[1].shape == (3, 3)
+
+
+@pytest.mark.parametrize("case, needle", [
+    ("run-time trip count", "trip count M must be known at compile time"),
+    ("too many iterations", "more than 1024 iterations"),
+    ("run-time condition", "condition is computed at run time"),
+])
+def test_loops_ssmc_cannot_unroll_are_reported(case, needle, tmp_path):
+    if case == "run-time trip count":
+        m = loop_model("m", "", accumulate_body(), inputs=[h.make_tensor_value_info("m", T.INT64, [])])
+    elif case == "too many iterations":
+        m = loop_model("m", "", accumulate_body(), inits=[i64("m", 5000)])
+    else:
+        cond_nodes = [h.make_node("ReduceSum", ["acc_out"], ["total"], keepdims=0),
+                      h.make_node("Less", ["total", "limit"], ["cond_out"])]
+        body = accumulate_body(cond_nodes, cond_out="computed")
+        body.initializer.append(nh.from_array(np.array(10, np.float32), "limit"))
+        m = loop_model("m", "", body, inits=[i64("m", 4)])
+    lib = os.path.join(tmp_path, "lib.so")
+    result = subprocess.run([SSMC, "compile", save(m, tmp_path), "-o", lib], capture_output=True, text=True)
+    assert result.returncode == 1 and needle in result.stderr and "Loop" in result.stderr, result.stderr
+    assert not os.path.exists(lib)

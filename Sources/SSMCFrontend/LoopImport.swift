@@ -1,0 +1,133 @@
+import SSMCIR
+
+/// ONNX `Loop`, unrolled at import: ssmc compiles static graphs, so a loop whose trip count and condition
+/// are known at compile time (a constant, or computed from constants, as exporters' loops over fixed
+/// ranges are) becomes one copy of its body per iteration, with the scan outputs stacked by Concat.
+extension Importer {
+  /// Iterations unrolled at most: a longer loop would make a graph too large to compile well.
+  static let loopUnrollLimit = 1024
+
+  static func isLoop(_ node: ONNXNode) -> Bool { node.domain.isEmpty && node.opType == "Loop" }
+
+  mutating func importLoop(_ node: ONNXNode, operands: [ValueID?], location: Location) {
+    func fail(_ message: String) {
+      problems.append(Diagnostic(.unsupportedFeature, message, at: location))
+      failedValues.formUnion(node.outputs)
+    }
+    guard case .graph(let body)? = node.attribute("body")?.value else { return fail("Loop needs a graph attribute 'body'") }
+    let carriedCount = node.inputs.count - 2
+    let scanCount = body.outputs.count - 1 - carriedCount
+    guard carriedCount >= 0, body.inputs.count == 2 + carriedCount, scanCount >= 0, node.outputs.count == carriedCount + scanCount
+    else {
+      return fail("Loop's body takes \(body.inputs.count) inputs and gives \(body.outputs.count) outputs, which do not fit the node's \(node.inputs.count) inputs and \(node.outputs.count) outputs")
+    }
+    var tripCount: Int? = nil
+    if let m = operands[0] {
+      guard let value = importTimeConstant(m)?.ints.first else {
+        return fail("Loop's trip count M must be known at compile time (ssmc unrolls loops)")
+      }
+      tripCount = value
+    }
+    var running = true
+    if operands.count > 1, let c = operands[1] {
+      guard let value = importTimeConstant(c) else { return fail("Loop's initial condition must be known at compile time (ssmc unrolls loops)") }
+      running = value.doubles.first.map { $0 != 0 } ?? false
+    }
+    guard tripCount != nil || running == false || body.outputs[0].name != body.inputs[1].name else {
+      return fail("Loop has neither a trip count nor a condition that changes: it would not end")
+    }
+    var carried = operands.count > 2 ? Array(operands[2...]) : []
+    guard carried.allSatisfy({ $0 != nil }) else { return fail("Loop's loop-carried initial values must all be given") }
+    var scans: [[ValueID]] = Array(repeating: [], count: scanCount)
+    let prefix = node.name.isEmpty ? "loop" : node.name
+    var iteration = 0
+    while running && iteration < (tripCount ?? Int.max) {
+      guard iteration < Self.loopUnrollLimit else {
+        return fail("Loop runs more than \(Self.loopUnrollLimit) iterations; ssmc unrolls loops and stops there")
+      }
+      let counter = graph.addConstant(name: "\(prefix)/iteration_\(iteration)", TensorData(int64s: [Int64(iteration)], shape: []))
+      let condition = graph.addConstant(name: "\(prefix)/condition_\(iteration)", TensorData(.bool, shape: [], bytes: [1]))
+      guard let outputs = importBody(body, bindings: [counter, condition] + carried.map { $0! }) else {
+        failedValues.formUnion(node.outputs)
+        return
+      }
+      carried = Array(outputs[1..<(1 + carriedCount)])
+      for k in 0..<scanCount { scans[k].append(outputs[1 + carriedCount + k]) }
+      iteration += 1
+      guard let next = importTimeConstant(outputs[0]) else {
+        return fail("Loop's condition is computed at run time in iteration \(iteration - 1); ssmc unrolls loops, so it must be known at compile time")
+      }
+      running = next.doubles.first.map { $0 != 0 } ?? false
+    }
+    for (name, value) in zip(node.outputs, carried) where !name.isEmpty { values[name] = value }
+    for k in 0..<scanCount where !node.outputs[carriedCount + k].isEmpty {
+      guard !scans[k].isEmpty else {
+        return fail("Loop runs no iteration, so its scan output \(k) is empty with a shape ssmc cannot know")
+      }
+      let axes = graph.addConstant(name: "\(prefix)/stack_axis", TensorData(int64s: [0]))
+      let rows = scans[k].map { graph.addNode("Unsqueeze", [$0, axes], results: [(name: "\(prefix)/row", type: nil)])[0] }
+      let stacked = graph.addNode("Concat", rows, attributes: ["axis": .int(0)], name: "\(prefix)/stack_\(k)",
+                                  results: [(name: node.outputs[carriedCount + k], type: nil)])[0]
+      values[node.outputs[carriedCount + k]] = stacked
+    }
+  }
+
+  /// Imports one copy of a loop body with its inputs bound to `bindings`; its names stay local to it.
+  /// Returns its outputs' values, or nil after reporting why not.
+  private mutating func importBody(_ body: ONNXGraph, bindings: [ValueID]) -> [ValueID]? {
+    let outer = values
+    defer { values = outer }
+    for (input, value) in zip(body.inputs, bindings) { values[input.name] = value }
+    let problemsBefore = problems.count
+    for tensor in body.initializers {
+      do throws(Diagnostic) {
+        values[tensor.name] = graph.addConstant(name: tensor.name, try OpImport.tensorData(tensor, file: model.path))
+      } catch {
+        problems.append(error)
+      }
+    }
+    let nodes = FunctionInliner(functions: functions, isImportable: { OpImport.isDirectlyImportable($0, $1) })
+      .expand(body.nodes, opsets: model.opsetImports)
+    for node in nodes { importNode(node) }
+    guard problems.count == problemsBefore else { return nil }
+    var outputs: [ValueID] = []
+    for output in body.outputs {
+      guard let id = values[output.name] else {
+        problems.append(Diagnostic(.malformedModel, "Loop body output '\(output.name)' is not produced by the body or the graph around it"))
+        return nil
+      }
+      outputs.append(id)
+    }
+    return outputs
+  }
+
+  /// The value of `id` if it is a constant or computed from constants by ops that fold (at import, before
+  /// any pass runs), else nil.
+  func importTimeConstant(_ id: ValueID, depth: Int = 0) -> TensorData? {
+    if let data = graph.constants[id] { return data }
+    guard depth < 64, let node = graph.nodes.last(where: { $0.results.contains(id) }),
+      let schema = OpRegistry.schema(node.op), let fold = schema.fold
+    else { return nil }
+    // Shape and Size fold from their operand's type, which graph inputs have at import.
+    var operands: [TensorData?] = []
+    var types: [TensorType?] = []
+    for operand in node.operands {
+      guard let operand else {
+        operands.append(nil)
+        types.append(nil)
+        continue
+      }
+      let data = importTimeConstant(operand, depth: depth + 1)
+      guard data != nil || schema.foldsFromTypes, let type = data?.type ?? graph.type(of: operand) else { return nil }
+      operands.append(data)
+      types.append(type)
+    }
+    let context = OpContext(
+      schema: schema, operandTypes: types, constants: operands, attributes: node.attributes,
+      resultCount: node.results.count, location: Location(node: node.name, opType: node.op))
+    guard let results = try? fold(context), let index = node.results.firstIndex(of: id), index < results.count,
+      results[index].count <= 1 << 16
+    else { return nil }
+    return results[index]
+  }
+}
