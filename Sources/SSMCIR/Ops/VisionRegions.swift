@@ -1,0 +1,2 @@
+/// Region ops: RoiAlign, MaxRoiPool, MaxUnpool, Col2Im, CenterCropPad.
+let visionRegionOps: [OpSchema] = []
