@@ -3,5 +3,5 @@ import SSMCIR
 /// Spatial sampling and region ops (GridSample, AffineGrid, RoiAlign, MaxRoiPool, MaxUnpool, Col2Im,
 /// CenterCropPad); each op's lowering is in its own file.
 let visionLowerings: [String: Lowering] = [
-  "GridSample": lowerGridSample, "AffineGrid": lowerAffineGrid,
+  "GridSample": lowerGridSample, "AffineGrid": lowerAffineGrid, "RoiAlign": lowerRoiAlign,
 ]
