@@ -4,4 +4,5 @@ import SSMCIR
 /// CenterCropPad); each op's lowering is in its own file.
 let visionLowerings: [String: Lowering] = [
   "GridSample": lowerGridSample, "AffineGrid": lowerAffineGrid, "RoiAlign": lowerRoiAlign,
+  "CenterCropPad": lowerCenterCropPad, "MaxUnpool": lowerMaxUnpool, "Col2Im": lowerCol2Im, "MaxRoiPool": lowerMaxRoiPool,
 ]

@@ -1,6 +1,6 @@
 /// Spatial sampling ops: GridSample (opset 20+ form; GridSample-16's bilinear/bicubic modes are renamed on
-/// import) and AffineGrid. RoI and unpooling ops are in VisionRegions.swift.
-let visionOps: [OpSchema] = [gridSample, affineGrid] + visionRegionOps
+/// import) and AffineGrid. RoiAlign is in VisionRegions.swift, the block-moving ops in VisionLayout.swift.
+let visionOps: [OpSchema] = [gridSample, affineGrid] + visionRegionOps + visionLayoutOps
 
 private let gridSample = OpSchema(
   "GridSample", operands: [.required("X"), .required("grid")],

@@ -1,5 +1,4 @@
-/// Region ops: RoiAlign (opset 16 form; RoiAlign-10 gets its fixed output_half_pixel mapping on import),
-/// MaxRoiPool, MaxUnpool, Col2Im, CenterCropPad.
+/// RoiAlign (opset 16 form; RoiAlign-10 gets its fixed output_half_pixel mapping on import).
 let visionRegionOps: [OpSchema] = [roiAlign]
 
 private let roiAlign = OpSchema(
