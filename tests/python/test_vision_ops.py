@@ -264,3 +264,26 @@ def test_max_roi_pool(tmp_path, scale):
     rois = np.concatenate([batch, boxes], axis=1)
     m = node_model("MaxRoiPool", [("x", x), ("rois", rois)], opset=1, pooled_shape=[3, 2], spatial_scale=scale)
     check(m, tmp_path, x, rois)
+
+
+# Run-time batch ------------------------------------------------------------------------------------------
+
+def test_runtime_batch_grid_sample_and_col2im(tmp_path):
+    # A symbolic batch dim: each sample samples its own image with its own grid, then folds its own columns.
+    nodes = [
+        h.make_node("GridSample", ["x", "grid"], ["s"], mode="cubic", padding_mode="reflection"),
+        h.make_node("Reshape", ["s", "cols_shape"], ["c"]),
+        h.make_node("Col2Im", ["c", "image", "block"], ["y"]),
+    ]
+    graph = h.make_graph(
+        nodes, "batch", [h.make_tensor_value_info("x", T.FLOAT, ["N", 4, 6, 6]),
+                         h.make_tensor_value_info("grid", T.FLOAT, ["N", 4, 4, 2])],
+        [h.make_tensor_value_info("y", T.FLOAT, None)],
+        [nh.from_array(np.array([0, 16, 4], np.int64), "cols_shape"), nh.from_array(np.array([3, 3], np.int64), "image"),
+         nh.from_array(np.array([2, 2], np.int64), "block")])
+    m = h.make_model(graph, opset_imports=[h.make_opsetid("", 20)])
+    m.ir_version = 9
+    compiled = compile_model(m, tmp_path)
+    for n in (1, 3):
+        x, grid = normal(n, 4, 6, 6), uniform(-1.5, 1.5, n, 4, 4, 2)
+        assert_close(compiled.run(x, grid)[0], run_onnxruntime(m, tmp_path, x, grid)[0], rtol=1e-4, atol=1e-5)

@@ -1,6 +1,9 @@
 /// Spatial sampling ops: GridSample (opset 20+ form; GridSample-16's bilinear/bicubic modes are renamed on
 /// import) and AffineGrid. RoiAlign is in VisionRegions.swift, the block-moving ops in VisionLayout.swift.
-let visionOps: [OpSchema] = [gridSample, affineGrid] + visionRegionOps + visionLayoutOps
+let visionOps: [OpSchema] = [
+  // Each sample reads its own image and grid; AffineGrid's size names the batch (a shape operand).
+  gridSample.with(samples: .leading([0, 1])), affineGrid.with(samples: SampleRule.leading([0]).shapes([1])),
+] + visionRegionOps + visionLayoutOps
 
 private let gridSample = OpSchema(
   "GridSample", operands: [.required("X"), .required("grid")],

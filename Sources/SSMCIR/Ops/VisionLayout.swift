@@ -1,5 +1,12 @@
 /// Ops that move image blocks: CenterCropPad, MaxUnpool, Col2Im, and MaxRoiPool.
-let visionLayoutOps: [OpSchema] = [centerCropPad, maxUnpool, col2Im, maxRoiPool]
+/// MaxUnpool has no sample rule: its indices count across the whole batch.
+let visionLayoutOps: [OpSchema] = [
+  centerCropPad.with(samples: SampleRule.along { ctx throws(Diagnostic) in
+    let x = ctx.op.operandTypes[0]?.dims ?? []
+    return try centerCropPadSizes(ctx.op).filter { x[$0.axis].value != $0.size }.map(\.axis)
+  }.shapes([1])),
+  maxUnpool, col2Im.with(samples: SampleRule.leading([0]).shapes([1, 2])), maxRoiPool.with(samples: .leading([1])),
+]
 
 private let centerCropPad = OpSchema(
   "CenterCropPad", operands: [.required("input_data"), .required("shape")], attributes: [AttributeSpec("axes", .ints)],

@@ -1,5 +1,6 @@
 /// RoiAlign (opset 16 form; RoiAlign-10 gets its fixed output_half_pixel mapping on import).
-let visionRegionOps: [OpSchema] = [roiAlign]
+/// RoIs may vary per sample over one shared image; a batched image would let batch_indices pick any sample.
+let visionRegionOps: [OpSchema] = [roiAlign.with(samples: .leading([1, 2]))]
 
 private let roiAlign = OpSchema(
   "RoiAlign", operands: [.required("X"), .required("rois"), .required("batch_indices")],
