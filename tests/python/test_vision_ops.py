@@ -287,3 +287,33 @@ def test_runtime_batch_grid_sample_and_col2im(tmp_path):
     for n in (1, 3):
         x, grid = normal(n, 4, 6, 6), uniform(-1.5, 1.5, n, 4, 4, 2)
         assert_close(compiled.run(x, grid)[0], run_onnxruntime(m, tmp_path, x, grid)[0], rtol=1e-4, atol=1e-5)
+
+
+# Bad nodes ----------------------------------------------------------------------------------------------
+
+def compile_error(model, tmp_path):
+    import subprocess
+    from ssmc_testing import SSMC, save
+    path = save(model, tmp_path)
+    result = subprocess.run([SSMC, "compile", path, "-o", str(tmp_path / "lib.so")], capture_output=True, text=True)
+    assert result.returncode != 0, "compile should have failed"
+    return result.stderr
+
+
+@pytest.mark.parametrize("op,inputs,constants,opset,attrs,message", [
+    ("GridSample", [("x", np.zeros((1, 1, 3, 3), np.float32)), ("grid", np.zeros((1, 2, 2, 2), np.float32))], [], 20,
+     {"mode": "bilinear"}, "mode"),
+    ("GridSample", [("x", np.zeros((1, 1, 3, 3), np.float32)), ("grid", np.zeros((1, 2, 2, 2), np.float32))], [], 16,
+     {"mode": "linear"}, "bilinear"),
+    ("GridSample", [("x", np.zeros((1, 1, 3, 3), np.float32)), ("grid", np.zeros((1, 2, 2, 3), np.float32))], [], 20,
+     {}, "last dim"),
+    ("RoiAlign", [("x", np.zeros((1, 1, 3, 3), np.float32)), ("rois", np.zeros((2, 4), np.float32)),
+                  ("b", np.zeros(2, np.int64))], [], 16, {"mode": "min"}, "avg or max"),
+    ("Col2Im", [("x", np.zeros((1, 4, 5), np.float32))],
+     [("image", np.array([3, 3], np.int64)), ("block", np.array([2, 2], np.int64))], 18, {}, "block positions"),
+    ("MaxUnpool", [("x", np.zeros((1, 1, 2, 2), np.float32)), ("i", np.zeros((1, 1, 2, 2), np.int64))],
+     [("shape", np.array([1, 1, 3, 3], np.int64))], 11, {"kernel_shape": [2, 2], "strides": [2, 2]}, "output_shape"),
+])
+def test_bad_nodes_are_reported(tmp_path, op, inputs, constants, opset, attrs, message):
+    stderr = compile_error(node_model(op, inputs, constants, opset=opset, **attrs), tmp_path)
+    assert op in stderr and message in stderr, stderr
