@@ -21,7 +21,7 @@ SHAPE_OPERANDS = {
     "Range": [0, 1, 2], "Squeeze": [1], "Unsqueeze": [1], "Split": [1], "ReduceSum": [1], "ReduceMean": [1],
     "ReduceMax": [1], "ReduceMin": [1], "ReduceProd": [1], "ReduceL1": [1], "ReduceL2": [1], "ReduceLogSum": [1],
     "ReduceLogSumExp": [1], "ReduceSumSquare": [1], "Resize": [1, 2, 3], "Upsample": [1], "TopK": [1],
-    "OneHot": [1], "Loop": [0, 1],
+    "OneHot": [1], "Loop": [0, 1], "AffineGrid": [1], "CenterCropPad": [1], "MaxUnpool": [2], "Col2Im": [1, 2],
 }
 
 

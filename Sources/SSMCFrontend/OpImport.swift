@@ -116,6 +116,18 @@ enum OpImport {
         }
         attributes["p"] = .int(Int(p))
       }
+    case "RoiAlign" where version < 16:
+      // RoiAlign-10 has no coordinate_transformation_mode: it maps as output_half_pixel (16 added half_pixel).
+      attributes["coordinate_transformation_mode"] = .string("output_half_pixel")
+    case "GridSample" where version < 20:
+      // GridSample-16 names the modes bilinear and bicubic; the IR (opset 20+) calls them linear and cubic.
+      if case .string(let mode)? = attributes["mode"] {
+        let renamed = ["bilinear": "linear", "bicubic": "cubic", "nearest": "nearest"]
+        guard let m = renamed[mode] else {
+          throw Diagnostic(.badAttribute, "GridSample-\(version) mode must be bilinear, nearest or bicubic, got '\(mode)'", at: location)
+        }
+        attributes["mode"] = .string(m)
+      }
     case "Dropout" where version < 12, "BatchNormalization" where version < 12:
       attributes["ratio"] = nil
       attributes["is_test"] = nil
