@@ -29,12 +29,22 @@ SHAPE_OPERANDS = {
 TYPE_ONLY = {"Shape", "Size"}
 
 
+def all_nodes(graph):
+    """The graph's nodes and those of the subgraphs in their attributes (If branches, Loop bodies)."""
+    for node in graph.node:
+        yield node
+        for attribute in node.attribute:
+            for subgraph in ([attribute.g] if attribute.HasField("g") else []) + list(attribute.graphs):
+                yield from all_nodes(subgraph)
+
+
 def shape_inputs(model: onnx.ModelProto) -> list[int]:
     """Indices of graph inputs whose values decide a shape: they feed a shape-deciding operand of some node,
     directly or through the nodes that compute it (as in the expanded function bodies of the node tests)."""
     names = [i.name for i in model.graph.input]
-    producers = {out: node for node in model.graph.node for out in node.output}
-    pending = [node.input[p] for node in model.graph.node for p in SHAPE_OPERANDS.get(node.op_type, [])
+    nodes = list(all_nodes(model.graph))
+    producers = {out: node for node in nodes for out in node.output}
+    pending = [node.input[p] for node in nodes for p in SHAPE_OPERANDS.get(node.op_type, [])
                if p < len(node.input) and node.input[p]]
     seen, found = set(), set()
     while pending:
@@ -47,6 +57,10 @@ def shape_inputs(model: onnx.ModelProto) -> list[int]:
         node = producers.get(value)
         if node is not None and node.op_type not in TYPE_ONLY:
             pending += [i for i in node.input if i]
+            # An If's (or Loop's) results come from its subgraphs' outputs.
+            for attribute in node.attribute:
+                for subgraph in ([attribute.g] if attribute.HasField("g") else []) + list(attribute.graphs):
+                    pending += [o.name for o in subgraph.output]
     return sorted(found)
 
 
