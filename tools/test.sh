@@ -17,7 +17,7 @@ step() {
 
 step "swift build" swift build
 step "swift test" swift test
-step "python tests" tools/py -m pytest -q -p no:cacheprovider tests/python
+step "python tests" tools/py -m pytest -q -p no:cacheprovider -n "$(nproc)" tests/python
 if [ -f tools/onnx_backend_tests.py ]; then
   step "onnx backend node tests" tools/py tools/onnx_backend_tests.py --ssmc "$SSMC"
 fi
