@@ -83,10 +83,12 @@ extension RecurrentNetworkLowering {
         + k.load(element, from: gates, at: gatesRow + c(gate * hidden) + j)
     }
     let acts = g.activations
-    func activate(_ index: Int, _ x: IRValue) -> IRValue {
+    // Clip bounds the gates' pre-activations; LSTM's h(C_t) reads the cell state unclipped (as onnxruntime).
+    func activate(_ index: Int, _ input: IRValue) -> IRValue {
+      let x = g.cell == .lstm && index == 2 ? input : clipped(input)
       // The two directions may use different functions: pick by d at run time only when they differ.
-      guard acts.count == 2, acts[0][index] != acts[1][index] else { return activation(acts[0][index], clipped(x)) }
-      return k.select(k.compare(.eq, d, c(0)), activation(acts[0][index], clipped(x)), activation(acts[1][index], clipped(x)))
+      guard acts.count == 2, acts[0][index] != acts[1][index] else { return activation(acts[0][index], x) }
+      return k.select(k.compare(.eq, d, c(0)), activation(acts[0][index], x), activation(acts[1][index], x))
     }
     func finish(_ j: IRValue, _ h: IRValue) {
       k.store(h, element, to: state, at: hRow + j)
