@@ -227,3 +227,14 @@ def test_bad_attributes_are_errors(attrs, message):
     values = layer_inputs("LSTM", T=3, B=2, I=3, H=4)
     stderr = compile_error(layer_model("LSTM", values, {"hidden_size": 4, **attrs}))
     assert message in stderr, stderr
+
+
+@pytest.mark.parametrize("op, attrs", [("LSTM", {"input_forget": 1}), ("GRU", {"linear_before_reset": 0}),
+                                       ("GRU", {"linear_before_reset": 1})])
+def test_large_step_product_splits_across_pool(op, attrs):
+    # 8 rows x 256 hidden: each step's recurrent product is large enough for the pool, so the directions run
+    # one after the other with the product split instead.
+    values = layer_inputs(op, T=3, B=8, I=8, H=256, directions=2, lengths=[3, 1, 2, 3, 0, 3, 2, 1], initial=True,
+                          peepholes=True, scale=0.05)
+    check_ort(op, values, {"hidden_size": 256, "direction": "bidirectional", **attrs}, constants=("R",),
+              rtol=5e-4, atol=5e-5)

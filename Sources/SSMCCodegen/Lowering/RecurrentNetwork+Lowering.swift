@@ -5,9 +5,10 @@ import SSMCIR
 ///
 /// The input projection X·Wᵀ (+ the biases that are not scaled by a gate) of every time step and direction
 /// is one matrix product up front, through the matmul kernels, into the node's workspace. Then each
-/// direction (in parallel when bidirectional) walks its time steps: per batch row, the recurrent product
-/// h·Rᵀ against R transposed once to k-major rows (so the inner loop runs along contiguous gate columns),
-/// then the cell update. A batch row past its sequence length stops: its Y rows stay zero.
+/// direction walks its time steps: per step the recurrent product h·Rᵀ of all batch rows (f32: the blocked
+/// matmul tiles, reading R transposed once to k-major rows in place; f64: loops per row), then each running
+/// row's cell update. A batch row past its sequence length stops: its Y rows stay zero. Directions run in
+/// parallel unless the per-step product is large enough to be split across the pool itself.
 let recurrentNetworkLowerings: [String: Lowering] = [
   "LSTM": { ctx in try RecurrentNetworkLowering(ctx).emit() },
   "GRU": { ctx in try RecurrentNetworkLowering(ctx).emit() },
@@ -21,6 +22,11 @@ struct RecurrentNetworkLowering {
   let element: ScalarType
   /// Sequence length, batch, input size, hidden size, directions, gate columns (gates x hidden).
   let length, batch, input, hidden, directions, columns: Int
+  /// Elements between rows of the transposed R: the gate columns padded to whole vectors, and off a
+  /// multiple of 1 KB so rows the tiles read in turn do not map to the same L1 sets.
+  let transposedStride: Int
+  /// Whether the per-step product runs on the blocked f32 matmul tiles (else loops per batch row).
+  let usesTiles: Bool
 
   init(_ ctx: LoweringContext) throws {
     self.ctx = ctx
@@ -33,6 +39,9 @@ struct RecurrentNetworkLowering {
     hidden = g.hiddenSize
     directions = g.directions
     columns = g.gates * hidden
+    let padded = (columns + 15) / 16 * 16
+    transposedStride = padded % 256 == 0 ? padded + 16 : padded
+    usesTiles = element == .f32 && columns >= ctx.vectorLanes && batch * columns * hidden >= 4096
   }
 
   /// Operand indices of the optional inputs.
@@ -47,17 +56,20 @@ struct RecurrentNetworkLowering {
     }
     let bytes = element.byteSize
     let projection = ctx.workspace(bytes: directions * length * batch * columns * bytes)
-    let transposed = ctx.workspace(bytes: directions * hidden * columns * bytes)
-    let state = ctx.workspace(bytes: directions * batch * hidden * bytes)
-    let cell = g.cell == .lstm ? ctx.workspace(bytes: directions * batch * hidden * bytes) : nil
-    let gates = ctx.workspace(bytes: directions * columns * bytes)
-    let resetHidden = g.cell == .gru && !g.linearBeforeReset ? ctx.workspace(bytes: directions * hidden * bytes) : nil
+    let transposed = ctx.workspace(bytes: directions * hidden * transposedStride * bytes)
+    let stateBytes = directions * batch * hidden * bytes
+    let state = ctx.workspace(bytes: stateBytes)
+    let cell = g.cell == .lstm ? ctx.workspace(bytes: stateBytes) : nil
+    let gates = ctx.workspace(bytes: directions * batch * columns * bytes)
+    // r ⊙ h rows: zeroed, since the tiles also multiply the rows of finished batch entries.
+    let resetHidden = g.cell == .gru && !g.linearBeforeReset ? ctx.workspace(bytes: stateBytes) : nil
 
     try emitProjection(into: projection)
     emitTransposedR(into: transposed)
     emitInitialState(ctx.hasOperand(Self.initialH) ? ctx.operand(Self.initialH) : nil, into: state)
     if let cell { emitInitialState(ctx.hasOperand(Self.initialC) ? ctx.operand(Self.initialC) : nil, into: cell) }
     if ctx.hasOperand(Self.lengthsOperand) { zero(ctx.results[0], count: length * directions * batch * hidden) }
+    if let resetHidden { zero(resetHidden, count: directions * batch * hidden) }
 
     var slots = RecurrentSlots()
     slots.add(.projection, projection)
@@ -70,6 +82,18 @@ struct RecurrentNetworkLowering {
     if ctx.hasOperand(Self.lengthsOperand) { slots.add(.lengths, ctx.operand(Self.lengthsOperand)) }
     if ctx.hasOperand(Self.biasOperand) { slots.add(.bias, ctx.operand(Self.biasOperand)) }
     if g.cell == .lstm && ctx.hasOperand(Self.peepholes) { slots.add(.peepholes, ctx.operand(Self.peepholes)) }
+    if usesTiles {
+      let table = (0..<hidden).map { Int64($0 * transposedStride) }
+      slots.add(.rowTable, ctx.addConstantGlobal(name: "rnn.rows", int64s: table))
+    }
+    let stepWork = usesTiles ? 2 * batch * columns * hidden / 64 : 0
+    if stepWork >= LoweringContext.parallelThreshold {
+      // The tiles split each step's product across the pool; the directions then run one after the other.
+      k.forLoop(from: k.i64(0), to: k.i64(Int64(directions)), hints: LoopHints(vectorize: false, unrollCount: 1)) { d in
+        emitDirection(d, slots.bind(slots.values))
+      }
+      return
+    }
     // Directions are independent; each gets a thread (the captures are then noalias, which the inner
     // loops need to vectorize without run-time overlap checks).
     k.parallelFor(count: k.i64(Int64(directions)), pool: ctx.pool, captures: slots.values) { begin, end, captured in
@@ -123,17 +147,18 @@ struct RecurrentNetworkLowering {
     }
   }
 
-  /// transposed[d, j, n] = R[d, n, j]: row j holds every gate column's weight for h_j.
+  /// transposed[d, j, n] = R[d, n, j] (rows transposedStride apart): row j holds every gate column's
+  /// weight for h_j.
   private func emitTransposedR(into transposed: IRValue) {
     let k = ctx.k
     let r = ctx.operand(2)
-    let (hidden, columns, element) = (hidden, columns, element)
+    let (hidden, columns, element, stride) = (hidden, columns, element, transposedStride)
     k.forLoop(from: k.i64(0), to: k.i64(Int64(directions * columns)), hints: LoopHints(vectorize: false)) { row in
       let d = row / k.i64(Int64(columns))
       let n = row - d * k.i64(Int64(columns))
       k.forLoop(from: k.i64(0), to: k.i64(Int64(hidden)), hints: LoopHints(vectorize: true)) { j in
         let v = k.load(element, from: r, at: row * k.i64(Int64(hidden)) + j)
-        k.store(v, element, to: transposed, at: (d * k.i64(Int64(hidden)) + j) * k.i64(Int64(columns)) + n)
+        k.store(v, element, to: transposed, at: (d * k.i64(Int64(hidden)) + j) * k.i64(Int64(stride)) + n)
       }
     }
   }
@@ -156,7 +181,9 @@ struct RecurrentNetworkLowering {
 
 /// The pointers a direction's loop uses, passed as parallelFor captures in a fixed order.
 struct RecurrentSlots {
-  enum Slot: CaseIterable { case projection, transposed, state, cell, gates, resetHidden, y, yH, yC, lengths, bias, peepholes }
+  enum Slot: CaseIterable {
+    case projection, transposed, rowTable, state, cell, gates, resetHidden, y, yH, yC, lengths, bias, peepholes
+  }
   private(set) var order: [Slot] = []
   private(set) var values: [IRValue] = []
 
