@@ -13,7 +13,7 @@ import pytest
 from onnx import helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
-from tensor_ops_support import SSMC, run_ort, run_ssmc
+from tensor_ops_support import SSMC, compile_model, run_ort, run_ssmc
 
 rng = np.random.default_rng(23)
 GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
@@ -238,3 +238,29 @@ def test_large_step_product_splits_across_pool(op, attrs):
                           peepholes=True, scale=0.05)
     check_ort(op, values, {"hidden_size": 256, "direction": "bidirectional", **attrs}, constants=("R",),
               rtol=5e-4, atol=5e-5)
+
+
+@pytest.mark.parametrize("op", ["LSTM", "GRU"])
+def test_run_time_batch_with_layout1(op):
+    # X [N, T, I] with a symbolic N: one compiled library serves any batch (each sample runs alone).
+    values = layer_inputs(op, T=4, B=1, I=3, H=5, directions=2, batch_major=True)
+    attrs = {"hidden_size": 5, "direction": "bidirectional", "layout": 1}
+    model = layer_model(op, values, attrs, constants=("W", "R", "B"))
+    model.graph.input[0].type.tensor_type.shape.dim[0].dim_param = "N"
+    compiled = compile_model(model)
+    for n in (1, 3):
+        x = rng.standard_normal((n, 4, 3)).astype(np.float32)
+        got = compiled.run(x)
+        want = ort_reference(op, {**values, "X": x}, attrs, ("Y", "Y_h", "Y_c"), ("W", "R", "B"), 22)
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g, w, rtol=2e-4, atol=2e-5)
+
+
+@pytest.mark.parametrize("op, opset", [("LSTM", 1), ("GRU", 1), ("GRU", 3), ("RNN", 1)])
+def test_opset1_forms(op, opset):
+    # Opset 1's output_sequence (and GRU-3's linear_before_reset) import into the current form; onnxruntime
+    # runs only opset 7 on, so it runs the same layer at opset 7.
+    values = layer_inputs(op, T=3, B=2, I=3, H=4, directions=2, lengths=[3, 2], initial=True)
+    attrs = {"hidden_size": 4, "direction": "bidirectional", **({"linear_before_reset": 1} if opset == 3 else {})}
+    model = layer_model(op, values, {**attrs, "output_sequence": 1}, opset=opset)
+    compare(model, feeds(values), ort_reference(op, values, attrs, ("Y", "Y_h", "Y_c"), (), 7))

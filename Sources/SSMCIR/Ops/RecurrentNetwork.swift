@@ -71,7 +71,8 @@ private func recurrentNetwork(_ cell: RecurrentGeometry.Cell) -> OpSchema {
   ]
   var attributes = [
     AttributeSpec("activation_alpha", .floats), AttributeSpec("activation_beta", .floats),
-    AttributeSpec("activations", .strings), AttributeSpec("clip", .float),
+    AttributeSpec("activations", .strings, default: cell == .rnn ? .strings(["Tanh", "Tanh"]) : nil),
+    AttributeSpec("clip", .float),
     AttributeSpec("direction", .string, default: .string("forward")), AttributeSpec("hidden_size", .int),
     AttributeSpec("layout", .int, default: .int(0)),
   ]
@@ -166,13 +167,14 @@ private func recurrentActivations(
   let perDirection = cell == .lstm ? 3 : cell == .gru ? 2 : 1
   let defaults = cell == .lstm ? ["Sigmoid", "Tanh", "Tanh"] : cell == .gru ? ["Sigmoid", "Tanh"] : ["Tanh"]
   var names: [String]
-  switch ctx.attributes["activations"] {
+  switch ctx.attribute("activations") {
   case nil: names = Array(Array(repeating: defaults, count: directions).joined())
   case .strings(let given)?: names = given
   case .ints(let v)? where v.isEmpty: names = []
   default: throw ctx.error(.badAttribute, "activations must be a list of strings")
   }
-  // RNN's schema default is ["Tanh", "Tanh"], one more than a one-direction layer uses.
+  // RNN's schema default is ["Tanh", "Tanh"], one more than a one-direction layer uses (onnxruntime
+  // likewise takes the first of two for one direction).
   if cell == .rnn && directions == 1 && names.count == 2 { names = [names[0]] }
   guard names.count == perDirection * directions else {
     throw ctx.error(
