@@ -264,3 +264,20 @@ def test_opset1_forms(op, opset):
     attrs = {"hidden_size": 4, "direction": "bidirectional", **({"linear_before_reset": 1} if opset == 3 else {})}
     model = layer_model(op, values, {**attrs, "output_sequence": 1}, opset=opset)
     compare(model, feeds(values), ort_reference(op, values, attrs, ("Y", "Y_h", "Y_c"), (), 7))
+
+
+@pytest.mark.parametrize("op", ["LSTM", "GRU", "RNN"])
+def test_f64_every_feature_against_f32_onnxruntime(op):
+    # onnxruntime has no f64 layers: the f64 layer (loops per row) is checked against onnxruntime's f32 run
+    # of the same values, to f32 accuracy.
+    per_direction = {"LSTM": 3, "GRU": 2, "RNN": 1}[op]
+    names = [ALL_ACTIVATIONS[(3 + i) % len(ALL_ACTIVATIONS)] for i in range(2 * per_direction)]
+    values = layer_inputs(op, T=5, B=3, I=4, H=6, directions=2, batch_major=True, lengths=[5, 2, 0], initial=True,
+                          peepholes=True, dtype=np.float64)
+    attrs = {"hidden_size": 6, "direction": "bidirectional", "layout": 1, "clip": 1.5, **activation_attrs(names)}
+    if op == "GRU":
+        attrs["linear_before_reset"] = 1
+    single = {n: (v.astype(np.float32) if v is not None and v.dtype == np.float64 else v) for n, v in values.items()}
+    expected = ort_reference(op, single, attrs, ("Y", "Y_h", "Y_c"), (), 22)
+    model = layer_model(op, values, attrs)
+    compare(model, feeds(values), expected, rtol=1e-4, atol=1e-5)
