@@ -128,6 +128,10 @@ enum OpImport {
         }
         attributes["mode"] = .string(m)
       }
+    case "LSTM" where version < 7, "GRU" where version < 7, "RNN" where version < 7:
+      // Opset 1's output_sequence only said whether Y is produced, which the node's outputs already say.
+      attributes["output_sequence"] = nil
+      if case .string("foward")? = attributes["direction"] { attributes["direction"] = .string("forward") }
     case "Dropout" where version < 12, "BatchNormalization" where version < 12:
       attributes["ratio"] = nil
       attributes["is_test"] = nil

@@ -7,7 +7,7 @@ public enum Lowerings {
       shapeLowerings, reductionLowerings,
       axisLowerings, normalizationLowerings, linalgLowerings, convolutionLowerings, poolingLowerings,
       scanLowerings, recurrentLowerings, fusionLowerings, fusedProductLowerings, resizeLowerings, matrixLowerings,
-      localNormalizationLowerings, controlFlowLowerings, visionLowerings,
+      localNormalizationLowerings, controlFlowLowerings, visionLowerings, recurrentNetworkLowerings,
     ] {
       for (name, lowering) in family {
         precondition(table[name] == nil, "op \(name) is lowered twice")
