@@ -1,0 +1,181 @@
+import CLLVM
+import SSMCIR
+
+/// MatMulInteger, QLinearMatMul, ConvInteger and QLinearConv. Products of (value - zero point) accumulate in
+/// i32 (exact: |difference| <= 255, so each product fits, and the spec lets only the sum wrap). The QLinear ops
+/// then requantize: y = saturate(round_half_even(acc * (a_scale * b_scale / y_scale) + y_zero_point)), the
+/// multiplier formed in f32 and the product in f64, as the ONNX reference computes it.
+let quantizedProductLowerings: [String: Lowering] = [
+  "MatMulInteger": { ctx in
+    try lowerIntegerMatMul(ctx, IntegerProductOperands(a: 0, b: 1, aZero: 2, bZero: 3))
+  },
+  "QLinearMatMul": { ctx in
+    try lowerIntegerMatMul(
+      ctx, IntegerProductOperands(a: 0, b: 3, aZero: 2, bZero: 5, scales: (a: 1, b: 4, y: 6), yZero: 7))
+  },
+  "ConvInteger": { ctx in try lowerIntegerConv(ctx, IntegerProductOperands(a: 0, b: 1, aZero: 2, bZero: 3)) },
+  "QLinearConv": { ctx in
+    try lowerIntegerConv(
+      ctx, IntegerProductOperands(a: 0, b: 3, aZero: 2, bZero: 5, scales: (a: 1, b: 4, y: 6), yZero: 7, bias: 8))
+  },
+]
+
+/// Operand positions of an integer product: the two integer inputs, their zero points, and for the QLinear
+/// ops the scales, the output zero point and (QLinearConv) the bias.
+struct IntegerProductOperands {
+  var a: Int
+  var b: Int
+  var aZero: Int
+  var bZero: Int
+  var scales: (a: Int, b: Int, y: Int)? = nil
+  var yZero: Int? = nil
+  var bias: Int? = nil
+}
+
+/// Loads an integer element widened to i32 (i8 sign-extends; u8 is already a zero-extended i32).
+private func loadI32(_ k: KernelBuilder, _ scalar: ScalarType, _ base: IRValue, _ index: IRValue) -> IRValue {
+  k.convert(k.load(scalar, from: base, at: index), to: .i32)
+}
+
+/// MatMul over batch dims: for each row of the result, vectors of `lanes` columns accumulate
+/// sum_k (a[m, k] - za) * (b[k, n:n+lanes] - zb) in i32 registers, then store or requantize.
+private func lowerIntegerMatMul(_ ctx: LoweringContext, _ o: IntegerProductOperands) throws {
+  let (aShape, bShape) = (ctx.operandShape(o.a), ctx.operandShape(o.b))
+  let left = aShape.count == 1 ? [1] + aShape : aShape
+  let right = bShape.count == 1 ? bShape + [1] : bShape
+  let (m, depth, n) = (left[left.count - 2], left[left.count - 1], right[right.count - 1])
+  let outShape = ctx.resultShape(0)
+  let batch = Array(outShape.prefix(outShape.count - (aShape.count == 1 ? 0 : 1) - (bShape.count == 1 ? 0 : 1)))
+  // Element strides of each operand's matrices over the result's batch dims (0 where it broadcasts).
+  func batchStrides(_ full: [Int]) -> [Int] {
+    let matrices = Array(full.dropLast(2))
+    let strides = rowMajorStrides(full)
+    let pad = batch.count - matrices.count
+    return (0..<batch.count).map { d in d < pad || matrices[d - pad] == 1 ? 0 : strides[d - pad] }
+  }
+  let (aBatch, bBatch) = (batchStrides(left), batchStrides(right))
+  func parameter(_ index: Int, matrix: Int, rows: Bool) throws -> MatrixParameterStrides? {
+    guard ctx.hasOperand(index) else { return nil }
+    do {
+      var s = try matrixParameterStrides(ctx.op, parameter: index, matrix: matrix, rows: rows)
+      s.batch = Array(repeating: 0, count: batch.count - s.batch.count) + s.batch
+      return s
+    } catch { throw ctx.error("\(error)") }
+  }
+  let (aZero, bZero) = (try parameter(o.aZero, matrix: o.a, rows: true), try parameter(o.bZero, matrix: o.b, rows: false))
+  let scaleStrides = try o.scales.map { (a: try parameter($0.a, matrix: o.a, rows: true)!, b: try parameter($0.b, matrix: o.b, rows: false)!) }
+  let (aType, bType) = (try ctx.scalar(ctx.operandType(o.a).element), try ctx.scalar(ctx.operandType(o.b).element))
+  let out = try ctx.scalar(ctx.resultType(0).element)
+  guard batch.reduce(1, *) * m * n > 0 else { return }
+
+  let k = ctx.k
+  let lanes = min(ctx.vectorLanes, max(2, n.nextPowerOfTwo))
+  // Captures: a, b, y, then the optional operands in a fixed order (nil slots skipped).
+  let optional: [Int?] = [aZero != nil ? o.aZero : nil, bZero != nil ? o.bZero : nil, o.scales?.a, o.scales?.b, o.scales?.y, o.yZero]
+  var captures = [ctx.operand(o.a), ctx.operand(o.b), ctx.results[0]]
+  var slot: [Int: Int] = [:]
+  for case let index? in optional {
+    slot[index] = captures.count
+    captures.append(ctx.operand(index))
+  }
+  let outBatch = rowMajorStrides(batch)
+  ctx.forEachIndex(batch + [m], work: batch.reduce(1, *) * m * n * depth, captures: captures, innerHints: LoopHints(vectorize: false)) { index, c in
+    let bIndex = Array(index.dropLast())
+    let row = index.last!
+    let aRow = ctx.flatIndex(bIndex, strides: aBatch) + row * k.i64(Int64(depth))
+    let bBase = ctx.flatIndex(bIndex, strides: bBatch)
+    let outRow = (ctx.flatIndex(bIndex, strides: outBatch) * k.i64(Int64(m)) + row) * k.i64(Int64(n))
+    func rowParameter(_ s: MatrixParameterStrides, _ base: IRValue, _ scalar: ScalarType) -> IRValue {
+      k.load(scalar, from: base, at: ctx.flatIndex(bIndex, strides: s.batch) + row * k.i64(Int64(s.line)))
+    }
+    func columnParameter(_ s: MatrixParameterStrides, _ base: IRValue, _ scalar: ScalarType, _ column: IRValue, _ mask: IRValue?) -> IRValue {
+      let at = ctx.flatIndex(bIndex, strides: s.batch)
+      if s.line == 0 { return k.splat(k.load(scalar, from: base, at: at), lanes: lanes) }
+      return k.loadVector(scalar, lanes: lanes, from: base, at: at + column, mask: mask)
+    }
+    let za = aZero.map { k.convert(rowParameter($0, c[slot[o.aZero]!], aType), to: .i32) } ?? k.i32(0)
+    let zaVector = k.splat(za, lanes: lanes)
+    k.forVectors(count: n, lanes: lanes) { column, mask, _ in
+      let zb = bZero.map { k.convert(columnParameter($0, c[slot[o.bZero]!], bType, column, mask), to: .i32) }
+      let zero = k.constant(bits: 0, k.type(.i32, lanes: lanes))
+      let acc = k.forLoop(from: k.i64(0), to: k.i64(Int64(depth)), carrying: [zero]) { kk, sum in
+        let av = k.splat(loadI32(k, aType, c[0], aRow + kk), lanes: lanes) - zaVector
+        var bv = k.convert(k.loadVector(bType, lanes: lanes, from: c[1], at: bBase + kk * k.i64(Int64(n)) + column, mask: mask), to: .i32)
+        if let zb { bv = bv - zb }
+        return [sum[0] + av * bv]
+      }[0]
+      guard let scales = o.scales, let strides = scaleStrides else {
+        k.storeVector(acc, .i32, to: c[2], at: outRow + column, mask: mask)
+        return []
+      }
+      let sa = k.splat(rowParameter(strides.a, c[slot[scales.a]!], .f32), lanes: lanes)
+      let sb = columnParameter(strides.b, c[slot[scales.b]!], .f32, column, mask)
+      let sy = k.splat(k.load(.f32, from: c[slot[scales.y]!], at: k.i64(0)), lanes: lanes)
+      let zy = k.convert(k.load(out, from: c[slot[o.yZero!]!], at: k.i64(0)), to: .f64)
+      let y = requantize(k, acc, multiplier: sa * sb / sy, zero: k.splat(zy, lanes: lanes), out)
+      k.storeVector(y, out, to: c[2], at: outRow + column, mask: mask)
+      return []
+    }
+  }
+}
+
+/// saturate(round_half_even(acc * multiplier + zero)) with acc i32, multiplier f32 and zero f64 (any lanes).
+private func requantize(_ k: KernelBuilder, _ acc: IRValue, multiplier: IRValue, zero: IRValue, _ out: ScalarType) -> IRValue {
+  let value = k.convert(acc, to: .f64) * k.convert(multiplier, to: .f64) + zero
+  return saturateToQuantized(k, value, out)
+}
+
+/// The convolution as the general Conv kernel computes it: one output element at a time, a sum over the
+/// group's input channels and the window; padding contributes 0 to the (x - x_zero_point) products.
+private func lowerIntegerConv(_ ctx: LoweringContext, _ o: IntegerProductOperands) throws {
+  let axes: [LoweringContext.StaticAxis]
+  do { axes = try quantizedConvWindows(ctx.op, x: o.a, w: o.b).map(LoweringContext.StaticAxis.init) } catch { throw ctx.error("\(error)") }
+  let (x, w) = (ctx.operandShape(o.a), ctx.operandShape(o.b))
+  let groups = try ctx.op.int("group")
+  let (channels, outChannels) = (x[1], w[0])
+  let (inPerGroup, outPerGroup) = (channels / groups, outChannels / groups)
+  let inputSpatial = Array(x[2...])
+  let kernelStrides = rowMajorStrides(Array(w[2...]))
+  let (inputPlane, kernelVolume) = (inputSpatial.reduce(1, *), w[2...].reduce(1, *))
+  let outShape = ctx.resultShape(0)
+  guard outShape.reduce(1, *) > 0 else { return }
+  let (xType, wType) = (try ctx.scalar(ctx.operandType(o.a).element), try ctx.scalar(ctx.operandType(o.b).element))
+  let out = try ctx.scalar(ctx.resultType(0).element)
+  let perChannel = { (index: Int) in ctx.hasOperand(index) && ctx.operandShape(index).reduce(1, *) > 1 }
+  let (wZeroPerChannel, wScalePerChannel) = (perChannel(o.bZero), o.scales.map { perChannel($0.b) } ?? false)
+
+  let k = ctx.k
+  let optional: [Int?] = [o.aZero, o.bZero, o.scales?.a, o.scales?.b, o.scales?.y, o.yZero, o.bias]
+  var captures = [ctx.operand(o.a), ctx.operand(o.b), ctx.results[0]]
+  var slot: [Int: Int] = [:]
+  for case let index? in optional where ctx.hasOperand(index) {
+    slot[index] = captures.count
+    captures.append(ctx.operand(index))
+  }
+  ctx.forEachIndex(outShape, captures: captures, innerHints: LoopHints(vectorize: false)) { index, c in
+    let (batch, m) = (index[0], index[1])
+    let group = m / k.i64(Int64(outPerGroup))
+    let zx = slot[o.aZero].map { loadI32(k, xType, c[$0], k.i64(0)) } ?? k.i32(0)
+    let zw = slot[o.bZero].map { loadI32(k, wType, c[$0], wZeroPerChannel ? m : k.i64(0)) } ?? k.i32(0)
+    let start = o.bias.flatMap { slot[$0] }.map { k.load(.i32, from: c[$0], at: m) } ?? k.i32(0)
+    let acc = k.forLoop(from: k.i64(0), to: k.i64(Int64(inPerGroup)), hints: LoopHints(vectorize: false), carrying: [start]) { ci, sum in
+      let xBase = (batch * k.i64(Int64(channels)) + group * k.i64(Int64(inPerGroup)) + ci) * k.i64(Int64(inputPlane))
+      let wBase = (m * k.i64(Int64(inPerGroup)) + ci) * k.i64(Int64(kernelVolume))
+      return ctx.forEachWindowPosition(axes, output: Array(index[2...]), carrying: sum) { kernel, input, inside, _, s in
+        let xv = loadI32(k, xType, c[0], xBase + ctx.flatIndex(input, strides: rowMajorStrides(inputSpatial))) - zx
+        let wv = loadI32(k, wType, c[1], wBase + ctx.flatIndex(kernel, strides: kernelStrides)) - zw
+        return [k.select(inside, s[0] + xv * wv, s[0])]
+      }
+    }[0]
+    let at = ctx.flatIndex(index, strides: rowMajorStrides(outShape))
+    guard let scales = o.scales, let yZero = o.yZero else {
+      k.store(acc, .i32, to: c[2], at: at)
+      return
+    }
+    let sx = k.load(.f32, from: c[slot[scales.a]!], at: k.i64(0))
+    let sw = k.load(.f32, from: c[slot[scales.b]!], at: wScalePerChannel ? m : k.i64(0))
+    let sy = k.load(.f32, from: c[slot[scales.y]!], at: k.i64(0))
+    let zy = k.convert(k.load(out, from: c[slot[yZero]!], at: k.i64(0)), to: .f64)
+    k.store(requantize(k, acc, multiplier: sx * sw / sy, zero: zy, out), out, to: c[2], at: at)
+  }
+}
