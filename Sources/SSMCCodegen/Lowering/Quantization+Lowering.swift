@@ -44,7 +44,7 @@ private struct QuantizationView {
     case .tensor: return k.i64(0)
     case .axis: return index[1]
     case .blocked(_, let blockSize):
-      let blocks = (dims[1] + blockSize - 1) / blockSize
+      let blocks = dims[1] / blockSize + (dims[1] % blockSize == 0 ? 0 : 1)
       let row = index[0] * k.i64(Int64(blocks)) + index[1] / k.i64(Int64(blockSize))
       return row * k.i64(Int64(dims[2])) + index[2]
     }

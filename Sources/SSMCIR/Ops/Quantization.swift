@@ -1,7 +1,20 @@
 /// Linear quantization (opset 28 forms; every earlier version is a subset): QuantizeLinear,
 /// DequantizeLinear, DynamicQuantizeLinear. The integer products (MatMulInteger, ConvInteger and the QLinear
 /// ops) are in QuantizedProduct.swift.
-let quantizationOps: [OpSchema] = [quantizeLinear, dequantizeLinear, dynamicQuantizeLinear] + quantizedProductOps
+let quantizationOps: [OpSchema] = [
+  quantizeLinear.with(samples: quantizationSamples), dequantizeLinear.with(samples: quantizationSamples),
+  dynamicQuantizeLinear.with(samples: .along { ctx throws(Diagnostic) in Array(0..<ctx.rank(0)) }),
+] + quantizedProductOps
+
+/// Samples stay apart along any axis but the one the scale varies along; a blocked scale has x's rank, so its
+/// sample dim would not grow with the batch: refused.
+private let quantizationSamples = SampleRule.along { ctx throws(Diagnostic) in
+  switch try quantizationLayout(ctx.op) {
+  case .tensor: []
+  case .axis(let axis): [axis]
+  case .blocked: Array(0..<ctx.rank(0))
+  }
+}
 
 private let quantizeAttributes = [
   AttributeSpec("axis", .int, default: .int(1)), AttributeSpec("block_size", .int, default: .int(0)),
@@ -78,6 +91,7 @@ public func quantizationLayout(_ ctx: OpContext) throws(Diagnostic) -> Quantizat
   }
   guard let count = scale.elementCount else { throw ctx.error(.unknownShape, "the scale \(scale) needs a static shape") }
   if count == 1 && (blockSize == 0 || scale.rank <= 1) { return .tensor }
+  guard x.rank >= 1 else { throw ctx.error("a scalar x takes a scale of one value, got \(scale)") }
   let axis = try ctx.axis(try ctx.int("axis"), rank: x.rank)
   if blockSize == 0 {
     guard scale.rank == 1, unifyDims(scale.dims[0], x.dims[axis]) != nil else {
@@ -87,10 +101,9 @@ public func quantizationLayout(_ ctx: OpContext) throws(Diagnostic) -> Quantizat
   }
   guard scale.rank == x.rank else { throw ctx.error("a blocked scale \(scale) must have x's rank \(x.rank)") }
   for d in 0..<x.rank {
-    guard let xd = x.dims[d].value, let sd = scale.dims[d].value else {
-      throw ctx.error(.unknownShape, "blocked quantization needs static shapes, got x \(x) and scale \(scale)")
-    }
-    let want = d == axis ? (xd + blockSize - 1) / blockSize : xd
+    // A symbolic dim is checked once shapes are specialized (the lowering asks again).
+    guard let xd = x.dims[d].value, let sd = scale.dims[d].value else { continue }
+    let want = d == axis ? xd / blockSize + (xd % blockSize == 0 ? 0 : 1) : xd
     guard sd == want else {
       throw ctx.error("blocked scale \(scale) must have dim \(want) on axis \(d) (x \(x), block_size \(blockSize), axis \(axis))")
     }

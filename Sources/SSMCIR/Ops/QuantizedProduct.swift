@@ -1,6 +1,6 @@
 /// Integer products of quantized tensors: MatMulInteger and ConvInteger (exact i32 results) and QLinearMatMul
 /// and QLinearConv (the i32 accumulator requantized to the output's scale and zero point).
-let quantizedProductOps: [OpSchema] = [matMulInteger, qLinearMatMul, convInteger, qLinearConv]
+let quantizedProductOps: [OpSchema] = [matMulInteger, qLinearMatMul, convInteger.with(samples: .leading()), qLinearConv.with(samples: .leading())]
 
 /// MatMulInteger: (A - a_zero_point) x (B - b_zero_point) as numpy.matmul, accumulated in i32.
 private let matMulInteger = OpSchema(
@@ -9,8 +9,8 @@ private let matMulInteger = OpSchema(
     try ctx.requireSameElement([2], as: 0)
     try ctx.requireSameElement([3], as: 1)
     let dims = try quantizedMatMulDims(ctx, a: 0, b: 1)
-    if ctx.has(2) { _ = try matrixParameterStrides(ctx, parameter: 2, matrix: 0, rows: true) }
-    if ctx.has(3) { _ = try matrixParameterStrides(ctx, parameter: 3, matrix: 1, rows: false) }
+    if ctx.has(2) { try checkMatrixParameter(ctx, parameter: 2, matrix: 0, rows: true) }
+    if ctx.has(3) { try checkMatrixParameter(ctx, parameter: 3, matrix: 1, rows: false) }
     return [TensorType(.i32, dims)]
   })
 
@@ -28,7 +28,7 @@ private let qLinearMatMul = OpSchema(
     try ctx.requireSameElement([4, 6], as: 1)
     let dims = try quantizedMatMulDims(ctx, a: 0, b: 3)
     for (parameter, matrix, rows) in [(1, 0, true), (2, 0, true), (4, 3, false), (5, 3, false)] {
-      _ = try matrixParameterStrides(ctx, parameter: parameter, matrix: matrix, rows: rows)
+      try checkMatrixParameter(ctx, parameter: parameter, matrix: matrix, rows: rows)
     }
     try requireSingle(ctx, [6, 7])
     return [TensorType(try ctx.type(7).element, dims)]
@@ -149,6 +149,12 @@ public func matrixParameterStrides(
   let strides = rowMajorStrides(ps)
   let batch = (0..<batchRank).map { ps[$0] == 1 ? 0 : strides[$0] }
   return MatrixParameterStrides(batch: batch, line: rows ? strides[batchRank] : 1)
+}
+
+/// Checks a matmul parameter's shape once the shapes are static (symbolic batch dims wait for specialization).
+private func checkMatrixParameter(_ ctx: OpContext, parameter: Int, matrix: Int, rows: Bool) throws(Diagnostic) {
+  guard try ctx.type(parameter).isStatic, try ctx.type(matrix).isStatic else { return }
+  _ = try matrixParameterStrides(ctx, parameter: parameter, matrix: matrix, rows: rows)
 }
 
 /// The windows of an integer convolution with X at operand `x` and W at operand `w`.
