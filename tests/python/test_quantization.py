@@ -13,7 +13,7 @@ from onnx import helper as h
 from onnx import numpy_helper as nh
 from onnx.reference import ReferenceEvaluator
 
-from ssmc_testing import SSMC, assert_close, compile_model, run_onnxruntime, save
+from ssmc_testing import SSMC, assert_close, compile_model, emitted_ir, run_onnxruntime, save
 
 RNG = np.random.default_rng(23)
 ONNX_TYPE = {np.float32: T.FLOAT, np.uint8: T.UINT8, np.int8: T.INT8, np.int32: T.INT32}
@@ -350,3 +350,29 @@ def test_qlinear_conv(tmp_path, dtype, per_channel):
     np.testing.assert_array_equal(got, qlinear_reference(acc, multiplier, float(inputs["zy"]), dtype))
     ort = run_onnxruntime(m, tmp_path, *inputs.values())[0]
     assert np.abs(got.astype(int) - ort).max() <= 1  # onnxruntime requantizes in f32
+
+
+@pytest.mark.parametrize("layout", ["axis", "blocked"])
+def test_qdq_conv_constant_weights_fold(tmp_path, layout):
+    # A QDQ model: activations quantized and dequantized at run time, i8 weights dequantized per output
+    # channel (or in blocks along the input channels) from constants, which ssmc folds to f32 weights.
+    x = RNG.standard_normal((1, 8, 12, 12)).astype(np.float32)
+    w = RNG.integers(-127, 127, (16, 8, 3, 3)).astype(np.int8)
+    if layout == "axis":
+        ws, wz, attrs = RNG.uniform(0.001, 0.01, 16).astype(np.float32), np.zeros(16, np.int8), dict(axis=0)
+    else:
+        ws, wz = RNG.uniform(0.001, 0.01, (16, 2, 3, 3)).astype(np.float32), RNG.integers(-3, 3, (16, 2, 3, 3)).astype(np.int8)
+        attrs = dict(axis=1, block_size=4)
+    nodes = [h.make_node("QuantizeLinear", ["x", "xs", "xz"], ["xq"]), h.make_node("DequantizeLinear", ["xq", "xs", "xz"], ["xd"]),
+             h.make_node("DequantizeLinear", ["w", "ws", "wz"], ["wd"], **attrs),
+             h.make_node("Conv", ["xd", "wd"], ["y"], pads=[1, 1, 1, 1])]
+    inits = [nh.from_array(np.array(0.03, np.float32), "xs"), nh.from_array(np.array(128, np.uint8), "xz"),
+             nh.from_array(w, "w"), nh.from_array(ws, "ws"), nh.from_array(wz, "wz")]
+    graph = h.make_graph(nodes, "qdq", [h.make_tensor_value_info("x", T.FLOAT, x.shape)],
+                         [h.make_tensor_value_info("y", T.FLOAT, None)], inits)
+    m = h.make_model(graph, opset_imports=[h.make_opsetid("", 21)])
+    got = compile_model(m, tmp_path).run(x)[0]
+    want = reference(m, {"x": x})[0]
+    assert_close(got, want, rtol=1e-4, atol=1e-5)
+    ir = emitted_ir(m, tmp_path)
+    assert ir.count("DequantizeLinear") == 1, ir

@@ -25,27 +25,14 @@ func saturateToQuantized(_ k: KernelBuilder, _ value: IRValue, _ scalar: ScalarT
   return k.convert(clamped, to: scalar)
 }
 
-/// x viewed as (outer, axis, inner) and the index of the scale for each element of that view.
-private struct QuantizationView {
-  var dims: [Int]
-  var layout: QuantizationLayout
-
-  init(shape: [Int], layout: QuantizationLayout) {
-    self.layout = layout
-    switch layout {
-    case .tensor: dims = [1, 1, shape.reduce(1, *)]
-    case .axis(let a), .blocked(let a, _):
-      dims = [shape[..<a].reduce(1, *), shape[a], shape[(a + 1)...].reduce(1, *)]
-    }
-  }
-
+extension QuantizationIndexing {
+  /// The scale index of the element at `index` of the (outer, axis, inner) view, as `parameterIndex(flat:)`.
   func parameterIndex(_ k: KernelBuilder, _ index: [IRValue]) -> IRValue {
     switch layout {
     case .tensor: return k.i64(0)
     case .axis: return index[1]
-    case .blocked(_, let blockSize):
-      let blocks = dims[1] / blockSize + (dims[1] % blockSize == 0 ? 0 : 1)
-      let row = index[0] * k.i64(Int64(blocks)) + index[1] / k.i64(Int64(blockSize))
+    case .blocked(_, let size):
+      let row = index[0] * k.i64(Int64(blocks)) + index[1] / k.i64(Int64(size))
       return row * k.i64(Int64(dims[2])) + index[2]
     }
   }
@@ -57,7 +44,7 @@ private func layout(_ ctx: LoweringContext) throws -> QuantizationLayout {
 
 /// y = saturate(round_half_even(x / scale) + zero_point), dividing in f32 or f64 as `quantizeDivision` says.
 private func lowerQuantizeLinear(_ ctx: LoweringContext) throws {
-  let view = QuantizationView(shape: ctx.operandShape(0), layout: try layout(ctx))
+  let view = QuantizationIndexing(shape: ctx.operandShape(0), layout: try layout(ctx))
   let division: ScalarType
   do { division = try quantizeDivision(ctx.op) == .f32 ? .f32 : .f64 } catch { throw ctx.error("\(error)") }
   let (xs, ss) = (try ctx.scalar(ctx.operandType(0).element), try ctx.scalar(ctx.operandType(1).element))
@@ -79,7 +66,7 @@ private func lowerQuantizeLinear(_ ctx: LoweringContext) throws {
 /// y = (x - zero_point) * scale. An i8/u8 difference is exact in i32 and its product rounds once in f32; an i32
 /// one is formed in f64 (exact there) and the product rounded once to f32.
 private func lowerDequantizeLinear(_ ctx: LoweringContext) throws {
-  let view = QuantizationView(shape: ctx.operandShape(0), layout: try layout(ctx))
+  let view = QuantizationIndexing(shape: ctx.operandShape(0), layout: try layout(ctx))
   let xs = try ctx.scalar(ctx.operandType(0).element)
   let out = try ctx.scalar(ctx.resultType(0).element)
   let hasZero = ctx.hasOperand(2)

@@ -54,7 +54,55 @@ private let dequantizeLinear = OpSchema(
       }
     }
     return [x.with(element: scale)]
-  })
+  },
+  fold: { ctx throws(Diagnostic) in [try foldDequantize(ctx)] })
+
+/// DequantizeLinear of constant operands (a QDQ model's weights), with the arithmetic of the lowering: an
+/// i8/u8 difference times the f32 scale in f32, an i32 difference formed and multiplied in f64.
+private func foldDequantize(_ ctx: OpContext) throws(Diagnostic) -> TensorData {
+  let (x, scale) = (try ctx.requireConstant(0), try ctx.requireConstant(1))
+  guard scale.element == .f32 else { throw ctx.error(.unsupportedFeature, "only an f32 scale folds") }
+  let zero = ctx.has(2) ? try ctx.requireConstant(2).doubles : nil
+  let (values, scales) = (x.doubles, scale.floats)
+  let view = QuantizationIndexing(shape: x.shape, layout: try quantizationLayout(ctx))
+  var out = [Float](repeating: 0, count: values.count)
+  for i in values.indices {
+    let p = view.parameterIndex(flat: i)
+    let z = zero?[p] ?? 0
+    out[i] = x.element == .i32 ? Float((values[i] - z) * Double(scales[p])) : Float(values[i] - z) * scales[p]
+  }
+  return TensorData(floats: out, shape: x.shape)
+}
+
+/// x viewed as (outer, axis, inner) for a quantization layout, and where each element's scale is.
+public struct QuantizationIndexing: Sendable {
+  public var dims: [Int]
+  public var layout: QuantizationLayout
+
+  public init(shape: [Int], layout: QuantizationLayout) {
+    self.layout = layout
+    switch layout {
+    case .tensor: dims = [1, 1, shape.reduce(1, *)]
+    case .axis(let a), .blocked(let a, _): dims = [shape[..<a].reduce(1, *), shape[a], shape[(a + 1)...].reduce(1, *)]
+    }
+  }
+
+  /// Scale rows along the axis: the block count for a blocked layout.
+  public var blocks: Int {
+    guard case .blocked(_, let size) = layout else { return dims[1] }
+    return dims[1] / size + (dims[1] % size == 0 ? 0 : 1)
+  }
+
+  /// The scale index of the element at row-major position `flat` of x.
+  public func parameterIndex(flat: Int) -> Int {
+    let (outer, axis, inner) = (flat / (dims[1] * dims[2]), flat / dims[2] % dims[1], flat % dims[2])
+    switch layout {
+    case .tensor: return 0
+    case .axis: return axis
+    case .blocked(_, let size): return (outer * blocks + axis / size) * dims[2] + inner
+    }
+  }
+}
 
 /// DynamicQuantizeLinear: u8 quantization of x with a scale and zero point computed from x's range
 /// (widened to include 0): scale = (max - min) / 255, zero point = round(clamp(-min / scale, 0, 255)).
