@@ -152,30 +152,81 @@ private func lowerIntegerConv(_ ctx: LoweringContext, _ o: IntegerProductOperand
     slot[index] = captures.count
     captures.append(ctx.operand(index))
   }
-  ctx.forEachIndex(outShape, captures: captures, innerHints: LoopHints(vectorize: false)) { index, c in
+  // Vectors run along the last output axis; the other spatial axes are walked as in the general Conv.
+  let rows = Array(outShape.dropLast())
+  let last = axes[axes.count - 1]
+  let lanes = min(ctx.vectorLanes, max(2, last.output.nextPowerOfTwo))
+  let outerAxes = Array(axes.dropLast())
+  let outerStrides = Array(rowMajorStrides(inputSpatial).dropLast())
+  let work = outShape.reduce(1, *) * inPerGroup * kernelVolume
+  ctx.forEachIndex(rows, work: work, captures: captures, innerHints: LoopHints(vectorize: false)) { index, c in
     let (batch, m) = (index[0], index[1])
     let group = m / k.i64(Int64(outPerGroup))
-    let zx = slot[o.aZero].map { loadI32(k, xType, c[$0], k.i64(0)) } ?? k.i32(0)
+    let zx = k.splat(slot[o.aZero].map { loadI32(k, xType, c[$0], k.i64(0)) } ?? k.i32(0), lanes: lanes)
     let zw = slot[o.bZero].map { loadI32(k, wType, c[$0], wZeroPerChannel ? m : k.i64(0)) } ?? k.i32(0)
     let start = o.bias.flatMap { slot[$0] }.map { k.load(.i32, from: c[$0], at: m) } ?? k.i32(0)
-    let acc = k.forLoop(from: k.i64(0), to: k.i64(Int64(inPerGroup)), hints: LoopHints(vectorize: false), carrying: [start]) { ci, sum in
-      let xBase = (batch * k.i64(Int64(channels)) + group * k.i64(Int64(inPerGroup)) + ci) * k.i64(Int64(inputPlane))
-      let wBase = (m * k.i64(Int64(inPerGroup)) + ci) * k.i64(Int64(kernelVolume))
-      return ctx.forEachWindowPosition(axes, output: Array(index[2...]), carrying: sum) { kernel, input, inside, _, s in
-        let xv = loadI32(k, xType, c[0], xBase + ctx.flatIndex(input, strides: rowMajorStrides(inputSpatial))) - zx
-        let wv = loadI32(k, wType, c[1], wBase + ctx.flatIndex(kernel, strides: kernelStrides)) - zw
-        return [k.select(inside, s[0] + xv * wv, s[0])]
+    let zeros = k.constant(bits: 0, k.type(.i32, lanes: lanes))
+    let outRow = ctx.flatIndex(index, strides: Array(rowMajorStrides(outShape).dropLast()))
+    k.forVectors(count: last.output, lanes: lanes) { column, mask, _ in
+      let positions = k.splat(column, lanes: lanes) + k.laneIndices(lanes: lanes)
+      let live = mask ?? k.constant(bits: -1, k.type(.i1, lanes: lanes))
+      let acc = k.forLoop(from: k.i64(0), to: k.i64(Int64(inPerGroup)), hints: LoopHints(vectorize: false), carrying: [k.splat(start, lanes: lanes)]) { ci, sum in
+        let xBase = (batch * k.i64(Int64(channels)) + group * k.i64(Int64(inPerGroup)) + ci) * k.i64(Int64(inputPlane))
+        let wBase = (m * k.i64(Int64(inPerGroup)) + ci) * k.i64(Int64(kernelVolume))
+        return ctx.forEachWindowPosition(outerAxes, output: Array(index[2...]), carrying: sum) { kernel, input, inside, _, s in
+          let rowBase = xBase + ctx.flatIndex(input, strides: outerStrides)
+          let wRow = wBase + ctx.flatIndex(kernel, strides: Array(kernelStrides.dropLast()))
+          let rowLive = k.and(live, k.splat(inside, lanes: lanes))
+          return k.forLoop(from: k.i64(0), to: k.i64(Int64(last.kernel)), hints: LoopHints(vectorize: false), carrying: s) { kk, s2 in
+            let offset = kk * k.i64(Int64(last.dilation)) - k.i64(Int64(last.padBegin))
+            let coordinates = positions * k.constant(bits: Int64(last.stride), positions.type) + k.splat(offset, lanes: lanes)
+            let inRange = k.and(
+              k.compare(.ge, coordinates, k.constant(bits: 0, coordinates.type)),
+              k.compare(.lt, coordinates, k.constant(bits: Int64(last.size), coordinates.type)))
+            let use = k.and(rowLive, inRange)
+            let xv = gatherI32(k, xType, c[0], rowBase, coordinates, use, contiguous: last.stride == 1)
+            let wv = k.splat(loadI32(k, wType, c[1], wRow + kk) - zw, lanes: lanes)
+            return [s2[0] + k.select(use, xv - zx, zeros) * wv]
+          }
+        }
+      }[0]
+      let at = outRow + column
+      guard let scales = o.scales, let yZero = o.yZero else {
+        k.storeVector(acc, .i32, to: c[2], at: at, mask: mask)
+        return []
       }
-    }[0]
-    let at = ctx.flatIndex(index, strides: rowMajorStrides(outShape))
-    guard let scales = o.scales, let yZero = o.yZero else {
-      k.store(acc, .i32, to: c[2], at: at)
-      return
+      let sx = k.load(.f32, from: c[slot[scales.a]!], at: k.i64(0))
+      let sw = k.load(.f32, from: c[slot[scales.b]!], at: wScalePerChannel ? m : k.i64(0))
+      let sy = k.load(.f32, from: c[slot[scales.y]!], at: k.i64(0))
+      let zy = k.convert(k.load(out, from: c[slot[yZero]!], at: k.i64(0)), to: .f64)
+      let y = requantize(k, acc, multiplier: k.splat(sx * sw / sy, lanes: lanes), zero: k.splat(zy, lanes: lanes), out)
+      k.storeVector(y, out, to: c[2], at: at, mask: mask)
+      return []
     }
-    let sx = k.load(.f32, from: c[slot[scales.a]!], at: k.i64(0))
-    let sw = k.load(.f32, from: c[slot[scales.b]!], at: wScalePerChannel ? m : k.i64(0))
-    let sy = k.load(.f32, from: c[slot[scales.y]!], at: k.i64(0))
-    let zy = k.convert(k.load(out, from: c[slot[yZero]!], at: k.i64(0)), to: .f64)
-    k.store(requantize(k, acc, multiplier: sx * sw / sy, zero: zy, out), out, to: c[2], at: at)
   }
+}
+
+/// Lanes `base + coordinates[j]` of an i8/u8 (or i32) array widened to i32, reading only the lanes in `use`
+/// (the others are 0). Contiguous coordinates are one masked load; others a masked gather. Addresses are
+/// formed without `inbounds`: a masked-off lane may point outside the tensor (into the padding).
+private func gatherI32(
+  _ k: KernelBuilder, _ scalar: ScalarType, _ array: IRValue, _ base: IRValue, _ coordinates: IRValue, _ use: IRValue,
+  contiguous: Bool
+) -> IRValue {
+  let lanes = coordinates.lanes
+  let memory = k.type(scalar == .u8 ? .i8 : scalar)
+  let vector = k.llvm.vector(memory, lanes: lanes)
+  let align = k.i32(Int32(scalar.byteSize))
+  let loaded: IRValue
+  if contiguous {
+    var index = [Optional((base + k.extractLane(coordinates, 0)).ref)]
+    let address = IRValue(LLVMBuildGEP2(k.builder, memory, array.ref, &index, 1, "")!, k)
+    loaded = k.intrinsic("llvm.masked.load", overloads: [vector, k.llvm.ptr], [address, align, use, k.constant(0, vector)])
+  } else {
+    var index = [Optional((k.splat(base, lanes: lanes) + coordinates).ref)]
+    let addresses = IRValue(LLVMBuildGEP2(k.builder, memory, array.ref, &index, 1, "")!, k)
+    let pointers = k.llvm.vector(k.llvm.ptr, lanes: lanes)
+    loaded = k.intrinsic("llvm.masked.gather", overloads: [vector, pointers], [addresses, align, use, k.constant(0, vector)])
+  }
+  return scalar == .u8 ? IRValue(LLVMBuildZExt(k.builder, loaded.ref, k.type(.i32, lanes: lanes), "")!, k) : k.convert(loaded, to: .i32)
 }
