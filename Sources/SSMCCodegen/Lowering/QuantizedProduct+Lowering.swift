@@ -79,44 +79,54 @@ private func lowerIntegerMatMul(_ ctx: LoweringContext, _ o: IntegerProductOpera
     captures.append(ctx.operand(index))
   }
   let outBatch = rowMajorStrides(batch)
-  ctx.forEachIndex(batch + [m], work: batch.reduce(1, *) * m * n * depth, captures: captures, innerHints: LoopHints(vectorize: false)) { index, c in
-    let bIndex = Array(index.dropLast())
-    let row = index.last!
-    let aRow = ctx.flatIndex(bIndex, strides: aBatch) + row * k.i64(Int64(depth))
-    let bBase = ctx.flatIndex(bIndex, strides: bBatch)
-    let outRow = (ctx.flatIndex(bIndex, strides: outBatch) * k.i64(Int64(m)) + row) * k.i64(Int64(n))
-    func rowParameter(_ s: MatrixParameterStrides, _ base: IRValue, _ scalar: ScalarType) -> IRValue {
-      k.load(scalar, from: base, at: ctx.flatIndex(bIndex, strides: s.batch) + row * k.i64(Int64(s.line)))
-    }
-    func columnParameter(_ s: MatrixParameterStrides, _ base: IRValue, _ scalar: ScalarType, _ column: IRValue, _ mask: IRValue?) -> IRValue {
-      let at = ctx.flatIndex(bIndex, strides: s.batch)
-      if s.line == 0 { return k.splat(k.load(scalar, from: base, at: at), lanes: lanes) }
-      return k.loadVector(scalar, lanes: lanes, from: base, at: at + column, mask: mask)
-    }
-    let za = aZero.map { k.convert(rowParameter($0, c[slot[o.aZero]!], aType), to: .i32) } ?? k.i32(0)
-    let zaVector = k.splat(za, lanes: lanes)
-    k.forVectors(count: n, lanes: lanes) { column, mask, _ in
-      let zb = bZero.map { k.convert(columnParameter($0, c[slot[o.bZero]!], bType, column, mask), to: .i32) }
-      let zero = k.constant(bits: 0, k.type(.i32, lanes: lanes))
-      let acc = k.forLoop(from: k.i64(0), to: k.i64(Int64(depth)), carrying: [zero]) { kk, sum in
-        let av = k.splat(loadI32(k, aType, c[0], aRow + kk), lanes: lanes) - zaVector
-        var bv = k.convert(k.loadVector(bType, lanes: lanes, from: c[1], at: bBase + kk * k.i64(Int64(n)) + column, mask: mask), to: .i32)
-        if let zb { bv = bv - zb }
-        return [sum[0] + av * bv]
-      }[0]
-      guard let scales = o.scales, let strides = scaleStrides else {
-        k.storeVector(acc, .i32, to: c[2], at: outRow + column, mask: mask)
+  // `rows` rows at a time share each loaded vector of b; the rows left over go one at a time.
+  func emitRows(_ rows: Int, from first: Int, steps: Int) {
+    guard steps > 0 else { return }
+    let work = batch.reduce(1, *) * steps * rows * n * depth
+    ctx.forEachIndex(batch + [steps], work: work, captures: captures, innerHints: LoopHints(vectorize: false)) { index, c in
+      let bIndex = Array(index.dropLast())
+      let rowIndices = (0..<rows).map { k.i64(Int64(first + $0)) + index.last! * k.i64(Int64(rows)) }
+      let aRows = rowIndices.map { ctx.flatIndex(bIndex, strides: aBatch) + $0 * k.i64(Int64(depth)) }
+      let bBase = ctx.flatIndex(bIndex, strides: bBatch)
+      let outRows = rowIndices.map { (ctx.flatIndex(bIndex, strides: outBatch) * k.i64(Int64(m)) + $0) * k.i64(Int64(n)) }
+      func rowParameter(_ s: MatrixParameterStrides, _ base: IRValue, _ scalar: ScalarType, _ row: IRValue) -> IRValue {
+        k.load(scalar, from: base, at: ctx.flatIndex(bIndex, strides: s.batch) + row * k.i64(Int64(s.line)))
+      }
+      func columnParameter(_ s: MatrixParameterStrides, _ base: IRValue, _ scalar: ScalarType, _ column: IRValue, _ mask: IRValue?) -> IRValue {
+        let at = ctx.flatIndex(bIndex, strides: s.batch)
+        if s.line == 0 { return k.splat(k.load(scalar, from: base, at: at), lanes: lanes) }
+        return k.loadVector(scalar, lanes: lanes, from: base, at: at + column, mask: mask)
+      }
+      let za = rowIndices.map { row in
+        k.splat(aZero.map { k.convert(rowParameter($0, c[slot[o.aZero]!], aType, row), to: .i32) } ?? k.i32(0), lanes: lanes)
+      }
+      k.forVectors(count: n, lanes: lanes) { column, mask, _ in
+        let zb = bZero.map { k.convert(columnParameter($0, c[slot[o.bZero]!], bType, column, mask), to: .i32) }
+        let zero = k.constant(bits: 0, k.type(.i32, lanes: lanes))
+        let acc = k.forLoop(from: k.i64(0), to: k.i64(Int64(depth)), carrying: Array(repeating: zero, count: rows)) { kk, sums in
+          var bv = k.convert(k.loadVector(bType, lanes: lanes, from: c[1], at: bBase + kk * k.i64(Int64(n)) + column, mask: mask), to: .i32)
+          if let zb { bv = bv - zb }
+          return (0..<rows).map { i in sums[i] + (k.splat(loadI32(k, aType, c[0], aRows[i] + kk), lanes: lanes) - za[i]) * bv }
+        }
+        for i in 0..<rows {
+          guard let scales = o.scales, let strides = scaleStrides else {
+            k.storeVector(acc[i], .i32, to: c[2], at: outRows[i] + column, mask: mask)
+            continue
+          }
+          let sa = k.splat(rowParameter(strides.a, c[slot[scales.a]!], .f32, rowIndices[i]), lanes: lanes)
+          let sb = columnParameter(strides.b, c[slot[scales.b]!], .f32, column, mask)
+          let sy = k.splat(k.load(.f32, from: c[slot[scales.y]!], at: k.i64(0)), lanes: lanes)
+          let zy = k.convert(k.load(out, from: c[slot[o.yZero!]!], at: k.i64(0)), to: .f64)
+          let y = requantize(k, acc[i], multiplier: sa * sb / sy, zero: k.splat(zy, lanes: lanes), out)
+          k.storeVector(y, out, to: c[2], at: outRows[i] + column, mask: mask)
+        }
         return []
       }
-      let sa = k.splat(rowParameter(strides.a, c[slot[scales.a]!], .f32), lanes: lanes)
-      let sb = columnParameter(strides.b, c[slot[scales.b]!], .f32, column, mask)
-      let sy = k.splat(k.load(.f32, from: c[slot[scales.y]!], at: k.i64(0)), lanes: lanes)
-      let zy = k.convert(k.load(out, from: c[slot[o.yZero!]!], at: k.i64(0)), to: .f64)
-      let y = requantize(k, acc, multiplier: sa * sb / sy, zero: k.splat(zy, lanes: lanes), out)
-      k.storeVector(y, out, to: c[2], at: outRow + column, mask: mask)
-      return []
     }
   }
+  let block = 4
+  emitRows(block, from: 0, steps: m / block)
+  emitRows(1, from: m / block * block, steps: m % block)
 }
 
 /// saturate(round_half_even(acc * multiplier + zero)) with acc i32, multiplier f32 and zero f64 (any lanes).
