@@ -376,3 +376,39 @@ def test_qdq_conv_constant_weights_fold(tmp_path, layout):
     assert_close(got, want, rtol=1e-4, atol=1e-5)
     ir = emitted_ir(m, tmp_path)
     assert ir.count("DequantizeLinear") == 1, ir
+
+
+def test_runtime_batch_qdq_and_qlinear_conv(tmp_path):
+    # A symbolic batch: per-channel Quantize/Dequantize and QLinearConv keep samples apart; one library runs
+    # every batch, as onnxruntime does.
+    f = lambda v: np.array(v, np.float32)
+    nodes = [h.make_node("QuantizeLinear", ["x", "s", "z"], ["q"], axis=1),
+             h.make_node("QLinearConv", ["q", "sx", "zx", "w", "sw", "zw", "sy", "zy"], ["c"], pads=[1, 1, 1, 1]),
+             h.make_node("DequantizeLinear", ["c", "sy", "zy"], ["y"])]
+    inits = [nh.from_array(RNG.uniform(0.01, 0.03, 3).astype(np.float32), "s"), nh.from_array(np.array([128] * 3, np.uint8), "z"),
+             nh.from_array(f(0.02), "sx"), nh.from_array(np.array(128, np.uint8), "zx"),
+             nh.from_array(RNG.integers(-127, 127, (4, 3, 3, 3)).astype(np.int8), "w"), nh.from_array(f(0.01), "sw"),
+             nh.from_array(np.array(0, np.int8), "zw"), nh.from_array(f(0.1), "sy"), nh.from_array(np.array(100, np.uint8), "zy")]
+    # QuantizeLinear's per-channel scale gives one zero point per channel; QLinearConv takes x's as a scalar,
+    # so the channel scales only shape the quantized values here.
+    inits[1] = nh.from_array(np.array([128] * 3, np.uint8), "z")
+    graph = h.make_graph(nodes, "rb", [h.make_tensor_value_info("x", T.FLOAT, ["N", 3, 8, 8])],
+                         [h.make_tensor_value_info("y", T.FLOAT, None)], inits)
+    m = h.make_model(graph, opset_imports=[h.make_opsetid("", 21)])
+    compiled = compile_model(m, tmp_path)
+    for n in (1, 3):
+        x = RNG.standard_normal((n, 3, 8, 8)).astype(np.float32)
+        got = compiled.run(x)[0]
+        want = reference(m, {"x": x})[0]
+        assert got.shape == want.shape
+        assert np.abs(got - want).max() <= 0.1 + 1e-6  # one output step (onnxruntime rounds in f32)
+
+
+def test_runtime_batch_refuses_dynamic_quantize(tmp_path):
+    # DynamicQuantizeLinear's range spans every sample: a run-time batch would mix them.
+    nodes = [h.make_node("DynamicQuantizeLinear", ["x"], ["y", "s", "z"])]
+    graph = h.make_graph(nodes, "rb", [h.make_tensor_value_info("x", T.FLOAT, ["N", 4])],
+                         [h.make_tensor_value_info(n, t, None) for n, t in (("y", T.UINT8), ("s", T.FLOAT), ("z", T.UINT8))])
+    m = h.make_model(graph, opset_imports=[h.make_opsetid("", 11)])
+    r = subprocess.run([SSMC, "compile", save(m, tmp_path), "-o", str(tmp_path / "l.so")], capture_output=True, text=True)
+    assert r.returncode != 0 and "DynamicQuantizeLinear" in r.stderr and "sample" in r.stderr, r.stderr
