@@ -412,3 +412,22 @@ def test_runtime_batch_refuses_dynamic_quantize(tmp_path):
     m = h.make_model(graph, opset_imports=[h.make_opsetid("", 11)])
     r = subprocess.run([SSMC, "compile", save(m, tmp_path), "-o", str(tmp_path / "l.so")], capture_output=True, text=True)
     assert r.returncode != 0 and "DynamicQuantizeLinear" in r.stderr and "sample" in r.stderr, r.stderr
+
+
+def test_runtime_batch_matmul_integer(tmp_path):
+    # A symbolic batch on A's rows: MatMulInteger keeps samples apart; contracting it is refused.
+    b = RNG.integers(-128, 127, (16, 5)).astype(np.int8)
+    graph = h.make_graph([h.make_node("MatMulInteger", ["a", "b", "za"], ["y"])], "rb",
+                         [h.make_tensor_value_info("a", T.UINT8, ["N", 7, 16])], [h.make_tensor_value_info("y", T.INT32, None)],
+                         [nh.from_array(b, "b"), nh.from_array(np.array(9, np.uint8), "za")])
+    m = h.make_model(graph, opset_imports=[h.make_opsetid("", 10)])
+    compiled = compile_model(m, tmp_path)
+    for n in (1, 4):
+        a = integer(np.uint8, (n, 7, 16))
+        np.testing.assert_array_equal(compiled.run(a)[0], np.matmul(a.astype(np.int64) - 9, b.astype(np.int64)))
+    nodes = [h.make_node("Transpose", ["a"], ["at"]), h.make_node("MatMulInteger", ["at", "a"], ["y"])]  # sums over N
+    graph = h.make_graph(nodes, "rb", [h.make_tensor_value_info("a", T.UINT8, ["N", 3])],
+                         [h.make_tensor_value_info("y", T.INT32, None)])
+    m = h.make_model(graph, opset_imports=[h.make_opsetid("", 10)])
+    r = subprocess.run([SSMC, "compile", save(m, tmp_path), "-o", str(tmp_path / "l.so")], capture_output=True, text=True)
+    assert r.returncode != 0 and "MatMulInteger" in r.stderr, r.stderr

@@ -1,6 +1,22 @@
 /// Integer products of quantized tensors: MatMulInteger and ConvInteger (exact i32 results) and QLinearMatMul
 /// and QLinearConv (the i32 accumulator requantized to the output's scale and zero point).
-let quantizedProductOps: [OpSchema] = [matMulInteger, qLinearMatMul, convInteger.with(samples: .leading()), qLinearConv.with(samples: .leading())]
+let quantizedProductOps: [OpSchema] = [
+  matMulInteger.with(samples: quantizedMatMulSamples(a: 0, b: 1)), qLinearMatMul.with(samples: quantizedMatMulSamples(a: 0, b: 3)),
+  convInteger.with(samples: .leading()), qLinearConv.with(samples: .leading()),
+]
+
+/// MatMul's sample rule applied to the two matrices; their scales and zero points must not vary per sample.
+private func quantizedMatMulSamples(a: Int, b: Int) -> SampleRule {
+  SampleRule { ctx throws(Diagnostic) in
+    try ctx.requireOnlyBatched([a, b])
+    guard let rule = linalgOps.first(where: { $0.name == "MatMul" })?.samples else { return [nil] }
+    var op = ctx.op
+    op.operandTypes = [op.operandTypes[a], op.operandTypes[b]]
+    op.constants = [op.constant(a), op.constant(b)]
+    return try rule.results(
+      SampleContext(op: op, operandAxes: [ctx.axis(a), ctx.axis(b)], resultShapes: ctx.resultShapes, resultShapesAtTwo: ctx.resultShapesAtTwo))
+  }
+}
 
 /// MatMulInteger: (A - a_zero_point) x (B - b_zero_point) as numpy.matmul, accumulated in i32.
 private let matMulInteger = OpSchema(
