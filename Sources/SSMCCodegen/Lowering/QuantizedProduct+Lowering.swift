@@ -32,6 +32,15 @@ struct IntegerProductOperands {
   var bias: Int? = nil
 }
 
+extension IntegerProductOperands {
+  /// Throws unless every operand the op requires is present (the verifier checks this too; no lowering may
+  /// crash on a graph that skipped it).
+  func requirePresent(_ ctx: LoweringContext) throws {
+    let required = [a, b] + (scales.map { [$0.a, $0.b, $0.y] } ?? []) + (yZero.map { [$0] } ?? [])
+    for i in required where !ctx.hasOperand(i) { throw ctx.error("required operand \(i) is absent") }
+  }
+}
+
 /// Loads an integer element widened to i32 (i8 sign-extends; u8 is already a zero-extended i32).
 private func loadI32(_ k: KernelBuilder, _ scalar: ScalarType, _ base: IRValue, _ index: IRValue) -> IRValue {
   k.convert(k.load(scalar, from: base, at: index), to: .i32)
@@ -40,6 +49,7 @@ private func loadI32(_ k: KernelBuilder, _ scalar: ScalarType, _ base: IRValue, 
 /// MatMul over batch dims: for each row of the result, vectors of `lanes` columns accumulate
 /// sum_k (a[m, k] - za) * (b[k, n:n+lanes] - zb) in i32 registers, then store or requantize.
 private func lowerIntegerMatMul(_ ctx: LoweringContext, _ o: IntegerProductOperands) throws {
+  try o.requirePresent(ctx)
   let (aShape, bShape) = (ctx.operandShape(o.a), ctx.operandShape(o.b))
   let left = aShape.count == 1 ? [1] + aShape : aShape
   let right = bShape.count == 1 ? bShape + [1] : bShape
@@ -135,9 +145,11 @@ private func requantize(_ k: KernelBuilder, _ acc: IRValue, multiplier: IRValue,
   return saturateToQuantized(k, value, out)
 }
 
-/// The convolution as the general Conv kernel computes it: one output element at a time, a sum over the
-/// group's input channels and the window; padding contributes 0 to the (x - x_zero_point) products.
+/// The convolution: for each output row (all output indices but the last spatial one), vectors of positions
+/// along the last axis accumulate over the group's input channels and the window; padding contributes 0 to
+/// the (x - x_zero_point) products.
 private func lowerIntegerConv(_ ctx: LoweringContext, _ o: IntegerProductOperands) throws {
+  try o.requirePresent(ctx)
   let axes: [LoweringContext.StaticAxis]
   do { axes = try quantizedConvWindows(ctx.op, x: o.a, w: o.b).map(LoweringContext.StaticAxis.init) } catch { throw ctx.error("\(error)") }
   let (x, w) = (ctx.operandShape(o.a), ctx.operandShape(o.b))
