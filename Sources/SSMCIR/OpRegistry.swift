@@ -4,7 +4,7 @@ public enum OpRegistry {
     var table: [String: OpSchema] = [:]
     let families: [[OpSchema]] = [
       elementwiseOps, reductionOps, tensorOps, shapeOps, linalgOps, convolutionOps, normalizationOps, scanOps, recurrentOps,
-      s4ndOps, fusionOps, resizeOps, matrixOps,
+      s4ndOps, fusionOps, resizeOps, matrixOps, attentionOps,
     ]
     for schema in families.joined() {
       precondition(table[schema.name] == nil, "op \(schema.name) is defined twice")

@@ -7,7 +7,7 @@ public enum Lowerings {
       shapeLowerings, reductionLowerings,
       axisLowerings, normalizationLowerings, linalgLowerings, convolutionLowerings, poolingLowerings,
       scanLowerings, recurrentLowerings, fusionLowerings, fusedProductLowerings, resizeLowerings, matrixLowerings,
-      localNormalizationLowerings,
+      localNormalizationLowerings, attentionLowerings,
     ] {
       for (name, lowering) in family {
         precondition(table[name] == nil, "op \(name) is lowered twice")
