@@ -91,7 +91,7 @@ private func lowerAttention(_ ctx: LoweringContext) throws {
   let scores = ctx.workspace(bytes: batch * hq * sq * total * s.byteSize)
   let probabilities = ctx.workspace(bytes: batch * hq * sq * total * t.byteSize)
   // The spec scales Q and K by √scale each, rounded to T1.
-  let rootScale = t == .f32 ? Double(Float(Double(g.scale).squareRoot())) : Double(g.scale).squareRoot()
+  let rootScale = t == .f32 ? Double(Float(g.scale.squareRoot())) : g.scale.squareRoot()
   var captures = [ctx.operand(0), keys.buffer, values.buffer, ctx.results[0], scores, probabilities]
   let maskSlot = captures.count
   if hasMask { captures.append(ctx.operand(3)) }

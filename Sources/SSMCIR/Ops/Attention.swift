@@ -13,8 +13,8 @@ public struct AttentionGeometry: Sendable {
   public var packed: Bool
   /// The key positions attended over: past plus new keys.
   public var totalSequence: Int { pastSequence + kvSequence }
-  /// The effective score scale (1/√head_size when the attribute is absent).
-  public var scale: Float
+  /// The effective score scale (1/√head_size, in double, when the attribute is absent).
+  public var scale: Double
 }
 
 /// Reads and checks an Attention node's operands and attributes.
@@ -94,9 +94,9 @@ public func attentionGeometry(_ ctx: OpContext) throws(Diagnostic) -> AttentionG
   }
   if let s = ctx.attribute("scale") {
     guard case .float(let value) = s else { throw ctx.error(.badAttribute, "scale must be a float") }
-    g.scale = value
+    g.scale = Double(value)
   } else {
-    g.scale = 1 / Float(g.headSize).squareRoot()
+    g.scale = 1 / Double(g.headSize).squareRoot()
   }
   return g
 }
