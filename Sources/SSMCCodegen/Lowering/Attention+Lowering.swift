@@ -13,11 +13,12 @@ private func headStrides(packed: Bool, heads: Int, sequence: Int, size: Int) -> 
   packed ? [sequence * heads * size, size, heads * size] : [heads * sequence * size, sequence * size, size]
 }
 
-/// Attention, one task per (batch, query head, query position): the score row against every key is built
-/// in the workspace (Q·K with Q and K each scaled by √scale as the spec does, soft-capped, then the mask,
-/// causal, window and padding bias), softmaxed in softmax_precision, and contracted with V into Y's row.
-/// With a KV cache (or when present_key/present_value are asked for) past and new keys/values are first
-/// concatenated into present_key/present_value (or workspace), which the rows then read.
+/// Attention as products: S = Q·Kᵀ for every head at once (the GEMM machinery of Linalg+Lowering.swift,
+/// a grouped KV head read by each query head of its group through a zero batch stride), then one pass per
+/// (batch, head, query) row scaling, soft-capping and biasing it (mask, causal, window, padding) and
+/// taking its softmax in softmax_precision, then Y = P·V written through Y's strides. With a KV cache (or
+/// when present_key/present_value are asked for) past and new keys/values are first concatenated into
+/// present_key/present_value (or the workspace), which the products then read.
 private func lowerAttention(_ ctx: LoweringContext) throws {
   let op = ctx.op
   let g = try attentionGeometry(op)
@@ -88,93 +89,116 @@ private func lowerAttention(_ ctx: LoweringContext) throws {
   }
   let qStrides = headStrides(packed: g.packed, heads: hq, sequence: sq, size: d)
   let yStrides = headStrides(packed: g.packed, heads: hq, sequence: sq, size: dv)
-  let scores = ctx.workspace(bytes: batch * hq * sq * total * s.byteSize)
-  let probabilities = ctx.workspace(bytes: batch * hq * sq * total * t.byteSize)
-  // The spec scales Q and K by √scale each, rounded to T1.
+  let rows = batch * hq * sq
+  // Scores in T1 (the products, then the probabilities), and in softmax_precision when that differs.
+  let scores = ctx.workspace(bytes: rows * total * t.byteSize)
+  let softmaxScores = s == t ? scores : ctx.workspace(bytes: rows * total * s.byteSize)
+
+  // Q·Kᵀ for every (batch, KV head, head of its group): the group index has a K stride of 0.
+  let scoresProblem = MatMulProblem(
+    batch: [batch, hkv, group], m: sq, n: total, k: d,
+    aBatchStrides: [qStrides[0], group * qStrides[1], qStrides[1]], aM: qStrides[2], aK: 1,
+    bBatchStrides: [keys.strides[0], keys.strides[1], 0], bK: 1, bN: keys.strides[2])
+  try emitProduct(ctx, scoresProblem, element: t, a: ctx.operand(0), b: keys.buffer, c: scores)
+
+  // The spec scales Q and K by √scale each (rounded to T1); the product is scaled once here instead.
   let rootScale = t == .f32 ? Double(Float(g.scale.squareRoot())) : g.scale.squareRoot()
-  var captures = [ctx.operand(0), keys.buffer, values.buffer, ctx.results[0], scores, probabilities]
+  let productScale = t == .f32 ? Double(Float(rootScale) * Float(rootScale)) : rootScale * rootScale
+  var captures = [scores, softmaxScores]
   let maskSlot = captures.count
   if hasMask { captures.append(ctx.operand(3)) }
   let nonpadSlot = captures.count
   if hasNonpad { captures.append(ctx.operand(6)) }
   let qkSlot = captures.count
   if resultCount > 3 { captures.append(ctx.results[3]) }
-  let work = batch * hq * sq * total * (d + dv + 4)
-  ctx.forEachIndex([batch, hq, sq], work: work, captures: captures, innerHints: LoopHints(vectorize: false)) { index, c in
-    let (b, h, i) = (index[0], index[1], index[2])
-    let kvHead = h / i64(group)
-    let qBase = ctx.flatIndex([b, h, i], strides: qStrides)
-    let kBase = ctx.flatIndex([b, kvHead], strides: Array(keys.strides.prefix(2)))
-    let vBase = ctx.flatIndex([b, kvHead], strides: Array(values.strides.prefix(2)))
-    let row = ((b * i64(hq) + h) * i64(sq) + i) * i64(total)
+  // One flat index over the rows: the pool splits the outermost loop, and the batch is often 1. f32 rows
+  // go a vector of keys at a time (tails masked); f64 or mixed precision (libm's exp) one key at a time.
+  let lanes = s == .f32 && t == .f32 ? ctx.vectorLanes : 1
+  ctx.forEachIndex([rows], work: rows * total * 8, captures: captures, innerHints: LoopHints(vectorize: false)) { index, c in
+    let (bh, i) = (index[0] / i64(sq), index[0] % i64(sq))
+    let (b, h) = (bh / i64(hq), bh % i64(hq))
+    let row = index[0] * i64(total)
     let maskBase = ctx.flatIndex([b, h, i], strides: maskStrides)
     let nonpad: IRValue? = hasNonpad ? k.load(.i64, from: c[nonpadSlot], at: b) : nil
     // The query's absolute position: keys before the block (past, or the external cache's valid keys).
     let offset = hasPast ? i64(past) : nonpad.map { $0 - i64(sq) } ?? i64(0)
-    let position = i + offset
-    let tType = k.type(t)
-    let sType = k.type(s)
-    let negativeInfinity = k.constant(-.infinity, sType)
-    let carried = k.forLoop(from: i64(0), to: i64(total), carrying: [negativeInfinity, i64(0)]) { j, acc in
-      let keyRow = kBase + j * i64(keys.strides[2])
-      let dot = k.forLoop(from: i64(0), to: i64(d), carrying: [k.constant(0, tType)]) { e, sum in
-        let qe = k.load(t, from: c[0], at: qBase + e) * rootScale
-        let ke = k.load(t, from: c[1], at: keyRow + e) * rootScale
-        return [k.mulAdd(qe, ke, sum[0])]
-      }[0]
+    func splat(_ x: IRValue) -> IRValue { lanes > 1 ? k.splat(x, lanes: lanes) : x }
+    func constant(_ value: Double, _ scalar: ScalarType) -> IRValue { k.constant(value, k.type(scalar, lanes: lanes)) }
+    let position = splat(i + offset)
+    let everywhere = splat(k.bool(true))
+    let carried = k.forVectors(count: total, lanes: lanes, carrying: [constant(-.infinity, s), constant(0, s)]) { j, tail, acc in
+      let key = lanes > 1 ? splat(j) + k.laneIndices(lanes: lanes) : j
+      let dot = k.loadVector(t, lanes: lanes, from: c[0], at: row + j, mask: tail) * productScale
       let capped = softcap > 0 ? math(k, .tanh, dot / softcap) * softcap : dot
-      var allowed = k.bool(true)
-      if causal { allowed = k.and(allowed, k.compare(.le, j, position)) }
-      if left >= 0 { allowed = k.and(allowed, k.compare(.le, position - j, i64(left))) }
-      if right >= 0 { allowed = k.and(allowed, k.compare(.le, j - position, i64(right))) }
-      if let nonpad { allowed = k.and(allowed, k.compare(.lt, j, nonpad)) }
+      var allowed = tail ?? everywhere
+      if causal { allowed = k.and(allowed, k.compare(.le, key, position)) }
+      if left >= 0 { allowed = k.and(allowed, k.compare(.le, position - key, splat(i64(left)))) }
+      if right >= 0 { allowed = k.and(allowed, k.compare(.le, key - position, splat(i64(right)))) }
+      if let nonpad { allowed = k.and(allowed, k.compare(.lt, key, splat(nonpad))) }
       var biased = capped
       if hasMask {
-        let at = maskBase + k.min(j, i64(maskLength - 1))
-        let inside = maskLength < total ? k.compare(.lt, j, i64(maskLength)) : k.bool(true)
+        // Keys past the mask's end are masked; their lanes are not read.
+        let inside = maskLength < total ? k.compare(.lt, key, splat(i64(maskLength))) : everywhere
+        let readable = tail.map { k.and($0, inside) } ?? inside
+        let at = lanes > 1 ? maskBase + j : maskBase + k.min(j, i64(maskLength - 1))
+        let loadMask: IRValue? = lanes > 1 && (tail != nil || maskLength < total) ? readable : nil
         if maskIsBool {
-          allowed = k.and(allowed, k.and(inside, k.load(.i1, from: c[maskSlot], at: at)))
+          allowed = k.and(allowed, k.and(inside, k.loadVector(.i1, lanes: lanes, from: c[maskSlot], at: at, mask: loadMask)))
         } else {
-          let bias = k.load(t, from: c[maskSlot], at: at)
-          allowed = k.and(allowed, k.and(inside, k.compare(.ne, bias, k.constant(-.infinity, tType))))
+          let bias = k.loadVector(t, lanes: lanes, from: c[maskSlot], at: at, mask: loadMask)
+          allowed = k.and(allowed, k.and(inside, k.compare(.ne, bias, constant(-.infinity, t))))
           biased = capped + bias
         }
       }
-      let score = k.select(allowed, biased, k.constant(-.infinity, tType))
+      let score = k.select(allowed, biased, constant(-.infinity, t))
       if resultCount > 3 && mode < 3 {
-        k.store([dot, capped, score][mode], t, to: c[qkSlot], at: row + j)
+        k.storeVector([dot, capped, score][mode], t, to: c[qkSlot], at: row + j, mask: tail)
       }
       let value = s == t ? score : k.convert(score, to: s)
-      k.store(value, s, to: c[4], at: row + j)
-      return [k.max(acc[0], value), acc[1] + k.select(allowed, i64(1), i64(0))]
+      k.storeVector(value, s, to: c[1], at: row + j, mask: tail)
+      return [k.max(acc[0], value), acc[1] + k.select(allowed, constant(1, s), constant(0, s))]
     }
+    let rowMaximum = lanes > 1 ? k.horizontal(carried[0]) { k.max($0, $1) } : carried[0]
+    let allowedCount = lanes > 1 ? k.horizontal(carried[1]) { $0 + $1 } : carried[1]
     // Softmax; a row with no allowed key (its whole bias is -inf) is all zeros, as the spec's guard.
-    let maximum = k.select(k.compare(.eq, carried[0], negativeInfinity), k.constant(0, sType), carried[0])
-    let sum = k.forLoop(from: i64(0), to: i64(total), carrying: [k.constant(0, sType)]) { j, acc in
-      let e = math(k, .exp, k.load(s, from: c[4], at: row + j) - maximum)
-      k.store(e, s, to: c[4], at: row + j)
-      return [acc[0] + e]
+    let sType = k.type(s)
+    let isEmpty = k.compare(.eq, rowMaximum, k.constant(-.infinity, sType))
+    let maximum = splat(k.select(isEmpty, k.constant(0, sType), rowMaximum))
+    let partial = k.forVectors(count: total, lanes: lanes, carrying: [constant(0, s)]) { j, tail, acc in
+      let e = math(k, .exp, k.loadVector(s, lanes: lanes, from: c[1], at: row + j, mask: tail) - maximum)
+      k.storeVector(e, s, to: c[1], at: row + j, mask: tail)
+      return [acc[0] + (tail.map { k.select($0, e, constant(0, s)) } ?? e)]
     }[0]
-    let divisor = k.select(k.compare(.eq, sum, k.constant(0, sType)), k.constant(1, sType), sum)
-    let anyAllowed = k.compare(.gt, carried[1], i64(0))
-    k.forLoop(from: i64(0), to: i64(total)) { j in
-      let p = k.select(anyAllowed, k.load(s, from: c[4], at: row + j) / divisor, k.constant(0, sType))
+    let sum = lanes > 1 ? k.horizontal(partial) { $0 + $1 } : partial
+    let divisor = splat(k.select(k.compare(.eq, sum, k.constant(0, sType)), k.constant(1, sType), sum))
+    let anyAllowed = k.compare(.gt, allowedCount, k.constant(0, sType))
+    // The probabilities go back to T1 (as the spec casts them before the product with V).
+    k.forVectors(count: total, lanes: lanes) { j, tail, _ in
+      let e = k.loadVector(s, lanes: lanes, from: c[1], at: row + j, mask: tail)
+      let p = k.select(anyAllowed, e / divisor, constant(0, s))
       let pt = s == t ? p : k.convert(p, to: t)
-      k.store(pt, t, to: c[5], at: row + j)
-      if resultCount > 3 && mode == 3 { k.store(pt, t, to: c[qkSlot], at: row + j) }
+      k.storeVector(pt, t, to: c[0], at: row + j, mask: tail)
+      if resultCount > 3 && mode == 3 { k.storeVector(pt, t, to: c[qkSlot], at: row + j, mask: tail) }
+      return []
     }
-    // Y's row = Σ_j p_j · V_j (the probabilities in T1, as the spec casts them back before this product).
-    let yBase = ctx.flatIndex([b, h, i], strides: yStrides)
-    k.forLoop(from: i64(0), to: i64(dv), hints: LoopHints(vectorize: true)) { e in
-      k.store(k.constant(0, tType), t, to: c[3], at: yBase + e)
-    }
-    k.forLoop(from: i64(0), to: i64(total)) { j in
-      let p = k.load(t, from: c[5], at: row + j)
-      let valueRow = vBase + j * i64(values.strides[2])
-      k.forLoop(from: i64(0), to: i64(dv), hints: LoopHints(vectorize: true)) { e in
-        let updated = k.mulAdd(p, k.load(t, from: c[2], at: valueRow + e), k.load(t, from: c[3], at: yBase + e))
-        k.store(updated, t, to: c[3], at: yBase + e)
-      }
-    }
+  }
+
+  // Y = P·V per (batch, KV head, head of its group), written through Y's (packed or 4-D) strides.
+  var outputProblem = MatMulProblem(
+    batch: [batch, hkv, group], m: sq, n: dv, k: total,
+    aBatchStrides: [hq * sq * total, group * sq * total, sq * total], aM: total, aK: 1,
+    bBatchStrides: [values.strides[0], values.strides[1], 0], bK: values.strides[2], bN: 1)
+  outputProblem.cLayout = ([yStrides[0], group * yStrides[1], yStrides[1]], yStrides[2])
+  try emitProduct(ctx, outputProblem, element: t, a: scores, b: values.buffer, c: ctx.results[0])
+}
+
+/// C = A·B into `c`: the packed f32 kernel when it pays, else the loop kernel.
+private func emitProduct(
+  _ ctx: LoweringContext, _ problem: MatMulProblem, element: ScalarType, a: IRValue, b: IRValue, c: IRValue
+) throws {
+  if element == .f32, GemmKernel.pays(problem, lanes: ctx.vectorLanes, bIsConstant: false) {
+    try GemmKernel(ctx: ctx, problem: problem).emit(a: a, b: b, bConstant: nil, c: c, epilogue: nil)
+  } else {
+    emitLoopMatMul(ctx, problem, element: element, a: a, b: b, c: c, epilogue: nil)
   }
 }

@@ -21,9 +21,10 @@ func lowerRotaryEmbedding(_ ctx: LoweringContext) throws {
   func i64(_ v: Int) -> IRValue { k.i64(Int64(v)) }
   var captures = [ctx.operand(0), ctx.operand(1), ctx.operand(2), ctx.results[0]]
   if hasPositions { captures.append(ctx.operand(3)) }
-  ctx.forEachIndex([g.batch, sequence], work: g.batch * sequence * heads * size, captures: captures, innerHints: LoopHints(vectorize: false)) { index, c in
-    let (b, p) = (index[0], index[1])
-    let flat = b * i64(sequence) + p
+  // One flat index over (batch, position): the pool splits the outermost loop, and the batch is often 1.
+  ctx.forEachIndex([g.batch * sequence], work: g.batch * sequence * heads * size, captures: captures, innerHints: LoopHints(vectorize: false)) { index, c in
+    let flat = index[0]
+    let (b, p) = (flat / i64(sequence), flat % i64(sequence))
     let cacheRow: IRValue
     if hasPositions {
       let id = k.load(.i64, from: c[4], at: flat)
