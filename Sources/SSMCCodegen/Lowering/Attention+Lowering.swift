@@ -104,7 +104,9 @@ private func lowerAttention(_ ctx: LoweringContext) throws {
   // The spec scales Q and K by √scale each (rounded to T1); the product is scaled once here instead.
   let rootScale = t == .f32 ? Double(Float(g.scale.squareRoot())) : g.scale.squareRoot()
   let productScale = t == .f32 ? Double(Float(rootScale) * Float(rootScale)) : rootScale * rootScale
-  var captures = [scores, softmaxScores]
+  // Captured pointers are noalias: the softmax buffer is captured apart only when it is another buffer.
+  var captures = s == t ? [scores] : [scores, softmaxScores]
+  let softmaxSlot = captures.count - 1
   let maskSlot = captures.count
   if hasMask { captures.append(ctx.operand(3)) }
   let nonpadSlot = captures.count
@@ -155,7 +157,7 @@ private func lowerAttention(_ ctx: LoweringContext) throws {
         k.storeVector([dot, capped, score][mode], t, to: c[qkSlot], at: row + j, mask: tail)
       }
       let value = s == t ? score : k.convert(score, to: s)
-      k.storeVector(value, s, to: c[1], at: row + j, mask: tail)
+      k.storeVector(value, s, to: c[softmaxSlot], at: row + j, mask: tail)
       return [k.max(acc[0], value), acc[1] + k.select(allowed, constant(1, s), constant(0, s))]
     }
     let rowMaximum = lanes > 1 ? k.horizontal(carried[0]) { k.max($0, $1) } : carried[0]
@@ -165,8 +167,8 @@ private func lowerAttention(_ ctx: LoweringContext) throws {
     let isEmpty = k.compare(.eq, rowMaximum, k.constant(-.infinity, sType))
     let maximum = splat(k.select(isEmpty, k.constant(0, sType), rowMaximum))
     let partial = k.forVectors(count: total, lanes: lanes, carrying: [constant(0, s)]) { j, tail, acc in
-      let e = math(k, .exp, k.loadVector(s, lanes: lanes, from: c[1], at: row + j, mask: tail) - maximum)
-      k.storeVector(e, s, to: c[1], at: row + j, mask: tail)
+      let e = math(k, .exp, k.loadVector(s, lanes: lanes, from: c[softmaxSlot], at: row + j, mask: tail) - maximum)
+      k.storeVector(e, s, to: c[softmaxSlot], at: row + j, mask: tail)
       return [acc[0] + (tail.map { k.select($0, e, constant(0, s)) } ?? e)]
     }[0]
     let sum = lanes > 1 ? k.horizontal(partial) { $0 + $1 } : partial
@@ -174,7 +176,7 @@ private func lowerAttention(_ ctx: LoweringContext) throws {
     let anyAllowed = k.compare(.gt, allowedCount, k.constant(0, sType))
     // The probabilities go back to T1 (as the spec casts them before the product with V).
     k.forVectors(count: total, lanes: lanes) { j, tail, _ in
-      let e = k.loadVector(s, lanes: lanes, from: c[1], at: row + j, mask: tail)
+      let e = k.loadVector(s, lanes: lanes, from: c[softmaxSlot], at: row + j, mask: tail)
       let p = k.select(anyAllowed, e / divisor, constant(0, s))
       let pt = s == t ? p : k.convert(p, to: t)
       k.storeVector(pt, t, to: c[0], at: row + j, mask: tail)

@@ -140,12 +140,11 @@ let rotaryEmbedding = OpSchema(
   "RotaryEmbedding",
   operands: [.required("X"), .required("cos_cache"), .required("sin_cache"), .optional("position_ids")],
   attributes: [
-    AttributeSpec("interleaved", .int, default: .int(0)), AttributeSpec("num_heads", .int, default: .int(0)),
+    AttributeSpec("interleaved", .int, default: .int(0)), AttributeSpec("num_heads", .int),
     AttributeSpec("rotary_embedding_dim", .int, default: .int(0)),
   ],
   inferTypes: { ctx throws(Diagnostic) in
-    let g = try rotaryGeometry(ctx)
-    _ = g
+    _ = try rotaryGeometry(ctx)
     return [try ctx.type(0)]
   })
 
@@ -168,9 +167,8 @@ public func rotaryGeometry(_ ctx: OpContext) throws(Diagnostic) -> RotaryGeometr
   }
   var g = RotaryGeometry(batch: xs[0], heads: 0, sequence: 0, headSize: 0, rotaryDim: 0, packed: xs.count == 3)
   if g.packed {
-    let heads = try ctx.int("num_heads")
-    guard heads > 0, xs[2] % heads == 0 else {
-      throw ctx.error(.badAttribute, "3-D input \(x) needs num_heads dividing its last dim, got \(heads)")
+    guard let heads = try ctx.optionalInt("num_heads"), heads > 0, xs[2] % heads == 0 else {
+      throw ctx.error(.badAttribute, "3-D input \(x) needs a num_heads attribute dividing its last dim")
     }
     (g.heads, g.sequence, g.headSize) = (heads, xs[1], xs[2] / heads)
   } else {
