@@ -286,3 +286,30 @@ def test_rotary_embedding(shape, num_heads, interleaved, rotary_dim, with_positi
     ort_out = run_ort(m, inputs)
     if ort_out is not None:
         check(got, ort_out[0], what="vs onnxruntime")
+
+
+def test_run_time_batch():
+    # A symbolic batch: compiled once for one sample, run per sample; the 2-D mask is shared.
+    mask = f32(3, 5)
+    node = helper.make_node("Attention", ["Q", "K", "V", "mask"], ["Y"], is_causal=1, q_num_heads=4, kv_num_heads=2)
+    rope = helper.make_node("RotaryEmbedding", ["Y", "cos", "sin", "pos"], ["Z"], num_heads=4)
+    graph = helper.make_graph(
+        [node, rope], "g",
+        [helper.make_tensor_value_info("Q", TensorProto.FLOAT, ["N", 3, 4 * 6]),
+         helper.make_tensor_value_info("K", TensorProto.FLOAT, ["N", 5, 2 * 6]),
+         helper.make_tensor_value_info("V", TensorProto.FLOAT, ["N", 5, 2 * 6]),
+         helper.make_tensor_value_info("pos", TensorProto.INT64, ["N", 3])],
+        [helper.make_tensor_value_info("Z", TensorProto.FLOAT, None)],
+        [onnx.numpy_helper.from_array(mask, "mask"), onnx.numpy_helper.from_array(f32(9, 3), "cos"),
+         onnx.numpy_helper.from_array(f32(9, 3), "sin")])
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 23)])
+    m.ir_version = 9
+    from tensor_ops_support import compile_model
+    compiled = compile_model(m)
+    cos, sin = (onnx.numpy_helper.to_array(t) for t in graph.initializer[1:])
+    for n in (1, 3):
+        q, k, v = f32(n, 3, 24), f32(n, 5, 12), f32(n, 5, 12)
+        pos = rng.integers(0, 9, (n, 3)).astype(np.int64)
+        got = compiled.run(q, k, v, pos)[0]
+        y = attention_ref(q, k, v, mask, is_causal=1, q_num_heads=4, kv_num_heads=2)[0]
+        check(got, rotary_ref(y, cos, sin, pos, num_heads=4), what=f"batch {n}")

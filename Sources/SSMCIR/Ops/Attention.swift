@@ -1,7 +1,27 @@
 /// Transformer attention ops of opset 23 on: Attention (scaled dot-product attention with grouped KV heads,
 /// masks, a KV cache and soft-capping; the IR takes opset 25's form, whose window attributes default to
 /// "unbounded" for older nodes) and RotaryEmbedding.
-let attentionOps: [OpSchema] = [attention, rotaryEmbedding]
+let attentionOps: [OpSchema] = [attention.with(samples: attentionSamples), rotaryEmbedding.with(samples: rotarySamples)]
+
+/// Samples along axis 0 of Q, K, V, the cache and nonpad_kv_seqlen (and of a 4-D attn_mask); each sample
+/// attends only within itself. A mask of lower rank has no batch axis and is shared.
+private let attentionSamples = SampleRule { ctx throws(Diagnostic) in
+  try ctx.requireOnlyBatched(ctx.rank(3) == 4 ? [0, 1, 2, 3, 4, 5, 6] : [0, 1, 2, 4, 5, 6])
+  let axes = ctx.operandAxes.compactMap { $0 }
+  guard !axes.isEmpty else { return Array(repeating: nil, count: ctx.resultCount) }
+  guard axes.allSatisfy({ $0 == 0 }) else { throw ctx.mixes("an operand indexes samples along an axis other than 0") }
+  return Array(repeating: 0, count: ctx.resultCount)
+}
+
+/// Samples along axis 0 of X and position_ids; the caches are shared, or per sample too when they are
+/// indexed by (batch, position) because position_ids is absent.
+private let rotarySamples = SampleRule { ctx throws(Diagnostic) in
+  try ctx.requireOnlyBatched(ctx.op.has(3) ? [0, 3] : [0, 1, 2])
+  let axes = ctx.operandAxes.compactMap { $0 }
+  guard !axes.isEmpty else { return [nil] }
+  guard axes.allSatisfy({ $0 == 0 }) else { throw ctx.mixes("an operand indexes samples along an axis other than 0") }
+  return [0]
+}
 
 /// The static geometry of an Attention node, shared by the shape rule and the lowering. Q, K and V are
 /// seen as (batch, heads, sequence, head size) whether given 4-D or packed 3-D (batch, sequence, heads·size).
