@@ -8,7 +8,7 @@ public enum Lowerings {
       axisLowerings, normalizationLowerings, linalgLowerings, convolutionLowerings, poolingLowerings,
       scanLowerings, recurrentLowerings, fusionLowerings, fusedProductLowerings, resizeLowerings, matrixLowerings,
       localNormalizationLowerings, controlFlowLowerings, visionLowerings, recurrentNetworkLowerings,
-      quantizationLowerings, quantizedProductLowerings,
+      quantizationLowerings, quantizedProductLowerings, attentionLowerings,
     ] {
       for (name, lowering) in family {
         precondition(table[name] == nil, "op \(name) is lowered twice")
