@@ -47,7 +47,7 @@ extension Importer {
       }
       let counter = graph.addConstant(name: "\(prefix)/iteration_\(iteration)", TensorData(int64s: [Int64(iteration)], shape: []))
       let condition = graph.addConstant(name: "\(prefix)/condition_\(iteration)", TensorData(.bool, shape: [], bytes: [1]))
-      guard let outputs = importBody(body, bindings: [counter, condition] + carried.map { $0! }) else {
+      guard let outputs = importSubgraph(body, bindings: [counter, condition] + carried.map { $0! }, name: "\(prefix) body", location: location) else {
         failedValues.formUnion(node.outputs)
         return
       }
@@ -70,35 +70,6 @@ extension Importer {
                                   results: [(name: node.outputs[carriedCount + k], type: nil)])[0]
       values[node.outputs[carriedCount + k]] = stacked
     }
-  }
-
-  /// Imports one copy of a loop body with its inputs bound to `bindings`; its names stay local to it.
-  /// Returns its outputs' values, or nil after reporting why not.
-  private mutating func importBody(_ body: ONNXGraph, bindings: [ValueID]) -> [ValueID]? {
-    let outer = values
-    defer { values = outer }
-    for (input, value) in zip(body.inputs, bindings) { values[input.name] = value }
-    let problemsBefore = problems.count
-    for tensor in body.initializers {
-      do throws(Diagnostic) {
-        values[tensor.name] = graph.addConstant(name: tensor.name, try OpImport.tensorData(tensor, file: model.path))
-      } catch {
-        problems.append(error)
-      }
-    }
-    let nodes = FunctionInliner(functions: functions, isImportable: { OpImport.isDirectlyImportable($0, $1) })
-      .expand(body.nodes, opsets: model.opsetImports)
-    for node in nodes { importNode(node) }
-    guard problems.count == problemsBefore else { return nil }
-    var outputs: [ValueID] = []
-    for output in body.outputs {
-      guard let id = values[output.name] else {
-        problems.append(Diagnostic(.malformedModel, "Loop body output '\(output.name)' is not produced by the body or the graph around it"))
-        return nil
-      }
-      outputs.append(id)
-    }
-    return outputs
   }
 
   /// The value of `id` if it is a constant or computed from constants by ops that fold (at import, before

@@ -1,6 +1,6 @@
 import SSMCIR
 
-/// ONNX `If`: both branches are imported into the graph (their own initializers and nodes, reading outer
+/// Subgraphs of control-flow nodes, and ONNX `If` (`Loop` is in LoopImport.swift). If: both branches are imported into the graph (their own initializers and nodes, reading outer
 /// values by name) and `ssmc.Choose` picks between their outputs (see ControlFlow.swift in the IR).
 extension Importer {
   static func isIf(_ node: ONNXNode) -> Bool { node.domain.isEmpty && node.opType == "If" }
@@ -24,7 +24,7 @@ extension Importer {
         failedValues.formUnion(node.outputs)
         return
       }
-      guard let outputs = importBranch(body, name: "\(node.name.isEmpty ? "if" : node.name)/\(attribute)", location: location) else {
+      guard let outputs = importSubgraph(body, name: "\(node.name.isEmpty ? "If" : node.name) \(attribute)", location: location) else {
         failedValues.formUnion(node.outputs)
         return
       }
@@ -35,12 +35,16 @@ extension Importer {
       results: node.outputs.map { (name: $0.isEmpty ? graph.freshName("if_result") : $0, type: nil) })
     for (name, id) in zip(node.outputs, results) where !name.isEmpty { values[name] = id }
   }
+}
 
-  /// Imports one branch's initializers and nodes; its names stay local to it. Returns its outputs' values,
-  /// or nil after reporting why it could not be imported.
-  private mutating func importBranch(_ body: ONNXGraph, name: String, location: Location) -> [ValueID]? {
+extension Importer {
+  /// Imports a subgraph (an If branch, one copy of a Loop body) into the graph: its initializers and nodes,
+  /// with its inputs bound to `bindings` (in order) and outer values read by name. Its names stay local to
+  /// it. Returns its outputs' values, or nil after reporting why it could not be imported.
+  mutating func importSubgraph(_ body: ONNXGraph, bindings: [ValueID] = [], name: String, location: Location) -> [ValueID]? {
     let outer = values
     defer { values = outer }
+    for (input, value) in zip(body.inputs, bindings) { values[input.name] = value }
     let problemsBefore = problems.count
     for tensor in body.initializers {
       do throws(Diagnostic) {
@@ -56,7 +60,7 @@ extension Importer {
     var outputs: [ValueID] = []
     for output in body.outputs {
       guard let id = values[output.name] else {
-        problems.append(Diagnostic(.malformedModel, "\(name) output '\(output.name)' is not produced by the branch or the graph around it", at: location))
+        problems.append(Diagnostic(.malformedModel, "\(name) output '\(output.name)' is not produced by it or the graph around it", at: location))
         return nil
       }
       outputs.append(id)
