@@ -1,7 +1,8 @@
 import SSMCIR
 
-/// Subgraphs of control-flow nodes, and ONNX `If` (`Loop` is in LoopImport.swift). If: both branches are imported into the graph (their own initializers and nodes, reading outer
-/// values by name) and `ssmc.Choose` picks between their outputs (see ControlFlow.swift in the IR).
+/// ONNX `If`, and the subgraph import it shares with `Loop` (LoopImport.swift). If: both branches are
+/// imported into the graph (their own initializers and nodes, reading outer values by name) and
+/// `ssmc.Choose` picks between their outputs (see ControlFlow.swift in the IR).
 extension Importer {
   static func isIf(_ node: ONNXNode) -> Bool { node.domain.isEmpty && node.opType == "If" }
 
