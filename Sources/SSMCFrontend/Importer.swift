@@ -137,6 +137,10 @@ public struct Importer {
       importLoop(node, operands: operands, location: location)
       return
     }
+    if Self.isScan(node), ScanImport.recognize(node, opset: opset) == nil {
+      unrollScan(node, operands: operands, opset: opset, location: location)
+      return
+    }
     do throws(Diagnostic) {
       let imported: [ValueID]
       if let recurrence = ScanImport.recognize(node, opset: opset) {

@@ -64,11 +64,7 @@ extension Importer {
       guard !scans[k].isEmpty else {
         return fail("Loop runs no iteration, so its scan output \(k) is empty with a shape ssmc cannot know")
       }
-      let axes = graph.addConstant(name: "\(prefix)/stack_axis", TensorData(int64s: [0]))
-      let rows = scans[k].map { graph.addNode("Unsqueeze", [$0, axes], results: [(name: "\(prefix)/row", type: nil)])[0] }
-      let stacked = graph.addNode("Concat", rows, attributes: ["axis": .int(0)], name: "\(prefix)/stack_\(k)",
-                                  results: [(name: node.outputs[carriedCount + k], type: nil)])[0]
-      values[node.outputs[carriedCount + k]] = stacked
+      values[node.outputs[carriedCount + k]] = stack(scans[k], axis: 0, name: node.outputs[carriedCount + k], prefix: prefix)
     }
   }
 

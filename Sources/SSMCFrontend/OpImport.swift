@@ -5,7 +5,7 @@ import SSMCIR
 enum OpImport {
   /// Whether (opType, domain) maps straight to an IR op (no function expansion needed).
   static func isDirectlyImportable(_ opType: String, _ domain: String) -> Bool {
-    (domain == "" && ["Constant", "If", "Loop"].contains(opType)) || OpRegistry.schema(onnxType: opType, domain: domain) != nil
+    (domain == "" && ["Constant", "If", "Loop", "Scan"].contains(opType)) || OpRegistry.schema(onnxType: opType, domain: domain) != nil
   }
 
   /// Adds the IR for `node` to `graph` and returns the values for the node's outputs, in order.
@@ -228,7 +228,7 @@ struct UnsupportedOpFinder {
     var seenFunctions = Set<FunctionKey>()
     func visit(_ nodes: [ONNXNode], opsets: [String: Int64]) {
       for node in nodes {
-        if Importer.isIf(node) || Importer.isLoop(node) {
+        if Importer.isIf(node) || Importer.isLoop(node) || Importer.isScan(node) {
           // Its branches (or body) are imported into the graph: their ops count too.
           for attribute in node.attributes { if case .graph(let body) = attribute.value { visit(body.nodes, opsets: opsets) } }
           continue

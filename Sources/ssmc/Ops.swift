@@ -20,8 +20,8 @@ struct Ops: ParsableCommand {
     // Older ONNX names imported as an op above (Upsample as Resize, Scatter as ScatterElements).
     for (alias, target) in OpRegistry.onnxAliases where compiled(target) { lines.append((alias, "ai.onnx \(alias)")) }
     // The importer turns Constant nodes into the IR's constants, If into both branches and ssmc.Choose, and
-    // Loop (with a trip count and condition known at compile time) into one copy of its body per iteration.
-    lines += [("Constant", "ai.onnx Constant"), ("If", "ai.onnx If"), ("Loop", "ai.onnx Loop")]
+    // Loop and Scan (with trip counts and lengths known at compile time) into one copy of the body per step.
+    lines += [("Constant", "ai.onnx Constant"), ("If", "ai.onnx If"), ("Loop", "ai.onnx Loop"), ("Scan", "ai.onnx Scan")]
     for entry in lines.sorted(by: { $0.opType < $1.opType }) { print(entry.line) }
   }
 }

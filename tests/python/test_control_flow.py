@@ -184,3 +184,44 @@ def test_loops_ssmc_cannot_unroll_are_reported(case, needle, tmp_path):
     result = subprocess.run([SSMC, "compile", save(m, tmp_path), "-o", lib], capture_output=True, text=True)
     assert result.returncode == 1 and needle in result.stderr and "Loop" in result.stderr, result.stderr
     assert not os.path.exists(lib)
+
+
+def scan_body():
+    """state s (3) and a running product p (3): s += x_t, p *= (1 + x_t); scan outputs s and s * 2."""
+    nodes = [h.make_node("Add", ["s_in", "x_t"], ["s_out"]), h.make_node("Add", ["x_t", "one_f"], ["g"]),
+             h.make_node("Mul", ["p_in", "g"], ["p_out"]), h.make_node("Mul", ["s_out", "two_f"], ["twice"])]
+    return h.make_graph(nodes, "step", [f32("s_in", [3]), f32("p_in", [3]), f32("x_t", [3])],
+                        [f32("s_out", [3]), f32("p_out", [3]), f32("s_out_copy", [3]), f32("twice", [3])],
+                        [nh.from_array(np.array(1, np.float32), "one_f"), nh.from_array(np.array(2, np.float32), "two_f")])
+
+
+def with_copy(body):
+    body.node.append(h.make_node("Identity", ["s_out"], ["s_out_copy"]))
+    return body
+
+
+def test_scan_is_unrolled_in_every_direction(tmp_path):
+    """Input scanned backwards along axis 1, outputs stacked along -1 and (reversed) along 0."""
+    node = h.make_node("Scan", ["s0", "p0", "x"], ["s", "p", "rows", "twice"], num_scan_inputs=1, body=with_copy(scan_body()),
+                       scan_input_axes=[1], scan_input_directions=[1], scan_output_axes=[-1, 0],
+                       scan_output_directions=[0, 1])
+    m = model([node], [f32("s0", [3]), f32("p0", [3]), f32("x", [3, 5])],
+              [f32("s", [3]), f32("p", [3]), f32("rows", [3, 5]), f32("twice", [5, 3])])
+    inputs = [RNG.standard_normal(3).astype(np.float32), np.ones(3, np.float32),
+              (RNG.standard_normal((3, 5)) * 0.3).astype(np.float32)]
+    got = compile_model(m, tmp_path).run(*inputs)
+    for k, (g, w) in enumerate(zip(got, run_onnxruntime(m, tmp_path, *inputs))):
+        assert_close(g, w, what=f"output {k}")
+
+
+def test_scan_8_runs_each_batch_entry(tmp_path):
+    """Opset 8's Scan: a batch axis 0 on every input and output, no sequence_lens (all full length)."""
+    node = h.make_node("Scan", ["", "s0", "p0", "x"], ["s", "p", "rows", "twice"], num_scan_inputs=1,
+                       body=with_copy(scan_body()), directions=[0])
+    m = model([node], [f32("s0", [2, 3]), f32("p0", [2, 3]), f32("x", [2, 4, 3])],
+              [f32("s", [2, 3]), f32("p", [2, 3]), f32("rows", [2, 4, 3]), f32("twice", [2, 4, 3])], opset=8)
+    inputs = [RNG.standard_normal((2, 3)).astype(np.float32), np.ones((2, 3), np.float32),
+              (RNG.standard_normal((2, 4, 3)) * 0.3).astype(np.float32)]
+    got = compile_model(m, tmp_path).run(*inputs)
+    for k, (g, w) in enumerate(zip(got, run_onnxruntime(m, tmp_path, *inputs))):
+        assert_close(g, w, what=f"output {k}")
