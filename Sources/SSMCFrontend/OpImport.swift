@@ -5,7 +5,7 @@ import SSMCIR
 enum OpImport {
   /// Whether (opType, domain) maps straight to an IR op (no function expansion needed).
   static func isDirectlyImportable(_ opType: String, _ domain: String) -> Bool {
-    (domain == "" && ["Constant", "If", "Loop"].contains(opType)) || OpRegistry.schema(onnxType: opType, domain: domain) != nil
+    (domain == "" && (["Constant", "If", "Loop"].contains(opType) || Importer.sequenceOps.contains(opType))) || OpRegistry.schema(onnxType: opType, domain: domain) != nil
   }
 
   /// Adds the IR for `node` to `graph` and returns the values for the node's outputs, in order.
