@@ -8,6 +8,7 @@ import subprocess
 
 import numpy as np
 import pytest
+import onnx
 from onnx import TensorProto as T
 from onnx import helper as h
 from onnx import numpy_helper as nh
@@ -200,3 +201,47 @@ def test_bad_sequences_are_reported(case, tmp_path):
         needle = ["graph output 's' is a sequence"]
     err = compile_error(model(nodes, inputs, outputs, inits), tmp_path)
     assert all(n in err for n in needle), err
+
+
+@pytest.fixture(scope="module")
+def onnx_node_cases():
+    from onnx.backend.test.case import node as node_cases
+    return {c.name: c for c in node_cases.collect_testcases()}
+
+
+# ONNX backend node cases whose sequence output (or input) keeps onnx_backend_tests.py from running them. Here
+# their inputs named below become constants holding the case's data (as the runner promotes shape inputs),
+# and the sequence output becomes one SequenceAt output per element, compared with the case's expected data.
+PROMOTED = {"test_split_to_sequence_1": {"split"}, "test_split_to_sequence_2": {"split"},
+            "test_split_to_sequence_nokeepdims": set(), "test_if_seq": {"cond"}}
+
+
+@pytest.mark.parametrize("name", sorted(PROMOTED))
+def test_onnx_backend_sequence_cases(name, onnx_node_cases, tmp_path):
+    case = onnx_node_cases[name]
+    for k, (inputs, outputs) in enumerate(case.data_sets):
+        m = onnx.ModelProto()
+        m.CopyFrom(case.model)
+        g = m.graph
+        runtime = []
+        for vi, value in zip(list(g.input), inputs):
+            if vi.name in PROMOTED[name]:
+                g.initializer.append(nh.from_array(np.asarray(value), vi.name))
+                g.input.remove(vi)
+            else:
+                runtime.append(np.asarray(value))
+        (sequence_output,) = g.output
+        expected = outputs[0]
+        del g.output[:]
+        for j, element in enumerate(expected):
+            g.initializer.append(i64(f"position_{j}", j))
+            g.node.append(h.make_node("SequenceAt", [sequence_output.name, f"position_{j}"], [f"element_{j}"]))
+            g.output.append(h.make_tensor_value_info(f"element_{j}", T.FLOAT, None))
+        directory = os.path.join(tmp_path, f"data_set_{k}")
+        os.makedirs(directory)
+        compiled = compile_model(m, directory)
+        actual = compiled.run(*runtime)
+        assert len(actual) == len(expected)
+        for j, (a, e) in enumerate(zip(actual, expected)):
+            assert a.shape == e.shape, f"element {j}: {a.shape} vs {e.shape}"
+            assert_close(a, e, what=f"data set {k} element {j}")
