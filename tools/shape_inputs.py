@@ -22,6 +22,8 @@ SHAPE_OPERANDS = {
     "ReduceMax": [1], "ReduceMin": [1], "ReduceProd": [1], "ReduceL1": [1], "ReduceL2": [1], "ReduceLogSum": [1],
     "ReduceLogSumExp": [1], "ReduceSumSquare": [1], "Resize": [1, 2, 3], "Upsample": [1], "TopK": [1],
     "OneHot": [1], "Loop": [0, 1], "AffineGrid": [1], "CenterCropPad": [1], "MaxUnpool": [2], "Col2Im": [1, 2],
+    # Sequences are lists fixed at compile time: their positions and split sizes must be constants.
+    "SplitToSequence": [1], "SequenceAt": [1], "SequenceInsert": [2], "SequenceErase": [1],
 }
 
 

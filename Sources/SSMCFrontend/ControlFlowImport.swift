@@ -7,7 +7,7 @@ extension Importer {
   static func isIf(_ node: ONNXNode) -> Bool { node.domain.isEmpty && node.opType == "If" }
 
   mutating func importIf(_ node: ONNXNode, condition: ValueID, location: Location) {
-    var branches: [[ValueID]] = []
+    var branches: [[ImportedValue]] = []
     for attribute in ["then_branch", "else_branch"] {
       guard case .graph(let body)? = node.attribute(attribute)?.value else {
         problems.append(Diagnostic(.badAttribute, "If needs a graph attribute '\(attribute)'", at: location))
@@ -31,10 +31,23 @@ extension Importer {
       }
       branches.append(outputs)
     }
-    let results = graph.addNode(
-      "ssmc.Choose", [condition] + branches[0] + branches[1], name: node.name,
-      results: node.outputs.map { (name: $0.isEmpty ? graph.freshName("if_result") : $0, type: nil) })
-    for (name, id) in zip(node.outputs, results) where !name.isEmpty { values[name] = id }
+    let tensors = zip(branches[0], branches[1]).compactMap { a, b in a.tensor.flatMap { t in b.tensor.map { (t, $0) } } }
+    guard tensors.count < node.outputs.count else {
+      let results = graph.addNode(
+        "ssmc.Choose", [condition] + tensors.map(\.0) + tensors.map(\.1), name: node.name,
+        results: node.outputs.map { (name: $0.isEmpty ? graph.freshName("if_result") : $0, type: nil) })
+      for (name, id) in zip(node.outputs, results) where !name.isEmpty { bind(name, .tensor(id)) }
+      return
+    }
+    // A sequence output: ssmc keeps sequences as lists of values at import, so the branch must be chosen
+    // here, from a condition known at compile time.
+    guard let flag = importTimeConstant(condition), let taken = flag.doubles.first else {
+      problems.append(Diagnostic(
+        .unsupportedFeature, "If gives a sequence, so its condition must be known at compile time (ssmc keeps sequences as fixed lists of tensors)", at: location))
+      failedValues.formUnion(node.outputs)
+      return
+    }
+    for (name, value) in zip(node.outputs, branches[taken != 0 ? 0 : 1]) { bind(name, value) }
   }
 }
 
@@ -42,14 +55,16 @@ extension Importer {
   /// Imports a subgraph (an If branch, one copy of a Loop body) into the graph: its initializers and nodes,
   /// with its inputs bound to `bindings` (in order) and outer values read by name. Its names stay local to
   /// it. Returns its outputs' values, or nil after reporting why it could not be imported.
-  mutating func importSubgraph(_ body: ONNXGraph, bindings: [ValueID] = [], name: String, location: Location) -> [ValueID]? {
-    let outer = values
-    defer { values = outer }
-    for (input, value) in zip(body.inputs, bindings) { values[input.name] = value }
+  mutating func importSubgraph(
+    _ body: ONNXGraph, bindings: [ImportedValue] = [], name: String, location: Location
+  ) -> [ImportedValue]? {
+    let (outer, outerSequences) = (values, sequences)
+    defer { (values, sequences) = (outer, outerSequences) }
+    for (input, value) in zip(body.inputs, bindings) { bind(input.name, value) }
     let problemsBefore = problems.count
     for tensor in body.initializers {
       do throws(Diagnostic) {
-        values[tensor.name] = graph.addConstant(name: tensor.name, try OpImport.tensorData(tensor, file: model.path))
+        bind(tensor.name, .tensor(graph.addConstant(name: tensor.name, try OpImport.tensorData(tensor, file: model.path))))
       } catch {
         problems.append(error)
       }
@@ -58,9 +73,9 @@ extension Importer {
       .expand(body.nodes, opsets: model.opsetImports)
     for node in nodes { importNode(node) }
     guard problems.count == problemsBefore else { return nil }
-    var outputs: [ValueID] = []
+    var outputs: [ImportedValue] = []
     for output in body.outputs {
-      guard let id = values[output.name] else {
+      guard let id = importedValue(output.name) else {
         problems.append(Diagnostic(.malformedModel, "\(name) output '\(output.name)' is not produced by it or the graph around it", at: location))
         return nil
       }

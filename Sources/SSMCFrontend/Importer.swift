@@ -11,6 +11,8 @@ public struct Importer {
   let options: ImportOptions
   var graph: Graph
   var values: [String: ValueID] = [:]
+  /// Sequences, kept at import as lists of their elements' values (SequenceImport.swift).
+  var sequences: [String: [ValueID]] = [:]
   var problems: [Diagnostic] = []
   /// Outputs of nodes that failed to import: their users are not reported again.
   var failedValues: Set<String> = []
@@ -37,6 +39,10 @@ public struct Importer {
       .expand(model.graph.nodes, opsets: model.opsetImports)
     for node in body { importNode(node) }
     for output in model.graph.outputs {
+      if sequences[output.name] != nil {
+        problems.append(Diagnostic(.unsupportedFeature, "graph output '\(output.name)' is a sequence; ssmc compiles models whose outputs are tensors", at: Location(file: model.path)))
+        continue
+      }
       guard let id = values[output.name] else {
         if failedValues.contains(output.name) { continue }
         problems.append(Diagnostic(.malformedModel, "graph output '\(output.name)' is not produced by any node", at: Location(file: model.path)))
@@ -115,12 +121,12 @@ public struct Importer {
   mutating func importNode(_ node: ONNXNode) {
     let opset = node.domain == "ai.ssmc" ? Int(model.opsetImports["ai.ssmc"] ?? 1) : defaultOpset
     let location = Location(file: model.path, node: node.name, opType: node.opType, domain: node.domain, opset: opset)
-    var operands: [ValueID?] = []
+    var inputs: [ImportedValue?] = []
     for name in node.inputs {
       if name.isEmpty {
-        operands.append(nil)
-      } else if let id = values[name] {
-        operands.append(id)
+        inputs.append(nil)
+      } else if let value = importedValue(name) {
+        inputs.append(value)
       } else {
         if !failedValues.contains(name) {
           problems.append(Diagnostic(.malformedModel, "input '\(name)' is not produced by any earlier node, initializer or graph input", at: location))
@@ -129,14 +135,29 @@ public struct Importer {
         return
       }
     }
-    if Self.isIf(node), let condition = operands.first ?? nil {
+    if Self.isSequenceOp(node) {
+      importSequenceOp(node, inputs: inputs, location: location)
+      return
+    }
+    if Self.isIf(node), let condition = inputs.first??.tensor {
       importIf(node, condition: condition, location: location)
       return
     }
-    if Self.isLoop(node), operands.count >= 2 {
-      importLoop(node, operands: operands, location: location)
+    if Self.isLoop(node), inputs.count >= 2 {
+      importLoop(node, inputs: inputs, location: location)
       return
     }
+    // Identity passes a sequence on; every other op takes tensors only.
+    if node.domain.isEmpty, node.opType == "Identity", case .sequence(let list)?? = inputs.first {
+      bind(node.outputs.first ?? "", .sequence(list))
+      return
+    }
+    if let k = inputs.firstIndex(where: { $0?.tensor == nil && $0 != nil }) {
+      problems.append(Diagnostic(.unsupportedFeature, "input '\(node.inputs[k])' is a sequence; \(node.opType) takes tensors", at: location))
+      failedValues.formUnion(node.outputs)
+      return
+    }
+    let operands = inputs.map { $0?.tensor }
     if Self.isScan(node), ScanImport.recognize(node, opset: opset) == nil {
       unrollScan(node, operands: operands, opset: opset, location: location)
       return
@@ -148,7 +169,7 @@ public struct Importer {
       } else {
         imported = try OpImport.convert(node, operands: operands, opset: opset, location: location, graph: &graph)
       }
-      for (name, id) in zip(node.outputs, imported) where !name.isEmpty { values[name] = id }
+      for (name, id) in zip(node.outputs, imported) where !name.isEmpty { bind(name, .tensor(id)) }
     } catch {
       problems.append(error)
       failedValues.formUnion(node.outputs)

@@ -9,7 +9,7 @@ extension Importer {
 
   static func isLoop(_ node: ONNXNode) -> Bool { node.domain.isEmpty && node.opType == "Loop" }
 
-  mutating func importLoop(_ node: ONNXNode, operands: [ValueID?], location: Location) {
+  mutating func importLoop(_ node: ONNXNode, inputs: [ImportedValue?], location: Location) {
     func fail(_ message: String) {
       problems.append(Diagnostic(.unsupportedFeature, message, at: location))
       failedValues.formUnion(node.outputs)
@@ -21,6 +21,9 @@ extension Importer {
     else {
       return fail("Loop's body takes \(body.inputs.count) inputs and gives \(body.outputs.count) outputs, which do not fit the node's \(node.inputs.count) inputs and \(node.outputs.count) outputs")
     }
+    // M and cond are tensors; loop-carried values may be sequences (SequenceImport.swift).
+    let operands = inputs.prefix(2).map { $0?.tensor }
+    guard zip(inputs.prefix(2), operands).allSatisfy({ $0 == nil || $1 != nil }) else { return fail("Loop's M and cond must be tensors") }
     var tripCount: Int? = nil
     if let m = operands[0] {
       guard let value = importTimeConstant(m)?.ints.first else {
@@ -36,8 +39,8 @@ extension Importer {
     guard tripCount != nil || running == false || body.outputs[0].name != body.inputs[1].name else {
       return fail("Loop has neither a trip count nor a condition that changes: it would not end")
     }
-    var carried = operands.count > 2 ? Array(operands[2...]) : []
-    guard carried.allSatisfy({ $0 != nil }) else { return fail("Loop's loop-carried initial values must all be given") }
+    guard inputs.dropFirst(2).allSatisfy({ $0 != nil }) else { return fail("Loop's loop-carried initial values must all be given") }
+    var carried = inputs.dropFirst(2).map { $0! }
     var scans: [[ValueID]] = Array(repeating: [], count: scanCount)
     let prefix = node.name.isEmpty ? "loop" : node.name
     var iteration = 0
@@ -47,24 +50,27 @@ extension Importer {
       }
       let counter = graph.addConstant(name: "\(prefix)/iteration_\(iteration)", TensorData(int64s: [Int64(iteration)], shape: []))
       let condition = graph.addConstant(name: "\(prefix)/condition_\(iteration)", TensorData(.bool, shape: [], bytes: [1]))
-      guard let outputs = importSubgraph(body, bindings: [counter, condition] + carried.map { $0! }, name: "\(prefix) body", location: location) else {
+      guard let outputs = importSubgraph(body, bindings: [.tensor(counter), .tensor(condition)] + carried, name: "\(prefix) body", location: location) else {
         failedValues.formUnion(node.outputs)
         return
       }
       carried = Array(outputs[1..<(1 + carriedCount)])
-      for k in 0..<scanCount { scans[k].append(outputs[1 + carriedCount + k]) }
+      for k in 0..<scanCount {
+        guard let scanned = outputs[1 + carriedCount + k].tensor else { return fail("Loop's scan output \(k) must be a tensor, is a sequence") }
+        scans[k].append(scanned)
+      }
       iteration += 1
-      guard let next = importTimeConstant(outputs[0]) else {
+      guard let condition = outputs[0].tensor, let next = importTimeConstant(condition) else {
         return fail("Loop's condition is computed at run time in iteration \(iteration - 1); ssmc unrolls loops, so it must be known at compile time")
       }
       running = next.doubles.first.map { $0 != 0 } ?? false
     }
-    for (name, value) in zip(node.outputs, carried) where !name.isEmpty { values[name] = value }
+    for (name, value) in zip(node.outputs, carried) { bind(name, value) }
     for k in 0..<scanCount where !node.outputs[carriedCount + k].isEmpty {
       guard !scans[k].isEmpty else {
         return fail("Loop runs no iteration, so its scan output \(k) is empty with a shape ssmc cannot know")
       }
-      values[node.outputs[carriedCount + k]] = stack(scans[k], axis: 0, name: node.outputs[carriedCount + k], prefix: prefix)
+      bind(node.outputs[carriedCount + k], .tensor(stack(scans[k], axis: 0, name: node.outputs[carriedCount + k], prefix: prefix)))
     }
   }
 

@@ -5,7 +5,8 @@ import SSMCIR
 enum OpImport {
   /// Whether (opType, domain) maps straight to an IR op (no function expansion needed).
   static func isDirectlyImportable(_ opType: String, _ domain: String) -> Bool {
-    (domain == "" && ["Constant", "If", "Loop", "Scan"].contains(opType)) || OpRegistry.schema(onnxType: opType, domain: domain) != nil
+    (domain == "" && (["Constant", "If", "Loop", "Scan"].contains(opType) || Importer.sequenceOps.contains(opType)))
+      || OpRegistry.schema(onnxType: opType, domain: domain) != nil
   }
 
   /// Adds the IR for `node` to `graph` and returns the values for the node's outputs, in order.

@@ -132,8 +132,11 @@ extension Importer {
         slices.append(graph.addNode("Gather", [value, index], attributes: ["axis": .int(axes[i])],
                                     results: [(name: "\(plan.prefix)/slice", type: nil)])[0])
       }
-      guard let outputs = importSubgraph(plan.body, bindings: states + slices, name: "\(plan.prefix) body", location: plan.location)
+      guard let imported = importSubgraph(
+        plan.body, bindings: (states + slices).map { .tensor($0) }, name: "\(plan.prefix) body", location: plan.location)
       else { return .failure(ScanProblem(message: "")) }
+      let outputs = imported.compactMap(\.tensor)
+      guard outputs.count == imported.count else { return .failure(ScanProblem(message: "a Scan body gives a sequence; Scan carries tensors")) }
       states = Array(outputs[..<n])
       for j in 0..<k { rows[j].append(outputs[n + j]) }
     }
@@ -158,31 +161,5 @@ extension Importer {
     let axisConstant = graph.addConstant(name: "\(prefix)/stack_axis", TensorData(int64s: [Int64(axis)]))
     let rows = values.map { graph.addNode("Unsqueeze", [$0, axisConstant], results: [(name: "\(prefix)/row", type: nil)])[0] }
     return graph.addNode("Concat", rows, attributes: ["axis": .int(axis)], results: [(name: name, type: nil)])[0]
-  }
-
-  /// The type of `id` at import, before shape inference: a graph input's or constant's, or inferred through
-  /// the nodes that compute it (their shape rules, with constants folded where they decide shapes).
-  func importTimeType(_ id: ValueID, depth: Int = 0) -> TensorType? {
-    if let type = graph.type(of: id) { return type }
-    guard depth < 256, let node = graph.nodes.last(where: { $0.results.contains(id) }), let schema = OpRegistry.schema(node.op)
-    else { return nil }
-    var types: [TensorType?] = []
-    var constants: [TensorData?] = []
-    for operand in node.operands {
-      guard let operand else {
-        types.append(nil)
-        constants.append(nil)
-        continue
-      }
-      guard let type = importTimeType(operand, depth: depth + 1) else { return nil }
-      types.append(type)
-      constants.append(importTimeConstant(operand))
-    }
-    let context = OpContext(
-      schema: schema, operandTypes: types, constants: constants, attributes: node.attributes,
-      resultCount: node.results.count, location: Location(node: node.name, opType: node.op))
-    guard let results = try? schema.inferTypes(context), let index = node.results.firstIndex(of: id), index < results.count
-    else { return nil }
-    return results[index]
   }
 }

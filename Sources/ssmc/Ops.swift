@@ -1,5 +1,6 @@
 import ArgumentParser
 import SSMCCodegen
+import SSMCFrontend
 import SSMCIR
 
 struct Ops: ParsableCommand {
@@ -20,8 +21,10 @@ struct Ops: ParsableCommand {
     // Older ONNX names imported as an op above (Upsample as Resize, Scatter as ScatterElements).
     for (alias, target) in OpRegistry.onnxAliases where compiled(target) { lines.append((alias, "ai.onnx \(alias)")) }
     // The importer turns Constant nodes into the IR's constants, If into both branches and ssmc.Choose, and
-    // Loop and Scan (with trip counts and lengths known at compile time) into one copy of the body per step.
+    // Loop and Scan (with trip counts and lengths known at compile time) into one copy of the body per step,
+    // and sequence ops (lengths and positions known at compile time) into lists of tensors.
     lines += [("Constant", "ai.onnx Constant"), ("If", "ai.onnx If"), ("Loop", "ai.onnx Loop"), ("Scan", "ai.onnx Scan")]
+    lines += Importer.sequenceOpTypes.sorted().map { ($0, "ai.onnx \($0)") }
     for entry in lines.sorted(by: { $0.opType < $1.opType }) { print(entry.line) }
   }
 }
