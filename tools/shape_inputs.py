@@ -22,6 +22,8 @@ SHAPE_OPERANDS = {
     "ReduceMax": [1], "ReduceMin": [1], "ReduceProd": [1], "ReduceL1": [1], "ReduceL2": [1], "ReduceLogSum": [1],
     "ReduceLogSumExp": [1], "ReduceSumSquare": [1], "Resize": [1, 2, 3], "Upsample": [1], "TopK": [1],
     "OneHot": [1], "Loop": [0, 1], "AffineGrid": [1], "CenterCropPad": [1], "MaxUnpool": [2], "Col2Im": [1, 2],
+    "HannWindow": [0], "HammingWindow": [0], "BlackmanWindow": [0], "MelWeightMatrix": [0, 1, 2, 3, 4],
+    "DFT": [1, 2], "STFT": [1, 3],
 }
 
 
