@@ -16,8 +16,7 @@ let lowerDFT: Lowering = { ctx in
   // Bins summed: the inverse of a real transform reads the one-sided half of the spectrum only.
   let terms = min(g.inputLength, g.inverse && g.onesided ? length / 2 + 1 : length)
   let k = ctx.k
-  let cosTable = constantBytes(k, TensorData(.f64, shape: [length], doubles: (0..<length).map { cos(2 * Double.pi * Double($0) / Double(length)) }).bytes)
-  let sinTable = constantBytes(k, TensorData(.f64, shape: [length], doubles: (0..<length).map { sin(2 * Double.pi * Double($0) / Double(length)) }).bytes)
+  let (cosTable, sinTable) = twiddleTables(k, length: length)
   let (inC, outC) = (g.inputComponents, g.outputComponents)
   let sign = g.inverse ? 1.0 : -1.0
   let scale = g.inverse ? 1.0 / Double(length) : 1.0
@@ -54,4 +53,11 @@ let lowerDFT: Lowering = { ctx in
     k.store(k.convert(sums[0] * scale, to: scalar), scalar, to: y, at: out)
     if outC == 2 { k.store(k.convert(sums[1] * scale, to: scalar), scalar, to: y, at: out + k.i64(1)) }
   }
+}
+
+/// Read-only f64 tables cos(2πm/L) and sin(2πm/L) for m in 0..<L, computed in double at compile time.
+func twiddleTables(_ k: KernelBuilder, length: Int) -> (cos: IRValue, sin: IRValue) {
+  let angles = (0..<length).map { 2 * Double.pi * Double($0) / Double(length) }
+  return (constantBytes(k, TensorData(.f64, shape: [length], doubles: angles.map(cos)).bytes),
+          constantBytes(k, TensorData(.f64, shape: [length], doubles: angles.map(sin)).bytes))
 }

@@ -5,7 +5,7 @@ import SSMCIR
 /// constant, for when folding did not run); Det runs LU with partial pivoting in the kernel.
 let signalLowerings: [String: Lowering] = [
   "HannWindow": writeFolded, "HammingWindow": writeFolded, "BlackmanWindow": writeFolded,
-  "MelWeightMatrix": writeFolded, "Det": lowerDet, "DFT": lowerDFT,
+  "MelWeightMatrix": writeFolded, "Det": lowerDet, "DFT": lowerDFT, "STFT": lowerSTFT,
 ]
 
 /// Det: each matrix is copied to f64 scratch and reduced by Gaussian elimination with partial pivoting;

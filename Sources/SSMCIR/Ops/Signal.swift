@@ -1,5 +1,5 @@
 /// Ops computed from run-time data in the signal family: Det (DFT and STFT follow).
-let signalOps: [OpSchema] = [det, dft]
+let signalOps: [OpSchema] = [det, dft, stft]
 
 /// Det: the determinant of each square matrix in the last two axes; [*, M, M] -> [*].
 private let det = OpSchema(
@@ -69,3 +69,56 @@ private let dft = OpSchema(
   "DFT", operands: [.required("input"), .optional("dft_length"), .optional("axis")],
   attributes: [AttributeSpec("inverse", .int, default: .int(0)), AttributeSpec("onesided", .int, default: .int(0))],
   inferTypes: { ctx throws(Diagnostic) in [TensorType(try ctx.type(0).element, try dftGeometry(ctx).outputDims)] })
+
+/// The resolved geometry of an STFT node.
+public struct STFTGeometry: Sendable {
+  public var batch: Int
+  public var signalLength: Int
+  public var components: Int
+  public var frameStep: Int
+  public var frameLength: Int
+  public var frames: Int
+  public var bins: Int
+}
+
+/// STFT: frames of frame_length samples every frame_step samples, each multiplied by the window (ones when
+/// absent) and transformed; [batch, n, 1|2] -> [batch, frames, bins, 2] with frames = (n - frame_length) /
+/// frame_step + 1 and bins = frame_length / 2 + 1 when onesided, frame_length otherwise.
+public func stftGeometry(_ ctx: OpContext) throws(Diagnostic) -> STFTGeometry {
+  let x = try ctx.type(0, rank: 3)
+  guard let batch = x.dims[0].value, let n = x.dims[1].value, let components = x.dims[2].value,
+        components == 1 || components == 2 else {
+    throw ctx.error("STFT signal must be static [batch, length, 1 or 2], got \(x)")
+  }
+  func scalar(_ i: Int) throws(Diagnostic) -> Int {
+    guard try ctx.type(i).elementCount == 1 else { throw ctx.error("STFT \(ctx.operandName(i)) must be a scalar") }
+    let v = try ctx.requireConstant(i).element(at: 0)
+    guard v >= 1, v <= Double(1 << 30) else { throw ctx.error(.badOperand, "STFT \(ctx.operandName(i)) \(v) must be positive") }
+    return Int(v)
+  }
+  let step = try scalar(1)
+  var windowLength: Int? = nil
+  if ctx.has(2) {
+    let w = try ctx.type(2, rank: 1)
+    guard let l = w.dims[0].value else { throw ctx.error(.unknownShape, "STFT window length must be static") }
+    guard w.element == x.element else { throw ctx.error(.typeMismatch, "STFT window \(w) and signal \(x) differ in element type") }
+    windowLength = l
+  }
+  let frameLength = ctx.has(3) ? try scalar(3) : (windowLength ?? n)
+  if let l = windowLength, l != frameLength {
+    throw ctx.error("STFT window length \(l) must equal frame_length \(frameLength)")
+  }
+  guard frameLength <= n else { throw ctx.error("STFT frame_length \(frameLength) exceeds the signal length \(n)") }
+  let onesided = try ctx.int("onesided") != 0
+  return STFTGeometry(
+    batch: batch, signalLength: n, components: components, frameStep: step, frameLength: frameLength,
+    frames: (n - frameLength) / step + 1, bins: onesided ? frameLength / 2 + 1 : frameLength)
+}
+
+private let stft = OpSchema(
+  "STFT", operands: [.required("signal"), .required("frame_step"), .optional("window"), .optional("frame_length")],
+  attributes: [AttributeSpec("onesided", .int, default: .int(1))],
+  inferTypes: { ctx throws(Diagnostic) in
+    let g = try stftGeometry(ctx)
+    return [TensorType(try ctx.type(0).element, shape: [g.batch, g.frames, g.bins, 2])]
+  })
