@@ -195,3 +195,31 @@ def test_stft_against_onnxruntime(tmp_path):
     got, ort = run("STFT", [x, np.array(6, np.int64), window, np.array(12, np.int64)], [0, 2], {},
                    TensorProto.FLOAT, tmp_path, opset=17)
     assert_close(got, ort, rtol=1e-4, atol=1e-4, what="vs onnxruntime")
+
+
+# Errors -------------------------------------------------------------------------------------------------
+
+def error_model(op, shapes, constants, opset, operand_names):
+    node = helper.make_node(op, operand_names, ["y"])
+    graph = helper.make_graph(
+        [node], "g", [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in shapes],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(np.array(v, np.int64), n) for n, v in constants])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+@pytest.mark.parametrize("model,message", [
+    (error_model("Det", [("x", [3, 4])], [], 22, ["x"]), "square"),
+    (error_model("DFT", [("x", [2, 5, 2])], [("a", -1)], 20, ["x", "", "a"]), "complex axis"),
+    (error_model("DFT", [("x", [2, 5, 3])], [], 20, ["x"]), "last axis of 1"),
+    (error_model("STFT", [("x", [1, 20, 1]), ("w", [6])], [("s", 2), ("f", 8)], 17, ["x", "s", "w", "f"]),
+     "must equal frame_length"),
+    (error_model("STFT", [("x", [1, 6, 1])], [("s", 2), ("f", 8)], 17, ["x", "s", "", "f"]), "exceeds"),
+    (error_model("HannWindow", [], [("n", -3)], 17, ["n"]), "negative"),
+])
+def test_errors_are_diagnostics(model, message, tmp_path):
+    import subprocess
+    from ssmc_testing import SSMC, save
+    path = save(model, tmp_path)
+    result = subprocess.run([SSMC, "compile", path, "-o", str(tmp_path / "lib.so")], capture_output=True, text=True)
+    assert result.returncode == 1 and message in result.stderr, result.stderr
