@@ -223,3 +223,20 @@ def test_errors_are_diagnostics(model, message, tmp_path):
     path = save(model, tmp_path)
     result = subprocess.run([SSMC, "compile", path, "-o", str(tmp_path / "lib.so")], capture_output=True, text=True)
     assert result.returncode == 1 and message in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("shape,axis,length", [((3, 256, 2), 1, None), ((2, 8, 3, 1), 1, None), ((1, 1024, 1), -2, None),
+                                               ((2, 100, 2), 1, 128), ((2, 300, 1), 1, 256), ((5, 2, 1), 1, None)])
+@pytest.mark.parametrize("inverse,onesided", [(0, 0), (0, 1), (1, 0)])
+def test_dft_power_of_two_lengths(shape, axis, length, inverse, onesided, tmp_path):
+    """Lengths 2^k take the radix-2 FFT path (zero padded or truncated lines included)."""
+    x = rng.standard_normal(shape).astype(np.float32)
+    ax = axis % len(shape)
+    z = complex_of(x.astype(np.float64))
+    y = (np.fft.ifft if inverse else np.fft.fft)(z, n=length, axis=ax)
+    if onesided:
+        y = np.take(y, np.arange(y.shape[ax] // 2 + 1), axis=ax)
+    dft_length = None if length is None else np.array(length, np.int64)
+    got, _ = run("DFT", [x, dft_length, np.array(axis, np.int64)], [0], {"inverse": inverse, "onesided": onesided},
+                 TensorProto.FLOAT, tmp_path, reference=False)
+    assert_close(got, as_pairs(y), rtol=1e-4, atol=1e-5)

@@ -13,6 +13,10 @@ let lowerDFT: Lowering = { ctx in
   let outer = shape[..<g.axis].reduce(1, *)
   let inner = shape[(g.axis + 1)..<(shape.count - 1)].reduce(1, *)
   let length = g.length
+  if length >= 2 && length & (length - 1) == 0 && !(g.inverse && g.onesided) && outer * inner > 0 {
+    lowerRadix2DFT(ctx, g, outer: outer, inner: inner, scalar: scalar)
+    return
+  }
   // Bins summed: the inverse of a real transform reads the one-sided half of the spectrum only.
   let terms = min(g.inputLength, g.inverse && g.onesided ? length / 2 + 1 : length)
   let k = ctx.k
