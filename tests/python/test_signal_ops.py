@@ -216,6 +216,7 @@ def error_model(op, shapes, constants, opset, operand_names):
      "must equal frame_length"),
     (error_model("STFT", [("x", [1, 6, 1])], [("s", 2), ("f", 8)], 17, ["x", "s", "", "f"]), "exceeds"),
     (error_model("HannWindow", [], [("n", -3)], 17, ["n"]), "negative"),
+    (error_model("DFT", [("x", [2, 5, 2])], [("a", 2**63 - 1)], 20, ["x", "", "a"]), "out of range"),
 ])
 def test_errors_are_diagnostics(model, message, tmp_path):
     import subprocess
@@ -240,3 +241,16 @@ def test_dft_power_of_two_lengths(shape, axis, length, inverse, onesided, tmp_pa
     got, _ = run("DFT", [x, dft_length, np.array(axis, np.int64)], [0], {"inverse": inverse, "onesided": onesided},
                  TensorProto.FLOAT, tmp_path, reference=False)
     assert_close(got, as_pairs(y), rtol=1e-4, atol=1e-5)
+
+
+def test_mel_edges_past_the_spectrogram_are_diagnosed(tmp_path):
+    import subprocess
+    from ssmc_testing import SSMC, save
+    values = [np.array(8, np.int64), np.array(16, np.int64), np.array(8000, np.int64), np.array(0, np.float32),
+              np.array(1e38, np.float32)]
+    node = helper.make_node("MelWeightMatrix", [f"m{i}" for i in range(5)], ["y"])
+    graph = helper.make_graph([node], "g", [], [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              [numpy_helper.from_array(v, f"m{i}") for i, v in enumerate(values)])
+    path = save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), tmp_path)
+    result = subprocess.run([SSMC, "compile", path, "-o", str(tmp_path / "lib.so")], capture_output=True, text=True)
+    assert result.returncode == 1 and "spectrogram bins" in result.stderr, result.stderr

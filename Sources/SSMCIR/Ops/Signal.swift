@@ -40,7 +40,9 @@ public func dftGeometry(_ ctx: OpContext) throws(Diagnostic) -> DFTGeometry {
   var axis = -2
   if ctx.has(2) {
     guard try ctx.type(2).elementCount == 1 else { throw ctx.error("DFT axis must be a scalar") }
-    axis = Int(try ctx.requireConstant(2).element(at: 0))
+    let v = try ctx.requireConstant(2).element(at: 0)
+    guard abs(v) <= Double(rank) else { throw ctx.error(.badAttribute, "DFT axis \(v) is out of range for \(x)") }
+    axis = Int(v)
   }
   axis = ((axis % rank) + rank) % rank
   guard axis < rank - 1 else { throw ctx.error(.badAttribute, "DFT axis \(axis) is the complex axis of \(x)") }
@@ -51,7 +53,7 @@ public func dftGeometry(_ ctx: OpContext) throws(Diagnostic) -> DFTGeometry {
   if ctx.has(1) {
     guard try ctx.type(1).elementCount == 1 else { throw ctx.error("DFT dft_length must be a scalar") }
     let v = try ctx.requireConstant(1).element(at: 0)
-    guard v >= 1, v <= Double(1 << 24) else { throw ctx.error(.badOperand, "DFT dft_length \(v) must be in 1...\(1 << 24)") }
+    guard v >= 1, v <= Double(1 << 20) else { throw ctx.error(.badOperand, "DFT dft_length \(v) must be in 1...\(1 << 20)") }
     length = Int(v)
   }
   guard length >= 1 else { throw ctx.error(.badOperand, "DFT length \(length) must be positive") }

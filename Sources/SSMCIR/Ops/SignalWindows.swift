@@ -93,9 +93,15 @@ private func melValues(_ ctx: OpContext) throws(Diagnostic) -> (ElementType, [In
   func mel(_ hz: Double) -> Double { 2595 * log1p(hz / 700) / log(10) }
   let lowMel = mel(lower)
   let step = (mel(upper) - lowMel) / Double(bins + 2)
-  let edges = (0..<(bins + 2)).map { i -> Int in
+  var edges: [Int] = []
+  for i in 0..<(bins + 2) {
     let hz = 700 * expm1((Double(i) * step + lowMel) / 2595 * log(10))
-    return Int((Double(dftLength + 1) * hz / Double(sampleRate)).rounded(.down))
+    let edge = (Double(dftLength + 1) * hz / Double(sampleRate)).rounded(.down)
+    // Edges past the spectrogram are an error below; bound them first so Int() cannot trap.
+    guard edge.isFinite, edge <= Double(rows + 1) else {
+      throw ctx.error(.badOperand, "upper_edge_hertz \(upper) lies above the \(rows) spectrogram bins")
+    }
+    edges.append(Int(edge))
   }
   var out = [Double](repeating: 0, count: rows * bins)
   func set(_ row: Int, _ col: Int, _ v: Double) throws(Diagnostic) {
