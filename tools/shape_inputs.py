@@ -24,6 +24,8 @@ SHAPE_OPERANDS = {
     "OneHot": [1], "Loop": [0, 1], "AffineGrid": [1], "CenterCropPad": [1], "MaxUnpool": [2], "Col2Im": [1, 2],
     # Sequences are lists fixed at compile time: their positions and split sizes must be constants.
     "SplitToSequence": [1], "SequenceAt": [1], "SequenceInsert": [2], "SequenceErase": [1],
+    "HannWindow": [0], "HammingWindow": [0], "BlackmanWindow": [0], "MelWeightMatrix": [0, 1, 2, 3, 4],
+    "DFT": [1, 2], "STFT": [1, 3],
 }
 
 

@@ -89,6 +89,11 @@ enum OpImport {
     case "Squeeze", "Unsqueeze", "ReduceSum":
       if version < 13 { attributeToInput("axes", at: 1) }
     case "Split" where version < 13: attributeToInput("split", at: 1)
+    case "DFT" where version < 20:
+      // Opset 17's axis attribute (default 1) is opset 20's scalar axis input.
+      var axis = 1
+      if case .int(let v)? = attributes.removeValue(forKey: "axis") { axis = v }
+      setInput(2, TensorData(int64s: [Int64(axis)], shape: []), "axis")
     case "Slice" where version < 10:
       attributeToInput("starts", at: 1)
       attributeToInput("ends", at: 2)

@@ -5,7 +5,7 @@ public enum OpRegistry {
     let families: [[OpSchema]] = [
       elementwiseOps, reductionOps, tensorOps, shapeOps, linalgOps, convolutionOps, normalizationOps, scanOps, recurrentOps,
       s4ndOps, fusionOps, resizeOps, matrixOps, controlFlowOps, visionOps, recurrentNetworkOps, quantizationOps,
-      attentionOps,
+      attentionOps, signalSourceOps, signalOps,
     ]
     for schema in families.joined() {
       precondition(table[schema.name] == nil, "op \(schema.name) is defined twice")

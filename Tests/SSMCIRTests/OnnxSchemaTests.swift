@@ -17,7 +17,7 @@ struct OnnxSchemaTests {
 
   /// The families this file checks strictly.
   static let checked: [OpSchema] = reductionOps + tensorOps + shapeOps + linalgOps + convolutionOps + normalizationOps
-    + resizeOps + matrixOps + visionOps + recurrentNetworkOps + quantizationOps + attentionOps
+    + resizeOps + matrixOps + visionOps + recurrentNetworkOps + quantizationOps + attentionOps + signalSourceOps + signalOps
 
   @Test func oracleLoaded() {
     #expect(Self.onnx.count > 150)

@@ -8,7 +8,7 @@ public enum Lowerings {
       axisLowerings, normalizationLowerings, linalgLowerings, convolutionLowerings, poolingLowerings,
       scanLowerings, recurrentLowerings, fusionLowerings, fusedProductLowerings, resizeLowerings, matrixLowerings,
       localNormalizationLowerings, controlFlowLowerings, visionLowerings, recurrentNetworkLowerings,
-      quantizationLowerings, quantizedProductLowerings, attentionLowerings,
+      quantizationLowerings, quantizedProductLowerings, attentionLowerings, signalLowerings,
     ] {
       for (name, lowering) in family {
         precondition(table[name] == nil, "op \(name) is lowered twice")

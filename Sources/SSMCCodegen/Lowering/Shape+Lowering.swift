@@ -9,7 +9,7 @@ let shapeLowerings: [String: Lowering] = [
   "Shape": writeFolded, "Size": writeFolded, "Range": writeFolded, "ConstantOfShape": writeFolded, "NonZero": writeFolded,
 ]
 
-private let writeFolded: Lowering = { ctx in
+let writeFolded: Lowering = { ctx in
   let op = ctx.op
   guard let fold = op.schema.fold else { throw ctx.error("has no compile-time evaluator") }
   let values: [TensorData]

@@ -1,0 +1,126 @@
+/// Ops computed from run-time data in the signal family: Det (DFT and STFT follow).
+let signalOps: [OpSchema] = [det, dft, stft]
+
+/// Det: the determinant of each square matrix in the last two axes; [*, M, M] -> [*].
+private let det = OpSchema(
+  "Det", operands: [.required("X")],
+  inferTypes: { ctx throws(Diagnostic) in
+    let x = try ctx.type(0)
+    guard x.rank >= 2 else { throw ctx.error("Det needs rank >= 2, got \(x)") }
+    let (rows, cols) = (x.dims[x.rank - 2], x.dims[x.rank - 1])
+    if let r = rows.value, let c = cols.value, r != c { throw ctx.error("Det needs square matrices, got \(x)") }
+    return [TensorType(x.element, Array(x.dims.dropLast(2)))]
+  })
+
+/// The resolved geometry of a DFT node: the transformed axis, the input length along it, the transform
+/// length, the output length along it and the complex-component counts of input and output.
+public struct DFTGeometry: Sendable {
+  public var axis: Int
+  public var inputLength: Int
+  public var length: Int
+  public var outputLength: Int
+  public var inverse: Bool
+  public var onesided: Bool
+  public var inputComponents: Int
+  public var outputComponents: Int
+  /// Output dims of the node.
+  public var outputDims: [Dim]
+}
+
+/// DFT (newest form, opset 20: axis is an input; the importer turns opset 17's attribute into one). Axes
+/// follow the ONNX reference (axis modulo the rank; default -2, the last signal axis). Inverse with
+/// onesided is the inverse of a real transform: the one-sided spectrum in, a real signal of dft_length
+/// (default 2 * (n - 1)) out.
+public func dftGeometry(_ ctx: OpContext) throws(Diagnostic) -> DFTGeometry {
+  let x = try ctx.type(0)
+  let rank = x.rank
+  guard rank >= 2, let components = x.dims[rank - 1].value, components == 1 || components == 2 else {
+    throw ctx.error("DFT input must have rank >= 2 and a last axis of 1 (real) or 2 (complex), got \(x)")
+  }
+  var axis = -2
+  if ctx.has(2) {
+    guard try ctx.type(2).elementCount == 1 else { throw ctx.error("DFT axis must be a scalar") }
+    let v = try ctx.requireConstant(2).element(at: 0)
+    guard abs(v) <= Double(rank) else { throw ctx.error(.badAttribute, "DFT axis \(v) is out of range for \(x)") }
+    axis = Int(v)
+  }
+  axis = ((axis % rank) + rank) % rank
+  guard axis < rank - 1 else { throw ctx.error(.badAttribute, "DFT axis \(axis) is the complex axis of \(x)") }
+  guard let n = x.dims[axis].value else { throw ctx.error(.unknownShape, "DFT axis \(axis) of \(x) must be static") }
+  let inverse = try ctx.int("inverse") != 0
+  let onesided = try ctx.int("onesided") != 0
+  var length = inverse && onesided ? 2 * (n - 1) : n
+  if ctx.has(1) {
+    guard try ctx.type(1).elementCount == 1 else { throw ctx.error("DFT dft_length must be a scalar") }
+    let v = try ctx.requireConstant(1).element(at: 0)
+    guard v >= 1, v <= Double(1 << 20) else { throw ctx.error(.badOperand, "DFT dft_length \(v) must be in 1...\(1 << 20)") }
+    length = Int(v)
+  }
+  guard length >= 1 else { throw ctx.error(.badOperand, "DFT length \(length) must be positive") }
+  let outputLength = inverse ? length : (onesided ? length / 2 + 1 : length)
+  let outputComponents = inverse && onesided ? 1 : 2
+  var dims = x.dims
+  dims[axis] = .fixed(outputLength)
+  dims[rank - 1] = .fixed(outputComponents)
+  return DFTGeometry(
+    axis: axis, inputLength: n, length: length, outputLength: outputLength, inverse: inverse, onesided: onesided,
+    inputComponents: components, outputComponents: outputComponents, outputDims: dims)
+}
+
+private let dft = OpSchema(
+  "DFT", operands: [.required("input"), .optional("dft_length"), .optional("axis")],
+  attributes: [AttributeSpec("inverse", .int, default: .int(0)), AttributeSpec("onesided", .int, default: .int(0))],
+  inferTypes: { ctx throws(Diagnostic) in [TensorType(try ctx.type(0).element, try dftGeometry(ctx).outputDims)] })
+
+/// The resolved geometry of an STFT node.
+public struct STFTGeometry: Sendable {
+  public var batch: Int
+  public var signalLength: Int
+  public var components: Int
+  public var frameStep: Int
+  public var frameLength: Int
+  public var frames: Int
+  public var bins: Int
+}
+
+/// STFT: frames of frame_length samples every frame_step samples, each multiplied by the window (ones when
+/// absent) and transformed; [batch, n, 1|2] -> [batch, frames, bins, 2] with frames = (n - frame_length) /
+/// frame_step + 1 and bins = frame_length / 2 + 1 when onesided, frame_length otherwise.
+public func stftGeometry(_ ctx: OpContext) throws(Diagnostic) -> STFTGeometry {
+  let x = try ctx.type(0, rank: 3)
+  guard let batch = x.dims[0].value, let n = x.dims[1].value, let components = x.dims[2].value,
+        components == 1 || components == 2 else {
+    throw ctx.error("STFT signal must be static [batch, length, 1 or 2], got \(x)")
+  }
+  func scalar(_ i: Int) throws(Diagnostic) -> Int {
+    guard try ctx.type(i).elementCount == 1 else { throw ctx.error("STFT \(ctx.operandName(i)) must be a scalar") }
+    let v = try ctx.requireConstant(i).element(at: 0)
+    guard v >= 1, v <= Double(1 << 30) else { throw ctx.error(.badOperand, "STFT \(ctx.operandName(i)) \(v) must be positive") }
+    return Int(v)
+  }
+  let step = try scalar(1)
+  var windowLength: Int? = nil
+  if ctx.has(2) {
+    let w = try ctx.type(2, rank: 1)
+    guard let l = w.dims[0].value else { throw ctx.error(.unknownShape, "STFT window length must be static") }
+    guard w.element == x.element else { throw ctx.error(.typeMismatch, "STFT window \(w) and signal \(x) differ in element type") }
+    windowLength = l
+  }
+  let frameLength = ctx.has(3) ? try scalar(3) : (windowLength ?? n)
+  if let l = windowLength, l != frameLength {
+    throw ctx.error("STFT window length \(l) must equal frame_length \(frameLength)")
+  }
+  guard frameLength <= n else { throw ctx.error("STFT frame_length \(frameLength) exceeds the signal length \(n)") }
+  let onesided = try ctx.int("onesided") != 0
+  return STFTGeometry(
+    batch: batch, signalLength: n, components: components, frameStep: step, frameLength: frameLength,
+    frames: (n - frameLength) / step + 1, bins: onesided ? frameLength / 2 + 1 : frameLength)
+}
+
+private let stft = OpSchema(
+  "STFT", operands: [.required("signal"), .required("frame_step"), .optional("window"), .optional("frame_length")],
+  attributes: [AttributeSpec("onesided", .int, default: .int(1))],
+  inferTypes: { ctx throws(Diagnostic) in
+    let g = try stftGeometry(ctx)
+    return [TensorType(try ctx.type(0).element, shape: [g.batch, g.frames, g.bins, 2])]
+  })
