@@ -6,15 +6,21 @@ public struct EliminateDeadCode: Pass {
   public init() {}
 
   public func run(on graph: inout Graph) throws(Diagnostics) -> Bool {
-    var live = Set(graph.outputs.map(\.value))
-    var keep = [Bool](repeating: false, count: graph.nodes.count)
-    for (i, node) in graph.nodes.enumerated().reversed() where node.results.contains(where: live.contains) {
-      keep[i] = true
-      for case let v? in node.operands { live.insert(v) }
-    }
+    let live = Self.liveness(graph.nodes, outputs: graph.outputs.map(\.value))
     let before = (graph.nodes.count, graph.constants.count)
-    graph.nodes = graph.nodes.enumerated().filter { keep[$0.offset] }.map(\.element)
-    graph.constants = graph.constants.filter { live.contains($0.key) }
+    graph.nodes = graph.nodes.enumerated().filter { live.nodes.contains($0.offset) }.map(\.element)
+    graph.constants = graph.constants.filter { live.values.contains($0.key) }
     return before != (graph.nodes.count, graph.constants.count)
+  }
+
+  /// The indices of `nodes` (in order) that `outputs` depend on, and every value those outputs need.
+  static func liveness(_ nodes: [Node], outputs: [ValueID]) -> (nodes: Set<Int>, values: Set<ValueID>) {
+    var values = Set(outputs)
+    var live: Set<Int> = []
+    for (index, node) in nodes.enumerated().reversed() where node.results.contains(where: values.contains) {
+      live.insert(index)
+      for case let operand? in node.operands { values.insert(operand) }
+    }
+    return (live, values)
   }
 }

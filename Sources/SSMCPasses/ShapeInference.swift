@@ -81,24 +81,13 @@ public struct ShapeInference: Pass {
     for i in graph.outputs.indices { graph.outputs[i].value = forwarded[graph.outputs[i].value] ?? graph.outputs[i].value }
     if !forwarded.isEmpty {
       // A choice made now leaves the other branch unused: drop its nodes, and their problems with them.
-      let live = Self.liveNodes(kept, outputs: graph.outputs.map(\.value))
+      let live = EliminateDeadCode.liveness(kept, outputs: graph.outputs.map(\.value)).nodes
       problems = problems.filter { $0.node.map(live.contains) ?? true }
       kept = kept.indices.filter(live.contains).map { kept[$0] }
     }
     graph.nodes = kept
     if !problems.isEmpty { throw Diagnostics(problems.map(\.diagnostic)) }
     return changed
-  }
-
-  /// Indices of the nodes whose results reach `outputs`.
-  static func liveNodes(_ nodes: [Node], outputs: [ValueID]) -> Set<Int> {
-    var needed = Set(outputs)
-    var live: Set<Int> = []
-    for (index, node) in nodes.enumerated().reversed() where node.results.contains(where: needed.contains) {
-      live.insert(index)
-      for case let operand? in node.operands { needed.insert(operand) }
-    }
-    return live
   }
 }
 
