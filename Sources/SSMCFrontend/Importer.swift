@@ -158,13 +158,14 @@ public struct Importer {
       return
     }
     let operands = inputs.map { $0?.tensor }
-    if Self.isScan(node), ScanImport.recognize(node, opset: opset) == nil {
+    let recurrence = Self.isScan(node) ? ScanImport.recognize(node, opset: opset) : nil
+    if Self.isScan(node), recurrence == nil {
       unrollScan(node, operands: operands, opset: opset, location: location)
       return
     }
     do throws(Diagnostic) {
       let imported: [ValueID]
-      if let recurrence = ScanImport.recognize(node, opset: opset) {
+      if let recurrence {
         imported = try ScanImport.convert(recurrence, node, values: values, location: location, graph: &graph)
       } else {
         imported = try OpImport.convert(node, operands: operands, opset: opset, location: location, graph: &graph)

@@ -73,34 +73,4 @@ extension Importer {
       bind(node.outputs[carriedCount + k], .tensor(stack(scans[k], axis: 0, name: node.outputs[carriedCount + k], prefix: prefix)))
     }
   }
-
-  /// The value of `id` if it is a constant or computed from constants by ops that fold (at import, before
-  /// any pass runs), else nil.
-  func importTimeConstant(_ id: ValueID, depth: Int = 0) -> TensorData? {
-    if let data = graph.constants[id] { return data }
-    guard depth < 64, let node = graph.nodes.last(where: { $0.results.contains(id) }),
-      let schema = OpRegistry.schema(node.op), let fold = schema.fold
-    else { return nil }
-    // Shape and Size fold from their operand's type, which graph inputs have at import.
-    var operands: [TensorData?] = []
-    var types: [TensorType?] = []
-    for operand in node.operands {
-      guard let operand else {
-        operands.append(nil)
-        types.append(nil)
-        continue
-      }
-      let data = importTimeConstant(operand, depth: depth + 1)
-      guard data != nil || schema.foldsFromTypes, let type = data?.type ?? graph.type(of: operand) else { return nil }
-      operands.append(data)
-      types.append(type)
-    }
-    let context = OpContext(
-      schema: schema, operandTypes: types, constants: operands, attributes: node.attributes,
-      resultCount: node.results.count, location: Location(node: node.name, opType: node.op))
-    guard let results = try? fold(context), let index = node.results.firstIndex(of: id), index < results.count,
-      results[index].count <= 1 << 16
-    else { return nil }
-    return results[index]
-  }
 }

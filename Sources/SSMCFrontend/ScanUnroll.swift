@@ -156,10 +156,11 @@ extension Importer {
     return .success((states, stacked))
   }
 
-  /// `values` stacked along a new axis `axis` (Unsqueeze each, then Concat).
-  mutating func stack(_ values: [ValueID], axis: Int, name: String, prefix: String) -> ValueID {
+  /// `values` stacked along a new axis `axis` (Unsqueeze each, then Concat; a negative axis counts in the
+  /// stacked rank, for both).
+  mutating func stack(_ values: [ValueID], axis: Int, name: String, prefix: String, nodeName: String = "") -> ValueID {
     let axisConstant = graph.addConstant(name: "\(prefix)/stack_axis", TensorData(int64s: [Int64(axis)]))
     let rows = values.map { graph.addNode("Unsqueeze", [$0, axisConstant], results: [(name: "\(prefix)/row", type: nil)])[0] }
-    return graph.addNode("Concat", rows, attributes: ["axis": .int(axis)], results: [(name: name, type: nil)])[0]
+    return graph.addNode("Concat", rows, attributes: ["axis": .int(axis)], name: nodeName, results: [(name: name, type: nil)])[0]
   }
 }

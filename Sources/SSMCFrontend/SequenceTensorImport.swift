@@ -65,38 +65,10 @@ extension Importer {
       throw Diagnostic(.unsupportedFeature, "ConcatFromSequence of an empty sequence has no shape ssmc can know", at: location)
     }
     let stem = node.name.isEmpty ? "ConcatFromSequence" : node.name
-    var elements = list
-    if intAttribute(node, "new_axis", default: 0) != 0 {
-      let axes = graph.addConstant(name: graph.freshName("\(stem)_axes"), TensorData(int64s: [axis]))
-      elements = list.map { graph.addNode("Unsqueeze", [$0, axes], results: [(name: graph.freshName("\(stem)_row"), type: nil)])[0] }
-    }
     let name = node.outputs.first.flatMap { $0.isEmpty ? nil : $0 } ?? graph.freshName(stem)
-    return graph.addNode("Concat", elements, attributes: ["axis": .int(Int(axis))], name: node.name, results: [(name: name, type: nil)])[0]
-  }
-
-  /// The type of `id` if it is known at import: inputs' and constants' types, or inferred from those
-  /// through the ops that produce it (the shape-inference pass has not run yet).
-  func importTimeType(_ id: ValueID, depth: Int = 0) -> TensorType? {
-    if let type = graph.type(of: id) { return type }
-    guard depth < 64, let node = graph.nodes.last(where: { $0.results.contains(id) }), let schema = OpRegistry.schema(node.op)
-    else { return nil }
-    var types: [TensorType?] = []
-    var constants: [TensorData?] = []
-    for operand in node.operands {
-      guard let operand else {
-        types.append(nil)
-        constants.append(nil)
-        continue
-      }
-      guard let type = importTimeType(operand, depth: depth + 1) else { return nil }
-      types.append(type)
-      constants.append(importTimeConstant(operand))
+    if intAttribute(node, "new_axis", default: 0) != 0 {
+      return stack(list, axis: Int(axis), name: name, prefix: stem, nodeName: node.name)
     }
-    let context = OpContext(
-      schema: schema, operandTypes: types, constants: constants, attributes: node.attributes,
-      resultCount: node.results.count, location: Location(node: node.name, opType: node.op))
-    guard let results = try? schema.inferTypes(context), let index = node.results.firstIndex(of: id), index < results.count
-    else { return nil }
-    return results[index]
+    return graph.addNode("Concat", list, attributes: ["axis": .int(Int(axis))], name: node.name, results: [(name: name, type: nil)])[0]
   }
 }
