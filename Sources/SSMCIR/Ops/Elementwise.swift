@@ -15,11 +15,9 @@ private let unaryOps: [OpSchema] = [
   unary("Sqrt", sqrt), unary("Reciprocal") { 1 / $0 }, unary("Erf", erf), unary("Tanh", tanh),
   unary("Sigmoid") { 1 / (1 + exp(-$0)) }, unary("Relu") { max($0, 0) }, unary("Floor", floor), unary("Ceil", ceil),
   unary("Round") { $0.rounded(.toNearestOrEven) }, unary("Sin", sin), unary("Cos", cos),
-] + [
   unary("Tan", tan), unary("Asin", asin), unary("Acos", acos), unary("Atan", atan), unary("Sinh", sinh),
   unary("Cosh", cosh), unary("Asinh", asinh), unary("Acosh", acosh), unary("Atanh", atanh),
   unary("Swish", attributes: [AttributeSpec("alpha", .float, default: .float(1))]),
-].map(floatOnly) + [
   unary("Sign") { $0 > 0 ? 1 : ($0 < 0 ? -1 : 0) }, unary("Softsign") { $0 / (1 + abs($0)) },
   unary("Softplus") { $0 > 20 ? $0 : log1p(exp($0)) }, unary("Mish"),
   unary("Not", result: .bool) { $0 == 0 ? 1 : 0 },
@@ -40,7 +38,7 @@ private let unaryOps: [OpSchema] = [
   ]),
   unary("HardSwish"),
   unary("Shrink", attributes: [AttributeSpec("bias", .float, default: .float(0)), AttributeSpec("lambd", .float, default: .float(0.5))]),
-  integerOnly(unary("BitwiseNot")),
+  unary("BitwiseNot"),
   unary("Gelu", attributes: [AttributeSpec("approximate", .string, default: .string("none"))]),
 ]
 
@@ -57,41 +55,25 @@ private let binaryOps: [OpSchema] = [
   binary("Or", result: .bool) { ($0 != 0 || $1 != 0) ? 1 : 0 },
   binary("Xor", result: .bool) { (($0 != 0) != ($1 != 0)) ? 1 : 0 },
   // Bitwise ops have no folder: Double holds no full i64 bit pattern.
-  integerOnly(binary("BitwiseAnd")), integerOnly(binary("BitwiseOr")), integerOnly(binary("BitwiseXor")),
-  integerOnly(binary("BitShift", attributes: [AttributeSpec("direction", .string, required: true)])),
+  binary("BitwiseAnd"), binary("BitwiseOr"), binary("BitwiseXor"), bitShift,
 ]
 
-/// Restricts `schema` to float operands (math functions that libm or a polynomial computes).
-private func floatOnly(_ schema: OpSchema) -> OpSchema {
-  var schema = schema
-  let infer = schema.inferTypes
-  let name = schema.name
-  schema.inferTypes = { ctx throws(Diagnostic) in
-    let t = try ctx.type(0)
-    guard t.element.isFloat else { throw ctx.error(.typeMismatch, "\(name) needs a float input, got \(t)") }
-    return try infer(ctx)
-  }
-  return schema
-}
+// The float-only math ops and the integer-only bitwise ops need no guards of their own: shape inference
+// and the verifier check every operand against the ONNX op's type constraints first (ElementTypeRule.swift).
 
-/// Restricts `schema` to integer operands (the bitwise ops); BitShift also checks its direction.
-private func integerOnly(_ schema: OpSchema) -> OpSchema {
-  var schema = schema
+/// BitShift: the direction must be LEFT or RIGHT.
+private let bitShift: OpSchema = {
+  var schema = binary("BitShift", attributes: [AttributeSpec("direction", .string, required: true)])
   let infer = schema.inferTypes
-  let name = schema.name
   schema.inferTypes = { ctx throws(Diagnostic) in
-    let t = try ctx.type(0)
-    guard t.element.isInteger else { throw ctx.error(.typeMismatch, "\(name) needs integer operands, got \(t)") }
-    if name == "BitShift" {
-      let direction = try ctx.string("direction")
-      guard direction == "LEFT" || direction == "RIGHT" else {
-        throw ctx.error(.badAttribute, "direction must be LEFT or RIGHT, got \(direction ?? "none")")
-      }
+    let direction = try ctx.string("direction")
+    guard direction == "LEFT" || direction == "RIGHT" else {
+      throw ctx.error(.badAttribute, "direction must be LEFT or RIGHT, got \(direction ?? "none")")
     }
     return try infer(ctx)
   }
   return schema
-}
+}()
 
 /// Mod: fmod = 1 is C's fmod (sign of the dividend); fmod = 0 is integer modulo with the divisor's sign.
 private let mod: OpSchema = {
