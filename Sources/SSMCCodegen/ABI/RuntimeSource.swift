@@ -222,11 +222,22 @@ enum RuntimeSource {
 
     \#(elementTypeFunctions)
 
+    /* Appends "[d0, d1, ...]" to out (used bytes in *used), "?" on the batch axis `axis` (-1: none); NULL dims
+       print as "[]". */
+    static void ssmc_append_shape(char *out, size_t size, size_t *used, int32_t rank, const int64_t *dims, int32_t axis) {
+      if (*used < size) *used += (size_t)snprintf(out + *used, size - *used, "[");
+      for (int32_t j = 0; dims && j < rank && *used < size; j++) {
+        if (j == axis)
+          *used += (size_t)snprintf(out + *used, size - *used, j ? ", ?" : "?");
+        else
+          *used += (size_t)snprintf(out + *used, size - *used, j ? ", %lld" : "%lld", (long long)dims[j]);
+      }
+      if (*used < size) *used += (size_t)snprintf(out + *used, size - *used, "]");
+    }
+
     static void ssmc_format_dims(char *out, size_t size, int32_t rank, const int64_t *dims) {
-      size_t used = (size_t)snprintf(out, size, "[");
-      for (int32_t i = 0; i < rank && used < size; i++)
-        used += (size_t)snprintf(out + used, size - used, i ? ", %lld" : "%lld", (long long)dims[i]);
-      if (used < size) snprintf(out + used, size - used, "]");
+      size_t used = 0;
+      ssmc_append_shape(out, size, &used, rank, dims, -1);
     }
 
     /* The dims a tensor has in a batch of `samples`: one sample's dims `one`, times `samples` on `sample_axis`
@@ -283,16 +294,6 @@ enum RuntimeSource {
       return samples < 0 ? 1 : samples;
     }
 
-    /* Appends `rank` dims to out (used bytes in *used), "?" on the batch axis. */
-    static void ssmc_append_dims(char *out, size_t size, size_t *used, int32_t rank, const int64_t *dims, int32_t axis) {
-      for (int32_t j = 0; j < rank && *used < size; j++) {
-        if (j == axis)
-          *used += (size_t)snprintf(out + *used, size - *used, j ? ", ?" : "?");
-        else
-          *used += (size_t)snprintf(out + *used, size - *used, j ? ", %lld" : "%lld", (long long)dims[j]);
-      }
-    }
-
     /* The error for inputs that have none of the compiled shapes: what was given and what each variant takes. */
     static int32_t ssmc_report_no_variant(ssmc_context *ctx, int32_t count, const ssmc_tensor *given,
                                           const ssmc_tensor_info *infos, const int32_t *axes, int32_t num_variants,
@@ -303,16 +304,14 @@ enum RuntimeSource {
       for (int32_t i = 0; i < count && used < size; i++) {
         const ssmc_tensor *t = &given[i];
         int32_t rank = t->rank < 0 ? 0 : (t->rank > 64 ? 64 : t->rank);
-        used += (size_t)snprintf(out + used, size - used, "%s '%s' [", i ? "," : "", infos[i].name);
-        if (t->dims) ssmc_append_dims(out, size, &used, rank, t->dims, -1);
-        if (used < size) used += (size_t)snprintf(out + used, size - used, "]");
+        used += (size_t)snprintf(out + used, size - used, "%s '%s' ", i ? "," : "", infos[i].name);
+        ssmc_append_shape(out, size, &used, rank, t->dims, -1);
       }
       for (int32_t v = 0; v < num_variants && used < size; v++) {
         used += (size_t)snprintf(out + used, size - used, v ? "; or" : "; compiled:");
         for (int32_t i = 0; i < count && used < size; i++) {
-          used += (size_t)snprintf(out + used, size - used, "%s '%s' [", i ? "," : "", infos[i].name);
-          ssmc_append_dims(out, size, &used, infos[i].rank, variant_dims[v][i], axes[i]);
-          if (used < size) used += (size_t)snprintf(out + used, size - used, "]");
+          used += (size_t)snprintf(out + used, size - used, "%s '%s' ", i ? "," : "", infos[i].name);
+          ssmc_append_shape(out, size, &used, infos[i].rank, variant_dims[v][i], axes[i]);
         }
       }
       return SSMC_ERROR_SHAPE_MISMATCH;
