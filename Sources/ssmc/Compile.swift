@@ -48,48 +48,9 @@ struct Compile: ParsableCommand {
     let lanes = Self.vectorLanes(cpu: targetCPU)
     var compilers: [ModelCompiler] = []
     for (index, options) in shapes.enumerated() {
-      // Problems of one variant of several name it.
-      let variantName = variants ? "shape variant \(index) (\(Self.describe(options))): " : ""
-      func located(_ diagnostics: [Diagnostic]) -> [Diagnostic] {
-        diagnostics.map { d in
-          var d = d
-          d.location.file = d.location.file ?? model.model
-          d.message = variantName + d.message
-          return d
-        }
-      }
-      var graph = try model.importGraph(onnx, options: options)
-      // A symbolic leading input dim left after --input-shape is a batch size given at run time: compile one
-      // sample, once proven that no op mixes samples.
-      var batch: RuntimeBatch? = nil
-      do {
-        if let symbol = try RuntimeBatch.symbol(of: graph) {
-          batch = try RuntimeBatch.analyze(graph, symbol: symbol)
-          graph = RuntimeBatch.specialize(graph, symbol: symbol, samples: 1)
-        }
-      } catch {
-        throw reportAndExit(Diagnostics(located(error.all)))
-      }
-      var manager = try pipeline.passManager(dump: { writeStandardError($0) })
-      manager.printer = Printer(elideConstantsLargerThan: 16)
-      do {
-        try manager.run(&graph)
-      } catch {
-        throw reportAndExit(Diagnostics(located(error.all)))
-      }
-      if emit == .ir {
-        try writeAtomically(Printer().print(graph), to: outputPath)
-        return
-      }
-      let compiler = ModelCompiler(
-        graph: graph, name: modelName, vectorLanes: lanes, profile: profile,
-        inputSampleAxes: batch?.inputAxes ?? [], outputSampleAxes: batch?.outputAxes ?? [],
-        x86AVX512: lanes == 16 && (targetTriple.map { $0.hasPrefix("x86_64") } ?? true), variant: variants ? index : nil)
-      do {
-        try compiler.check()
-      } catch {
-        throw reportAndExit(located(error.all).map(\.description).joined(separator: "\n"))
-      }
+      guard let compiler = try variantCompiler(
+        onnx, options: options, variant: variants ? index : nil, name: modelName, lanes: lanes, outputPath: outputPath)
+      else { return }
       compilers.append(compiler)
     }
     do {
@@ -116,6 +77,56 @@ struct Compile: ParsableCommand {
     } catch let error as CodegenError {
       throw reportAndExit("\(model.model): error: \(error.message)")
     }
+  }
+
+  /// Imports, proves the batch of, and runs the pipeline on the graph at one set of input shapes, and checks
+  /// it can be compiled. `variant` is its index when the library has several; nil after writing `--emit ir`.
+  func variantCompiler(
+    _ onnx: ONNXModel, options: ImportOptions, variant: Int?, name modelName: String, lanes: Int, outputPath: String
+  ) throws -> ModelCompiler? {
+    // Problems of one variant of several name it.
+    let variantName = variant.map { "shape variant \($0) (\(Self.describe(options))): " } ?? ""
+    func located(_ diagnostics: [Diagnostic]) -> [Diagnostic] {
+      diagnostics.map { d in
+        var d = d
+        d.location.file = d.location.file ?? model.model
+        d.message = variantName + d.message
+        return d
+      }
+    }
+    var graph = try model.importGraph(onnx, options: options)
+    // A symbolic leading input dim left after --input-shape is a batch size given at run time: compile one
+    // sample, once proven that no op mixes samples.
+    var batch: RuntimeBatch? = nil
+    do {
+      if let symbol = try RuntimeBatch.symbol(of: graph) {
+        batch = try RuntimeBatch.analyze(graph, symbol: symbol)
+        graph = RuntimeBatch.specialize(graph, symbol: symbol, samples: 1)
+      }
+    } catch {
+      throw reportAndExit(Diagnostics(located(error.all)))
+    }
+    var manager = try pipeline.passManager(dump: { writeStandardError($0) })
+    manager.printer = Printer(elideConstantsLargerThan: 16)
+    do {
+      try manager.run(&graph)
+    } catch {
+      throw reportAndExit(Diagnostics(located(error.all)))
+    }
+    if emit == .ir {
+      try writeAtomically(Printer().print(graph), to: outputPath)
+      return nil
+    }
+    let compiler = ModelCompiler(
+      graph: graph, name: modelName, vectorLanes: lanes, profile: profile,
+      inputSampleAxes: batch?.inputAxes ?? [], outputSampleAxes: batch?.outputAxes ?? [],
+      x86AVX512: lanes == 16 && (targetTriple.map { $0.hasPrefix("x86_64") } ?? true), variant: variant)
+    do {
+      try compiler.check()
+    } catch {
+      throw reportAndExit(located(error.all).map(\.description).joined(separator: "\n"))
+    }
+    return compiler
   }
 
   /// `x=1x3x224x224, y=?x8` for the input shapes of one variant.
