@@ -99,7 +99,7 @@ private func lowerAttention(_ ctx: LoweringContext) throws {
     batch: [batch, hkv, group], m: sq, n: total, k: d,
     aBatchStrides: [qStrides[0], group * qStrides[1], qStrides[1]], aM: qStrides[2], aK: 1,
     bBatchStrides: [keys.strides[0], keys.strides[1], 0], bK: 1, bN: keys.strides[2])
-  try emitProduct(ctx, scoresProblem, element: t, a: ctx.operand(0), b: keys.buffer, c: scores)
+  try emitMatMul(ctx, scoresProblem, a: ctx.operand(0), b: keys.buffer, bConstant: nil, c: scores)
 
   // The spec scales Q and K by √scale each (rounded to T1); the product is scaled once here instead.
   let rootScale = t == .f32 ? Double(Float(g.scale.squareRoot())) : g.scale.squareRoot()
@@ -191,16 +191,5 @@ private func lowerAttention(_ ctx: LoweringContext) throws {
     aBatchStrides: [hq * sq * total, group * sq * total, sq * total], aM: total, aK: 1,
     bBatchStrides: [values.strides[0], values.strides[1], 0], bK: values.strides[2], bN: 1)
   outputProblem.cLayout = ([yStrides[0], group * yStrides[1], yStrides[1]], yStrides[2])
-  try emitProduct(ctx, outputProblem, element: t, a: scores, b: values.buffer, c: ctx.results[0])
-}
-
-/// C = A·B into `c`: the packed f32 kernel when it pays, else the loop kernel.
-private func emitProduct(
-  _ ctx: LoweringContext, _ problem: MatMulProblem, element: ScalarType, a: IRValue, b: IRValue, c: IRValue
-) throws {
-  if element == .f32, GemmKernel.pays(problem, lanes: ctx.vectorLanes, bIsConstant: false) {
-    try GemmKernel(ctx: ctx, problem: problem).emit(a: a, b: b, bConstant: nil, c: c, epilogue: nil)
-  } else {
-    emitLoopMatMul(ctx, problem, element: element, a: a, b: b, c: c, epilogue: nil)
-  }
+  try emitMatMul(ctx, outputProblem, a: scores, b: values.buffer, bConstant: nil, c: ctx.results[0])
 }

@@ -146,21 +146,23 @@ struct GemmEpilogue {
   }
 }
 
-/// Picks the kernel for a product: the packed f32 kernel when it pays, else loops.
+/// Picks the kernel for a product into `c` (the node's first result unless given): the packed f32 kernel
+/// when it pays, else loops.
 func emitMatMul(
   _ ctx: LoweringContext, _ problem: MatMulProblem, a: IRValue, b: IRValue, bConstant: TensorData?,
-  epilogue: GemmEpilogue? = nil
+  c: IRValue? = nil, epilogue: GemmEpilogue? = nil
 ) throws {
+  let c = c ?? ctx.results[0]
   let element = try ctx.scalar(ctx.resultType(0).element)
   guard element == .f32 || element == .f64 || element == .i64 || element == .i32 else {
     throw ctx.error("element type \(ctx.resultType(0).element) is not supported (f32, f64, i64, i32)")
   }
   guard problem.batchCount * problem.m * problem.n > 0 else { return }
   if element == .f32, GemmKernel.pays(problem, lanes: ctx.vectorLanes, bIsConstant: bConstant != nil) {
-    try GemmKernel(ctx: ctx, problem: problem).emit(a: a, b: b, bConstant: bConstant, c: ctx.results[0], epilogue: epilogue)
+    try GemmKernel(ctx: ctx, problem: problem).emit(a: a, b: b, bConstant: bConstant, c: c, epilogue: epilogue)
     return
   }
-  emitLoopMatMul(ctx, problem, element: element, a: a, b: b, c: ctx.results[0], epilogue: epilogue)
+  emitLoopMatMul(ctx, problem, element: element, a: a, b: b, c: c, epilogue: epilogue)
 }
 
 /// The simple kernel: for each row, C[m, :] = sum_k A[m, k] * B[k, :], the inner loop over n vectorized.

@@ -139,12 +139,8 @@ struct RecurrentNetworkLowering {
         return acc + add
       }
     }
-    if element == .f32, GemmKernel.pays(problem, lanes: ctx.vectorLanes, bIsConstant: ctx.constant(1) != nil) {
-      try GemmKernel(ctx: ctx, problem: problem).emit(
-        a: ctx.operand(0), b: ctx.operand(1), bConstant: ctx.constant(1), c: projection, epilogue: epilogue)
-    } else {
-      emitLoopMatMul(ctx, problem, element: element, a: ctx.operand(0), b: ctx.operand(1), c: projection, epilogue: epilogue)
-    }
+    try emitMatMul(
+      ctx, problem, a: ctx.operand(0), b: ctx.operand(1), bConstant: ctx.constant(1), c: projection, epilogue: epilogue)
   }
 
   /// transposed[d, j, n] = R[d, n, j] (rows transposedStride apart): row j holds every gate column's
