@@ -32,6 +32,12 @@ public enum ElementType: Int32, Sendable, Hashable, CaseIterable, CustomStringCo
     case .bool: "bool"
     }
   }
+  /// The type of an ONNX `TensorProto.DataType` code given as an attribute (any Int); nil for codes the IR
+  /// has no type for, out-of-range ones included.
+  public init?(code: Int) {
+    guard let raw = Int32(exactly: code), let type = ElementType(rawValue: raw) else { return nil }
+    self = type
+  }
   public init?(name: String) {
     guard let match = ElementType.allCases.first(where: { $0.description == name }) else { return nil }
     self = match

@@ -38,6 +38,13 @@ CASES = {
     "cast to a code beyond int32": (
         model([h.make_node("Cast", ["x"], ["y"], name="c", to=2**62)], [f32("x", [4])]),
         ["Cast", "node 'c'", "element type code 4611686018427387904"]),
+    "EyeLike dtype beyond int32": (
+        model([h.make_node("EyeLike", ["x"], ["y"], name="e", dtype=2**40)], [f32("x", [4, 4])]),
+        ["EyeLike", "node 'e'", "dtype 1099511627776 is not an element type"]),
+    "LayerNormalization stash_type beyond int32": (
+        model([h.make_node("LayerNormalization", ["x", "s"], ["y"], name="ln", stash_type=2**40)], [f32("x", [4, 4])],
+              [nh.from_array(np.ones(4, np.float32), "s")]),
+        ["LayerNormalization", "node 'ln'", "stash_type 1099511627776"]),
     "Log of int64": (
         model([h.make_node("Log", ["x"], ["y"], name="l")], [h.make_tensor_value_info("x", T.INT64, [4])]),
         ["Log", "node 'l'", "has element type i64; Log takes bf16, f16, f32, f64"]),

@@ -134,7 +134,7 @@ private let castLike = OpSchema(
 
 private func castTarget(_ ctx: OpContext) throws(Diagnostic) -> ElementType {
   let code = try ctx.int("to")
-  guard let raw = Int32(exactly: code), let t = ElementType(rawValue: raw) else {
+  guard let t = ElementType(code: code) else {
     throw ctx.error(.badAttribute, "Cast to element type code \(code) is not supported")
   }
   return t

@@ -14,7 +14,7 @@ private let eyeLike = OpSchema(
     guard x.rank == 2 else { throw ctx.error("EyeLike needs a 2-D input, got \(x)") }
     _ = try ctx.int("k")
     guard let code = try ctx.optionalInt("dtype") else { return [x] }
-    guard let element = ElementType(rawValue: Int32(code)) else {
+    guard let element = ElementType(code: code) else {
       throw ctx.error(.badAttribute, "dtype \(code) is not an element type ssmc supports")
     }
     return [x.with(element: element)]

@@ -96,7 +96,7 @@ private func normalizedAxis(_ ctx: OpContext, rank: Int, scales: [Int]) throws(D
 
 private func stashElement(_ ctx: OpContext, allowed: [ElementType] = [.f32, .f64, .f16, .bf16]) throws(Diagnostic) -> ElementType {
   let code = try ctx.int("stash_type")
-  guard let t = ElementType(rawValue: Int32(code)), allowed.contains(t) else {
+  guard let t = ElementType(code: code), allowed.contains(t) else {
     throw ctx.error(.badAttribute, "stash_type \(code) is not one of \(allowed)")
   }
   return t

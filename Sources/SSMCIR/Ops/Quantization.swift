@@ -49,7 +49,7 @@ private let dequantizeLinear = OpSchema(
     guard scale.isFloat else { throw ctx.error(.typeMismatch, "DequantizeLinear x_scale must be a float type, got \(scale)") }
     let dtype = try ctx.int("output_dtype")
     if dtype != 0 {
-      guard let t = ElementType(rawValue: Int32(clamping: dtype)), t == scale else {
+      guard let t = ElementType(code: dtype), t == scale else {
         throw ctx.error(.badAttribute, "DequantizeLinear output_dtype \(dtype) must be x_scale's type \(scale)")
       }
     }
@@ -164,7 +164,7 @@ func quantizedElement(_ ctx: OpContext) throws(Diagnostic) -> ElementType {
   let dtype = try ctx.int("output_dtype")
   var element = ElementType.u8
   if dtype != 0 {
-    guard let t = ElementType(rawValue: Int32(clamping: dtype)) else {
+    guard let t = ElementType(code: dtype) else {
       throw ctx.error(.badAttribute, "output_dtype \(dtype) is not a type ssmc has")
     }
     element = t
@@ -188,7 +188,7 @@ public func quantizeDivision(_ ctx: OpContext) throws(Diagnostic) -> ElementType
   let (x, scale) = (try ctx.type(0).element, try ctx.type(1).element)
   let precision = try ctx.int("precision")
   if precision != 0 {
-    guard let t = ElementType(rawValue: Int32(clamping: precision)), t == .f32 || t == .f64 else {
+    guard let t = ElementType(code: precision), t == .f32 || t == .f64 else {
       throw ctx.error(.unsupportedFeature, "QuantizeLinear precision \(precision) is not supported (f32 or f64 only)")
     }
     return t

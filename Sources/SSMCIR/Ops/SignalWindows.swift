@@ -20,7 +20,7 @@ let signalSourceOps: [OpSchema] = [
 /// The element type named by `output_datatype` (an ONNX TensorProto data type code).
 private func outputElement(_ ctx: OpContext) throws(Diagnostic) -> ElementType {
   let code = try ctx.int("output_datatype")
-  guard let raw = Int32(exactly: code), let t = ElementType(rawValue: raw) else {
+  guard let t = ElementType(code: code) else {
     throw ctx.error(.badAttribute, "output_datatype \(code) is not a supported element type")
   }
   return t
