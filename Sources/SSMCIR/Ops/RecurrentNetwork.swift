@@ -40,10 +40,13 @@ public struct RecurrentActivation: Sendable, Equatable {
 
 /// A recurrent layer after checking its operands and attributes, shared by the shape rule and the lowering.
 public struct RecurrentGeometry: Sendable {
-  public enum Cell: String, Sendable { case lstm = "LSTM", gru = "GRU", rnn = "RNN" }
+  public enum Cell: String, Sendable {
+    case lstm = "LSTM", gru = "GRU", rnn = "RNN"
+    /// Gate blocks in W and R: 4 (LSTM i, o, f, c), 3 (GRU z, r, h), 1 (RNN).
+    public var gates: Int { self == .lstm ? 4 : self == .gru ? 3 : 1 }
+  }
   public var cell: Cell
-  /// Gate blocks in W and R: 4 (LSTM i, o, f, c), 3 (GRU z, r, h), 1 (RNN).
-  public var gates: Int { cell == .lstm ? 4 : cell == .gru ? 3 : 1 }
+  public var gates: Int { cell.gates }
   public var length: Dim, batch: Dim, inputSize: Dim
   public var hiddenSize: Int
   /// 1, or 2 for bidirectional (forward first).
@@ -60,9 +63,6 @@ public struct RecurrentGeometry: Sendable {
   public var inputForget: Bool
   /// GRU linear_before_reset: the reset gate scales (h·Rh + Rbh) rather than h.
   public var linearBeforeReset: Bool
-
-  /// Whether direction `d` walks the sequence backwards.
-  public func isBackward(_ d: Int) -> Bool { reverse || d == 1 }
 }
 
 private func recurrentNetwork(_ cell: RecurrentGeometry.Cell) -> OpSchema {
@@ -112,7 +112,7 @@ public func recurrentGeometry(_ ctx: OpContext) throws(Diagnostic) -> RecurrentG
   }
   let directions = direction == "bidirectional" ? 2 : 1
   let (w, r) = (try ctx.type(1, rank: 3), try ctx.type(2, rank: 3))
-  let gateCount = cell == .lstm ? 4 : cell == .gru ? 3 : 1
+  let gateCount = cell.gates
   guard let rows = w.dims[1].value, rows % gateCount == 0 else {
     throw ctx.error(.unknownShape, "W \(w) must have a static second dim that is \(gateCount) x hidden_size")
   }
