@@ -6,24 +6,26 @@ import SSMCIR
 extension Importer {
   static func isIf(_ node: ONNXNode) -> Bool { node.domain.isEmpty && node.opType == "If" }
 
+  /// Reports why a control-flow node cannot be imported; its outputs count as failed, so their users say
+  /// nothing more.
+  mutating func refuse(_ node: ONNXNode, _ message: String, code: Diagnostic.Code = .unsupportedFeature, at location: Location) {
+    problems.append(Diagnostic(code, message, at: location))
+    failedValues.formUnion(node.outputs)
+  }
+
   mutating func importIf(_ node: ONNXNode, condition: ValueID, location: Location) {
     var branches: [[ImportedValue]] = []
     for attribute in ["then_branch", "else_branch"] {
       guard case .graph(let body)? = node.attribute(attribute)?.value else {
-        problems.append(Diagnostic(.badAttribute, "If needs a graph attribute '\(attribute)'", at: location))
-        failedValues.formUnion(node.outputs)
-        return
+        return refuse(node, "If needs a graph attribute '\(attribute)'", code: .badAttribute, at: location)
       }
       guard body.inputs.isEmpty else {
-        problems.append(Diagnostic(.malformedModel, "If's \(attribute) must have no inputs, has \(body.inputs.count)", at: location))
-        failedValues.formUnion(node.outputs)
-        return
+        return refuse(node, "If's \(attribute) must have no inputs, has \(body.inputs.count)", code: .malformedModel, at: location)
       }
       guard body.outputs.count == node.outputs.count else {
-        problems.append(Diagnostic(
-          .malformedModel, "If's \(attribute) gives \(body.outputs.count) outputs for the node's \(node.outputs.count)", at: location))
-        failedValues.formUnion(node.outputs)
-        return
+        return refuse(
+          node, "If's \(attribute) gives \(body.outputs.count) outputs for the node's \(node.outputs.count)", code: .malformedModel,
+          at: location)
       }
       guard let outputs = importSubgraph(body, name: "\(node.name.isEmpty ? "If" : node.name) \(attribute)", location: location) else {
         failedValues.formUnion(node.outputs)

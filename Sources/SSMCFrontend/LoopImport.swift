@@ -10,10 +10,7 @@ extension Importer {
   static func isLoop(_ node: ONNXNode) -> Bool { node.domain.isEmpty && node.opType == "Loop" }
 
   mutating func importLoop(_ node: ONNXNode, inputs: [ImportedValue?], location: Location) {
-    func fail(_ message: String) {
-      problems.append(Diagnostic(.unsupportedFeature, message, at: location))
-      failedValues.formUnion(node.outputs)
-    }
+    func fail(_ message: String) { refuse(node, message, at: location) }
     guard case .graph(let body)? = node.attribute("body")?.value else { return fail("Loop needs a graph attribute 'body'") }
     let carriedCount = node.inputs.count - 2
     let scanCount = body.outputs.count - 1 - carriedCount

@@ -27,14 +27,9 @@ enum ScanImport {
       case .graph(let body)? = node.attribute("body")?.value, body.initializers.isEmpty,
       body.inputs.count == 3, body.outputs.count == 2
     else { return nil }
-    func ints(_ name: String, count: Int) -> [Int]? {
-      guard let attribute = node.attribute(name) else { return Array(repeating: 0, count: count) }
-      guard case .ints(let v) = attribute.value, v.count == count else { return nil }
-      return v.map { Int($0) }
-    }
-    guard let inputAxes = ints("scan_input_axes", count: 2), inputAxes[0] == inputAxes[1],
-      let outputAxes = ints("scan_output_axes", count: 1), ints("scan_input_directions", count: 2) == [0, 0],
-      ints("scan_output_directions", count: 1) == [0]
+    guard let inputAxes = node.scanInts("scan_input_axes", count: 2), inputAxes[0] == inputAxes[1],
+      let outputAxes = node.scanInts("scan_output_axes", count: 1), node.scanInts("scan_input_directions", count: 2) == [0, 0],
+      node.scanInts("scan_output_directions", count: 1) == [0]
     else { return nil }
     let (h, x0, x1) = (body.inputs[0].name, body.inputs[1].name, body.inputs[2].name)
     // Follow Identity nodes back to what they copy.
@@ -83,5 +78,15 @@ enum ScanImport {
     return graph.addNode(
       "ssmc.LinearScan", operands,
       attributes: ["axis": .int(recurrence.axis), "output_axis": .int(recurrence.outputAxis)], name: node.name, results: results)
+  }
+}
+
+extension ONNXNode {
+  /// A Scan attribute with one int per scan input or output (axes, directions): all 0 when absent, nil when
+  /// it has another count.
+  func scanInts(_ name: String, count: Int) -> [Int]? {
+    guard let attribute = attribute(name) else { return Array(repeating: 0, count: count) }
+    guard case .ints(let values) = attribute.value, values.count == count else { return nil }
+    return values.map { Int($0) }
   }
 }

@@ -9,10 +9,7 @@ extension Importer {
   static func isScan(_ node: ONNXNode) -> Bool { node.domain.isEmpty && node.opType == "Scan" }
 
   mutating func unrollScan(_ node: ONNXNode, operands: [ValueID?], opset: Int, location: Location) {
-    func fail(_ message: String) {
-      problems.append(Diagnostic(.unsupportedFeature, message, at: location))
-      failedValues.formUnion(node.outputs)
-    }
+    func fail(_ message: String) { refuse(node, message, at: location) }
     guard let version = SupportedOpsets.activeVersion(of: "Scan", opset: opset) else { return fail("Scan is not defined in opset \(opset)") }
     guard case .graph(let body)? = node.attribute("body")?.value,
       case .int(let scanInputCount)? = node.attribute("num_scan_inputs")?.value
@@ -28,16 +25,11 @@ extension Importer {
     else {
       return fail("Scan's body takes \(body.inputs.count) inputs and gives \(body.outputs.count) outputs, which do not fit the node's \(node.inputs.count) inputs, \(node.outputs.count) outputs and num_scan_inputs \(m)")
     }
-    func ints(_ name: String, count: Int) -> [Int]? {
-      guard let attribute = node.attribute(name) else { return Array(repeating: 0, count: count) }
-      guard case .ints(let values) = attribute.value, values.count == count else { return nil }
-      return values.map { Int($0) }
-    }
     let directionsName = batched ? "directions" : "scan_input_directions"
-    guard let inputAxes = batched ? Array(repeating: 0, count: m) : ints("scan_input_axes", count: m),
-      let inputDirections = ints(directionsName, count: m),
-      let outputAxes = batched ? Array(repeating: 0, count: k) : ints("scan_output_axes", count: k),
-      let outputDirections = batched ? Array(repeating: 0, count: k) : ints("scan_output_directions", count: k)
+    guard let inputAxes = batched ? Array(repeating: 0, count: m) : node.scanInts("scan_input_axes", count: m),
+      let inputDirections = node.scanInts(directionsName, count: m),
+      let outputAxes = batched ? Array(repeating: 0, count: k) : node.scanInts("scan_output_axes", count: k),
+      let outputDirections = batched ? Array(repeating: 0, count: k) : node.scanInts("scan_output_directions", count: k)
     else { return fail("Scan's axes and directions attributes must have one entry per scan input or output") }
     let prefix = node.name.isEmpty ? "scan" : node.name
     let states = operands[first..<(first + n)].map { $0! }
