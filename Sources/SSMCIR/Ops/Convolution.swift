@@ -3,7 +3,8 @@
 /// `convWindows` / `convTransposeWindows` / `poolWindows` to get the same numbers the shape rule used.
 let convolutionOps: [OpSchema] = ([conv, convTranspose] + poolingOps).map { $0.with(samples: .leading()) }
 
-private let convAttributes = [
+/// Conv's attributes, shared with ConvInteger and QLinearConv.
+let convAttributes = [
   AttributeSpec("auto_pad", .string, default: .string("NOTSET")), AttributeSpec("dilations", .ints),
   AttributeSpec("group", .int, default: .int(1)), AttributeSpec("kernel_shape", .ints), AttributeSpec("pads", .ints),
   AttributeSpec("strides", .ints),

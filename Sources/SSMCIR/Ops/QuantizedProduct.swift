@@ -50,12 +50,6 @@ private let qLinearMatMul = OpSchema(
     return [TensorType(try ctx.type(7).element, dims)]
   })
 
-private let convAttributes = [
-  AttributeSpec("auto_pad", .string, default: .string("NOTSET")), AttributeSpec("dilations", .ints),
-  AttributeSpec("group", .int, default: .int(1)), AttributeSpec("kernel_shape", .ints), AttributeSpec("pads", .ints),
-  AttributeSpec("strides", .ints),
-]
-
 /// ConvInteger: Conv of (x - x_zero_point) and (w - w_zero_point) (per tensor or per output channel), in i32.
 private let convInteger = OpSchema(
   "ConvInteger", operands: [.required("x"), .required("w"), .optional("x_zero_point"), .optional("w_zero_point")],
