@@ -12,10 +12,13 @@ public enum Broadcast {
         let d = s[i]
         if d == .fixed(1) || d == dim { continue }
         if dim == .fixed(1) { dim = d; continue }
-        // Two different dims, neither 1: static conflict, or symbols we cannot prove equal.
-        if case .fixed = dim, case .symbol = d { continue }  // the symbol must equal the fixed size at run time
-        if case .symbol = dim, case .fixed = d { dim = d; continue }
-        return nil
+        // Two different dims, neither 1: a static conflict, or symbolic dims we cannot prove equal. A symbolic
+        // dim beside a fixed one must equal it at run time.
+        switch (dim.value, d.value) {
+        case (_?, nil): continue
+        case (nil, _?): dim = d
+        default: return nil
+        }
       }
       result.append(dim)
     }

@@ -10,9 +10,13 @@ public struct ValueID: Sendable, Hashable, Comparable, CustomStringConvertible {
 public struct Value: Sendable, Hashable {
   public var name: String
   public var type: TensorType?
-  public init(name: String, type: TensorType?) {
+  /// For a small integer tensor computed from symbolic shapes: its elements as dims (`[batch, height*width]`),
+  /// found by shape inference (see `OpSchema.elementDims`) and read by shape rules like a constant's values.
+  public var symbolicElements: [Dim]?
+  public init(name: String, type: TensorType?, symbolicElements: [Dim]? = nil) {
     self.name = name
     self.type = type
+    self.symbolicElements = symbolicElements
   }
 }
 

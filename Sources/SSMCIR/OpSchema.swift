@@ -4,6 +4,8 @@ public typealias ShapeRule = @Sendable (OpContext) throws(Diagnostic) -> [Tensor
 public typealias Folder = @Sendable (OpContext) throws(Diagnostic) -> [TensorData]
 /// A forwarding rule: per result, the index of the operand it equals, or nil when not known yet.
 public typealias Forwarder = @Sendable (OpContext) throws(Diagnostic) -> [Int]?
+/// A symbolic evaluator: per result, its elements (row-major) as dims.
+public typealias ElementDimsRule = @Sendable (OpContext) throws(Diagnostic) -> [[Dim]]
 
 /// One operand slot of an op.
 public struct OperandSpec: Sendable {
@@ -54,11 +56,17 @@ public struct OpSchema: Sendable {
   /// For ops whose results can be operands as they are (a choice decided at compile time): the operand each
   /// result is, or nil while that is not known. Shape inference then replaces the results by those operands.
   public var forward: Forwarder?
+  /// For ops that compute shapes (Shape, and Gather, Concat or arithmetic on its result): the results' elements
+  /// as dims, from operands whose elements are known as dims (`OpContext.elementDims`). Shape inference keeps
+  /// them on the result values, so a Reshape whose target shape is built from a symbolic input's Shape still
+  /// gets its result dims (`[batch, height*width, 8]`).
+  public var elementDims: ElementDimsRule?
 
   public init(
     _ name: String, domain: String = "", operands: [OperandSpec], results: Int? = 1, attributes: [AttributeSpec] = [],
     inferTypes: @escaping ShapeRule,
-    fold: Folder? = nil, foldsFromTypes: Bool = false, samples: SampleRule? = nil, forward: Forwarder? = nil
+    fold: Folder? = nil, foldsFromTypes: Bool = false, samples: SampleRule? = nil, forward: Forwarder? = nil,
+    elementDims: ElementDimsRule? = nil
   ) {
     self.name = name
     self.domain = domain
@@ -70,6 +78,7 @@ public struct OpSchema: Sendable {
     self.foldsFromTypes = foldsFromTypes
     self.samples = samples
     self.forward = forward
+    self.elementDims = elementDims
   }
 
   public func attributeSpec(_ name: String) -> AttributeSpec? { attributes.first { $0.name == name } }
@@ -102,14 +111,17 @@ public struct OpContext: Sendable {
   public var attributes: [String: Attribute]
   public var resultCount: Int
   public var location: Location
+  /// Elements of operands that shape inference knows as dims but are no constants (see `OpSchema.elementDims`).
+  public var symbolicElements: [[Dim]?]
 
   public init(
     schema: OpSchema, operandTypes: [TensorType?], constants: [TensorData?], attributes: [String: Attribute],
-    resultCount: Int, location: Location
+    resultCount: Int, location: Location, symbolicElements: [[Dim]?] = []
   ) {
     self.schema = schema
     self.operandTypes = operandTypes
     self.constants = constants
+    self.symbolicElements = symbolicElements
     self.attributes = attributes
     self.resultCount = resultCount
     self.location = location

@@ -186,18 +186,77 @@ public struct Parser {
     var dims: [Dim] = []
     if token != .punct("]") {
       repeat {
-        switch token {
-        case .number(let s):
-          guard let v = Int(s), v >= 0 else { throw error("bad dimension \(s)") }
-          dims.append(.fixed(v))
-        case .identifier(let s): dims.append(.symbol(s))
-        default: throw error("expected a dimension")
-        }
-        try advance()
+        let dim = Dim(try parseDimSum())
+        if let v = dim.value, v < 0 { throw consumedError("bad dimension \(v)") }
+        dims.append(dim)
       } while try accept(",")
     }
     try expect("]")
     return TensorType(element, dims)
+  }
+
+  // A dim: a number, a symbol (bare or quoted), or an expression of them with + - * and floor division by a
+  // number (/), min(a, b) and max(a, b), as `DimExpr` prints it.
+  private mutating func parseDimSum() throws(Diagnostic) -> DimExpr {
+    var sum = try parseDimProduct(try parseDimAtom())
+    while true {
+      if try accept("+") {
+        sum = try dimResult(sum.plus(try parseDimProduct(try parseDimAtom())))
+      } else if try accept("-") {
+        sum = try dimResult(sum.minus(try parseDimProduct(try parseDimAtom())))
+      } else if case .number(let text) = token, text.hasPrefix("-") || text.hasPrefix("+") {
+        // The lexer reads `h -1` as a symbol and a signed number.
+        sum = try dimResult(sum.plus(try parseDimProduct(try parseDimAtom())))
+      } else {
+        return sum
+      }
+    }
+  }
+  private mutating func parseDimProduct(_ first: DimExpr) throws(Diagnostic) -> DimExpr {
+    var product = first
+    while true {
+      if try accept("*") {
+        product = try dimResult(product.times(try parseDimAtom()))
+      } else if try accept("/") {
+        guard case .number(let text) = token, let divisor = Int(text), divisor > 0 else { throw error("expected a positive divisor") }
+        try advance()
+        product = try dimResult(product.floorDivided(by: divisor))
+      } else {
+        return product
+      }
+    }
+  }
+  private mutating func parseDimAtom() throws(Diagnostic) -> DimExpr {
+    switch token {
+    case .number(let text):
+      guard let v = Int(text) else { throw error("bad dimension \(text)") }
+      try advance()
+      return DimExpr(v)
+    case .string(let name):
+      try advance()
+      return DimExpr(symbol: name)
+    case .identifier(let name):
+      try advance()
+      guard name == "min" || name == "max", try accept("(") else { return DimExpr(symbol: name) }
+      let a = try parseDimSum()
+      try expect(",")
+      let b = try parseDimSum()
+      try expect(")")
+      return name == "min" ? .minimum(a, b) : .maximum(a, b)
+    case .punct("("):
+      try advance()
+      let inner = try parseDimSum()
+      try expect(")")
+      return inner
+    case .punct("-"):
+      try advance()
+      return try dimResult(try parseDimAtom().scaled(by: -1))
+    default: throw error("expected a dimension")
+    }
+  }
+  private func dimResult(_ e: DimExpr?) throws(Diagnostic) -> DimExpr {
+    guard let e else { throw consumedError("dimension arithmetic overflows") }
+    return e
   }
 
   private mutating func parseConstantData(_ element: ElementType, _ shape: [Int]) throws(Diagnostic) -> TensorData {

@@ -44,16 +44,38 @@ public enum ElementType: Int32, Sendable, Hashable, CaseIterable, CustomStringCo
   }
 }
 
-/// One dimension of a tensor shape: a number known at compile time, or a named symbol bound at run time.
+/// One dimension of a tensor shape: a number known at compile time, a named symbol bound at run time, or an
+/// expression of symbols (see `DimExpr`). `Dim(_:)` keeps the three apart: an expression is never a lone number
+/// or symbol, so equal dims compare equal.
 public enum Dim: Sendable, Hashable, CustomStringConvertible {
   case fixed(Int)
   case symbol(String)
+  case expr(DimExpr)
+
+  public init(_ expression: DimExpr) {
+    if let v = expression.constantValue {
+      self = .fixed(v)
+    } else if let s = expression.symbolName {
+      self = .symbol(s)
+    } else {
+      self = .expr(expression)
+    }
+  }
 
   public var value: Int? { if case .fixed(let v) = self { v } else { nil } }
+  /// The dim as an expression (a number or symbol is the simplest one).
+  public var expression: DimExpr {
+    switch self {
+    case .fixed(let v): DimExpr(v)
+    case .symbol(let s): DimExpr(symbol: s)
+    case .expr(let e): e
+    }
+  }
   public var description: String {
     switch self {
     case .fixed(let v): String(v)
-    case .symbol(let s): s
+    case .symbol(let s): DimAtom.symbolText(s)
+    case .expr(let e): e.description
     }
   }
 }

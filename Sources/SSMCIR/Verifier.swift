@@ -81,7 +81,8 @@ extension Graph {
       operandTypes: node.operands.map { $0.flatMap { type(of: $0) } },
       constants: node.operands.map { $0.flatMap { constants[$0] } },
       attributes: node.attributes, resultCount: node.results.count,
-      location: location ?? Location(node: node.name, opType: node.op))
+      location: location ?? Location(node: node.name, opType: node.op),
+      symbolicElements: node.operands.map { $0.flatMap { values[$0.index].symbolicElements } })
   }
 }
 

@@ -48,7 +48,8 @@ public struct RuntimeBatch: Sendable, Equatable {
     var result = graph
     for i in result.values.indices {
       guard let type = result.values[i].type else { continue }
-      result.values[i].type = type.with(dims: type.dims.map { $0 == .symbol(symbol) ? .fixed(samples) : $0 })
+      result.values[i].type = type.with(dims: type.dims.map { $0.substituting(symbol, with: samples) })
+      result.values[i].symbolicElements = result.values[i].symbolicElements?.map { $0.substituting(symbol, with: samples) }
     }
     return result
   }

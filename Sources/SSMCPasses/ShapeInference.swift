@@ -74,6 +74,11 @@ public struct ShapeInference: Pass {
           graph[result].type = type
           changed = true
         }
+        if let constants = recordElementDims(of: node, schema: schema, context: context, types: types, in: &graph) {
+          for (result, data) in zip(node.results, constants) { graph.constants[result] = data }
+          kept.removeLast()
+          changed = true
+        }
       } catch {
         problems.append((index, error))
       }
@@ -88,6 +93,25 @@ public struct ShapeInference: Pass {
     graph.nodes = kept
     if !problems.isEmpty { throw Diagnostics(problems.map(\.diagnostic)) }
     return changed
+  }
+}
+
+extension ShapeInference {
+  /// Keeps the symbolic elements of shape-math results (see `OpSchema.elementDims`) on the result values, and
+  /// returns the results as constants instead when every element turned out to be a number (`Shape(x)[1]` of
+  /// `x: f32[batch,8,h,w]` is 8).
+  func recordElementDims(of node: Node, schema: OpSchema, context: OpContext, types: [TensorType], in graph: inout Graph) -> [TensorData]? {
+    for result in node.results { graph[result].symbolicElements = nil }
+    guard let rule = schema.elementDims, let elements = try? rule(context), elements.count == node.results.count,
+      zip(elements, types).allSatisfy({ $0.count == $1.elementCount && $1.isStatic })
+    else { return nil }
+    if elements.allSatisfy({ $0.allSatisfy { $0.value != nil } }) {
+      return zip(elements, types).map { list, type in
+        TensorData(type.element, shape: type.staticShape!, doubles: list.map { Double($0.value!) })
+      }
+    }
+    for (result, list) in zip(node.results, elements) { graph[result].symbolicElements = list }
+    return nil
   }
 }
 

@@ -18,7 +18,22 @@ struct Inspect: ParsableCommand {
     }
     let summary = ModelSummary(onnx)
     print(summary.text, terminator: "")
-    if let graph = try? Importer.importModel(onnx, options: ImportOptions()) { print(Self.batchReport(graph)) }
+    if let graph = try? Importer.importModel(onnx, options: ImportOptions()) {
+      print(Self.inferredOutputs(graph), terminator: "")
+      print(Self.batchReport(graph))
+    }
+  }
+
+  /// The output types shape inference works out, symbolic dims as expressions of the input dims
+  /// (`f32[batch,(height + 31)/32]`), or the first problem it meets.
+  static func inferredOutputs(_ graph: Graph) -> String {
+    var inferred = graph
+    do {
+      _ = try ShapeInference().run(on: &inferred)
+    } catch {
+      return "inferred output types: none (\(error.all.count) problem\(error.all.count == 1 ? "" : "s")\(error.all.first.map { ", first: " + $0.description } ?? ""))\n"
+    }
+    return "inferred output types:\n" + inferred.outputs.map { "  \($0.name): \(inferred.type(of: $0.value).map(\.description) ?? "?")\n" }.joined()
   }
 
   /// Whether the batch size can be left to run time (see `RuntimeBatch`), and why not.

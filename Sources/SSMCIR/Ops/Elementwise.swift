@@ -3,7 +3,8 @@ import Foundation
 /// Elementwise ops: unary math and activations, broadcasting binary and variadic ops, comparisons, Where, Cast.
 /// All share one shape rule (multidirectional broadcasting); folders evaluate in Double then round to the
 /// result element type.
-let elementwiseOps: [OpSchema] = (unaryOps + binaryOps + variadicOps + [where_, cast, clip, dropout, prelu]).map { $0.with(samples: .elementwise) }
+let elementwiseOps: [OpSchema] = (unaryOps + binaryOps + variadicOps + [where_, cast.with(elementDims: ElementDimsRules.cast), clip, dropout, prelu])
+  .map { $0.with(samples: .elementwise) }
   + [castLike.with(samples: SampleRule { ctx throws(Diagnostic) in [ctx.operandAxes[0]] })]
 
 /// The elementwise ops an `ssmc.FusedElementwise` expression may call: one result, every operand read at the
@@ -43,8 +44,10 @@ private let unaryOps: [OpSchema] = [
 ]
 
 private let binaryOps: [OpSchema] = [
-  binary("Add", +), binary("Sub", -), binary("Mul", *),
-  binary("Div") { a, b in a / b },  // integer operands are truncated by the folder's cast
+  binary("Add", +).with(elementDims: ElementDimsRules.binary { $0.plus($1) }),
+  binary("Sub", -).with(elementDims: ElementDimsRules.binary { $0.minus($1) }),
+  binary("Mul", *).with(elementDims: ElementDimsRules.binary { $0.times($1) }),
+  binary("Div") { a, b in a / b }.with(elementDims: ElementDimsRules.divide),  // integer operands are truncated by the folder's cast
   binary("Pow", pow),
   mod,
   binary("Equal", result: .bool) { $0 == $1 ? 1 : 0 }, binary("Less", result: .bool) { $0 < $1 ? 1 : 0 },
@@ -187,6 +190,7 @@ private let prelu = OpSchema(
 private let identity: OpSchema = {
   var schema = unary("Identity")
   schema.fold = { ctx throws(Diagnostic) in [try ctx.requireConstant(0)] }
+  schema.elementDims = ElementDimsRules.sameElements
   return schema
 }()
 

@@ -5,13 +5,33 @@ extension OpContext {
   /// The integer values of constant operand `index` (axes, shapes, pads, ...), which the shape rule needs.
   /// An operand whose type says it has no elements counts as the empty list even when it is not a constant.
   public func constantInts(_ index: Int) throws(Diagnostic) -> [Int] {
+    try isEmptyIntegerList(index) ? [] : try requireConstant(index).ints
+  }
+  /// The elements of integer operand `index` as dims: a constant's values, or the elements shape inference
+  /// worked out from symbolic shapes; nil when neither is known.
+  public func elementDims(_ index: Int) -> [Dim]? {
+    if let c = constant(index) {
+      guard c.element == .i64 || c.element == .i32 else { return nil }
+      return c.ints.map(Dim.fixed)
+    }
+    return index < symbolicElements.count ? symbolicElements[index] : nil
+  }
+  /// A 1-D integer operand the shape rule needs (Reshape's or Expand's shape), whose elements may be symbolic.
+  public func shapeOperand(_ index: Int) throws(Diagnostic) -> [Dim] {
+    if try isEmptyIntegerList(index) { return [] }
+    guard let dims = elementDims(index) else {
+      throw error(.unsupportedFeature, "operand \(operandName(index)) must be a compile-time constant or computed from shapes to infer the shape")
+    }
+    return dims
+  }
+  /// Checks that operand `index` is a 1-D (or scalar) i64/i32 list and tells whether it has no elements.
+  private func isEmptyIntegerList(_ index: Int) throws(Diagnostic) -> Bool {
     let t = try type(index)
     guard t.element == .i64 || t.element == .i32 else {
       throw error(.typeMismatch, "operand \(operandName(index)) must be i64 or i32, got \(t)")
     }
     guard t.rank <= 1 else { throw error("operand \(operandName(index)) must be 1-D, got \(t)") }
-    if t.elementCount == 0 { return [] }
-    return try requireConstant(index).ints
+    return t.elementCount == 0
   }
   /// Like `constantInts`, but nil when the optional operand is absent.
   public func optionalConstantInts(_ index: Int) throws(Diagnostic) -> [Int]? {
@@ -85,59 +105,56 @@ extension OpContext {
 /// Largest tensor a folder builds; bigger results stay computed at run time.
 public let maxFoldElements = 1 << 26
 
-/// A product of dims kept exact when some are symbolic: a fixed factor times a multiset of symbols.
-public struct DimProduct: Sendable, Hashable {
-  public var fixed: Int = 1
-  /// True when the fixed factor overflowed Int; such a product is no dim at all.
-  public var overflowed = false
-  /// Symbol names, sorted, with repeats.
-  public var symbols: [String] = []
+extension Dim {
+  /// The dim with `symbol` set to `value` (unchanged if that overflows, which only malformed dims do).
+  public func substituting(_ symbol: String, with value: Int) -> Dim {
+    guard case .fixed = self else {
+      return expression.substituting([symbol: DimExpr(value)]).map(Dim.init) ?? self
+    }
+    return self
+  }
+  /// The sum of `dims` (nil on overflow).
+  public static func sum<S: Sequence>(_ dims: S) -> DimExpr? where S.Element == Dim { combine(dims, from: 0) { $0.plus($1) } }
+  /// The product of `dims` (nil on overflow): `h*w` stays exact when some are symbolic.
+  public static func product<S: Sequence>(_ dims: S) -> DimExpr? where S.Element == Dim { combine(dims, from: 1) { $0.times($1) } }
 
-  public init<S: Sequence>(_ dims: S) where S.Element == Dim {
+  private static func combine<S: Sequence>(_ dims: S, from start: Int, _ step: (DimExpr, DimExpr) -> DimExpr?) -> DimExpr?
+  where S.Element == Dim {
+    var total = DimExpr(start)
     for d in dims {
-      switch d {
-      case .fixed(let v):
-        let (p, o) = fixed.multipliedReportingOverflow(by: v)
-        fixed = p
-        overflowed = overflowed || o
-      case .symbol(let s): symbols.append(s)
-      }
+      guard let t = step(total, d.expression) else { return nil }
+      total = t
     }
-    symbols.sort()
-  }
-  /// The product as one dim, when it is a number or a single symbol; nil for `B*3` and the like.
-  public var dim: Dim? {
-    if overflowed { return nil }
-    if symbols.isEmpty { return .fixed(fixed) }
-    if symbols.count == 1 && fixed == 1 { return .symbol(symbols[0]) }
-    if fixed == 0 { return .fixed(0) }
-    return nil
-  }
-  /// `self / other` as one dim, when `other`'s symbols all occur in `self` and the quotient is a whole number
-  /// or a single symbol; nil otherwise.
-  public func quotient(_ other: DimProduct) -> Dim? {
-    if overflowed || other.overflowed { return nil }
-    var rest = symbols
-    for s in other.symbols {
-      guard let i = rest.firstIndex(of: s) else { return nil }
-      rest.remove(at: i)
-    }
-    guard other.fixed != 0, fixed % other.fixed == 0 else { return nil }
-    var q = DimProduct([])
-    q.fixed = fixed / other.fixed
-    q.symbols = rest
-    return q.dim
+    return total
   }
 }
 
-/// The one dim of two that the shape rule can use when both must be equal: a fixed size wins over a symbol;
-/// nil when they provably differ (two different numbers, or two different symbols).
+extension OpContext {
+  /// A dim computed by `DimExpr` arithmetic, which gave nil on overflow.
+  public func dim(_ expression: DimExpr?, _ what: @autoclosure () -> String) throws(Diagnostic) -> Dim {
+    guard let expression else { throw error("\(what()) overflows") }
+    return Dim(expression)
+  }
+}
+
+/// Dims as shape rules quote them in messages: `[batch, 3, height/2]`.
+public func dimsText(_ dims: [Dim]) -> String { "[" + dims.map(\.description).joined(separator: ", ") + "]" }
+
+/// True when `a` and `b` differ for every value of their symbols (sizes of at least 1): `6*b` and `4*b` do.
+func provablyDiffer(_ a: DimExpr, _ b: DimExpr) -> Bool {
+  guard let difference = a.minus(b) else { return false }
+  let bounds = difference.bounds
+  return (bounds.lower ?? 0) > 0 || (bounds.upper ?? 0) < 0
+}
+
+/// The one dim of two that the shape rule can use when both must be equal: a fixed size wins over a symbolic
+/// one; nil when they provably differ (two different numbers) or are two different symbolic dims.
 func unifyDims(_ a: Dim, _ b: Dim) -> Dim? {
-  switch (a, b) {
-  case (.fixed(let x), .fixed(let y)): x == y ? a : nil
-  case (.fixed, .symbol): a
-  case (.symbol, .fixed): b
-  case (.symbol(let x), .symbol(let y)): x == y ? a : nil
+  if a == b { return a }
+  switch (a.value, b.value) {
+  case (_?, _?), (nil, nil): return nil
+  case (_?, nil): return a
+  case (nil, _?): return b
   }
 }
 
@@ -179,14 +196,13 @@ extension TensorData {
     to shape: [Int], fill: Double = 0, _ source: ([Int]) throws(Diagnostic) -> Int?
   ) throws(Diagnostic) -> TensorData {
     let size = element.byteSize
-    let count = DimProduct(shape.map(Dim.fixed))
-    guard !count.overflowed, count.fixed <= maxFoldElements else {
+    guard let count = Dim.product(shape.map(Dim.fixed))?.constantValue, count <= maxFoldElements else {
       throw Diagnostic(.unsupportedFeature, "a folded result of shape \(shape) is too large")
     }
     var fillBytes: [UInt8] = []
     TensorData.append(fill, as: element, to: &fillBytes)
     let elements = self.count
-    var out = [UInt8](repeating: 0, count: count.fixed * size)
+    var out = [UInt8](repeating: 0, count: count * size)
     // The buffer closures rethrow untyped errors, so the failure is carried out by hand.
     var failure: Diagnostic? = nil
     bytes.withUnsafeBytes { src in
@@ -220,8 +236,7 @@ extension TensorData {
   /// closure (strides may be 0 or negative).
   public func strided(to shape: [Int], base: Int = 0, strides: [Int]) throws(Diagnostic) -> TensorData {
     let size = element.byteSize
-    let count = DimProduct(shape.map(Dim.fixed))
-    guard !count.overflowed, count.fixed <= maxFoldElements else {
+    guard let count = Dim.product(shape.map(Dim.fixed))?.constantValue, count <= maxFoldElements else {
       throw Diagnostic(.unsupportedFeature, "a folded result of shape \(shape) is too large")
     }
     // Every index stays in range when the two extreme corners do.
@@ -230,11 +245,11 @@ extension TensorData {
     for (d, s) in zip(shape, strides) where d > 0 {
       if s < 0 { low += (d - 1) * s } else { high += (d - 1) * s }
     }
-    guard count.fixed == 0 || (low >= 0 && high < self.count) else {
+    guard count == 0 || (low >= 0 && high < self.count) else {
       throw Diagnostic(.internalError, "strided read [\(low), \(high)] outside a tensor of \(self.count)")
     }
-    var out = [UInt8](repeating: 0, count: count.fixed * size)
-    if count.fixed == 0 { return TensorData(element, shape: shape, bytes: out) }
+    var out = [UInt8](repeating: 0, count: count * size)
+    if count == 0 { return TensorData(element, shape: shape, bytes: out) }
     bytes.withUnsafeBytes { src in
       out.withUnsafeMutableBytes { dst in
         var index = [Int](repeating: 0, count: shape.count)

@@ -1,7 +1,9 @@
 /// Shape-math sources: Shape, Size, Range, ConstantOfShape, NonZero. Shape and Size fold from the operand's
 /// type alone (`foldsFromTypes`), which is what turns exporters' Shape -> Gather -> Concat chains into
 /// constants. `Constant` nodes never reach the IR: the frontend turns them into graph constants.
-let shapeOps: [OpSchema] = [shape, size, range, constantOfShape, nonZero]
+let shapeOps: [OpSchema] = [
+  shape.with(elementDims: ElementDimsRules.shape), size.with(elementDims: ElementDimsRules.size), range, constantOfShape, nonZero,
+]
 
 /// Shape: the dims [start, end) of the input as i64; start and end count from the back when negative and
 /// clamp to [0, rank].
@@ -86,11 +88,10 @@ private let constantOfShape = OpSchema(
   },
   fold: { ctx throws(Diagnostic) in
     let (dims, value) = try constantOfShapeGeometry(ctx)
-    let count = DimProduct(dims.map(Dim.fixed))
-    guard !count.overflowed, count.fixed <= maxFoldElements else {
+    guard let count = Dim.product(dims.map(Dim.fixed))?.constantValue, count <= maxFoldElements else {
       throw ctx.error(.unsupportedFeature, "ConstantOfShape \(dims) is too large to fold")
     }
-    return [TensorData(value.element, shape: dims, bytes: Array([[UInt8]](repeating: value.bytes, count: count.fixed).joined()))]
+    return [TensorData(value.element, shape: dims, bytes: Array([[UInt8]](repeating: value.bytes, count: count).joined()))]
   })
 
 private func constantOfShapeGeometry(_ ctx: OpContext) throws(Diagnostic) -> ([Int], TensorData) {

@@ -1,7 +1,7 @@
 /// Ops that join, split or replicate tensors: Concat, Split, Expand, Tile. All fold (exporters build shape
 /// vectors with Concat and Expand/Tile constant masks).
 let combineOps: [OpSchema] = [
-  concat.with(samples: .alongAttribute("axis", operands: nil)), split.with(samples: .alongAttribute("axis")),
+  concat.with(samples: .alongAttribute("axis", operands: nil)).with(elementDims: ElementDimsRules.concat), split.with(samples: .alongAttribute("axis")),
   expand.with(samples: SampleRule.elementwise.shapes([1])),
   tile.with(samples: SampleRule.along { ctx throws(Diagnostic) in
     try ctx.op.constantInts(1).enumerated().filter { $0.element != 1 }.map(\.offset)
@@ -47,14 +47,7 @@ private func concatGeometry(_ ctx: OpContext) throws(Diagnostic) -> ([Dim], Int)
     }
     along.append(t.dims[axis])
   }
-  // A sum with symbols is only a dim when the symbol stands alone next to zero-size parts.
-  let fixedSum = try ctx.sum(along.compactMap(\.value))
-  let symbols = along.filter { $0.value == nil }
-  switch (symbols.count, fixedSum) {
-  case (0, _): dims[axis] = .fixed(fixedSum)
-  case (1, 0): dims[axis] = symbols[0]
-  default: throw ctx.error(.unknownShape, "Concat along axis \(axis) sums symbolic dims \(along)")
-  }
+  dims[axis] = try ctx.dim(Dim.sum(along), "the Concat size \(dimsText(along))")
   return (dims, axis)
 }
 
@@ -125,10 +118,10 @@ private let expand = OpSchema(
 
 private func expandDims(_ ctx: OpContext) throws(Diagnostic) -> [Dim] {
   let x = try ctx.type(0)
-  let shape = try ctx.constantInts(1)
-  guard shape.allSatisfy({ $0 >= 0 }) else { throw ctx.error("Expand shape \(shape) has a negative dim") }
-  guard let dims = Broadcast.shape([x.dims, shape.map(Dim.fixed)]) else {
-    throw ctx.error("input \(x) cannot be expanded to \(shape)")
+  let shape = try ctx.shapeOperand(1)
+  guard shape.allSatisfy({ ($0.value ?? 0) >= 0 }) else { throw ctx.error("Expand shape \(dimsText(shape)) has a negative dim") }
+  guard let dims = Broadcast.shape([x.dims, shape]) else {
+    throw ctx.error("input \(x) cannot be expanded to \(dimsText(shape))")
   }
   return dims
 }
@@ -153,7 +146,6 @@ private func tileDims(_ ctx: OpContext) throws(Diagnostic) -> [Dim] {
     guard r >= 0 else { throw ctx.error("repeats \(repeats) has a negative entry") }
     if r == 1 { return d }
     if r == 0 { return .fixed(0) }
-    guard let v = d.value else { throw ctx.error(.unknownShape, "cannot tile the symbolic dim \(d) \(r) times") }
-    return .fixed(try ctx.multiply(v, r))
+    return try ctx.dim(d.expression.scaled(by: r), "\(d) times \(r)")
   }
 }

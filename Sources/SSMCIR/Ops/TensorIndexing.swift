@@ -4,8 +4,8 @@ let indexingOps: [OpSchema] = [
     // At one sample the axis has one element, so a reversal or a [0:1] slice looks harmless there: only a
     // forward slice from 0 may touch it (the shape check at two samples then proves it takes them all).
     try sliceAxes(ctx.op).enumerated().filter { $0.element.start != 0 || $0.element.step != 1 }.map(\.offset)
-  }.shapes([1, 2, 3, 4])),
-  gather.with(samples: gatherSamples),
+  }.shapes([1, 2, 3, 4])).with(elementDims: ElementDimsRules.slice),
+  gather.with(samples: gatherSamples).with(elementDims: ElementDimsRules.gather),
   gatherElements.with(samples: .alongAttribute("axis", operands: [0, 1])),
   pad.with(samples: SampleRule.along { ctx throws(Diagnostic) in
     let rank = ctx.rank(0)
@@ -61,26 +61,39 @@ private let slice = OpSchema(
 /// The slice of every axis of the data (untouched axes take everything).
 public func sliceAxes(_ ctx: OpContext) throws(Diagnostic) -> [SliceAxis] {
   let x = try ctx.type(0)
-  let starts = try ctx.constantInts(1)
-  let ends = try ctx.constantInts(2)
+  // Starts and ends may be computed from symbolic shapes (`x[:, :n]` with n from a Shape).
+  let starts = try ctx.shapeOperand(1)
+  let ends = try ctx.shapeOperand(2)
   let axes = try ctx.normalizedAxes(ctx.optionalConstantInts(3) ?? Array(0..<starts.count), rank: x.rank)
   let steps = try ctx.optionalConstantInts(4) ?? Array(repeating: 1, count: starts.count)
   guard ends.count == starts.count, axes.count == starts.count, steps.count == starts.count else {
-    throw ctx.error("Slice starts, ends, axes and steps must have equal lengths: \(starts), \(ends), \(axes), \(steps)")
+    throw ctx.error("Slice starts, ends, axes and steps must have equal lengths: \(dimsText(starts)), \(dimsText(ends)), \(axes), \(steps)")
   }
   var result = x.dims.map { SliceAxis(start: 0, step: 1, count: $0) }
   for (k, axis) in axes.enumerated() {
-    let (start, end, step) = (starts[k], ends[k], steps[k])
+    let step = steps[k]
     guard step != 0 else { throw ctx.error("Slice step for axis \(axis) is 0") }
+    guard let start = starts[k].value, let end = ends[k].value else {
+      // Bounds known only as dims: their count is symbolic (the start is worked out once they are fixed).
+      let count = symbolicSliceCount(x.dims[axis].expression, start: starts[k].expression, end: ends[k].expression, step: step)
+      guard let count else {
+        throw ctx.error(.unknownShape, "cannot slice \(x.dims[axis]) with the symbolic bounds [\(starts[k]):\(ends[k]):\(step)]")
+      }
+      result[axis] = SliceAxis(start: 0, step: step, count: Dim(count))
+      continue
+    }
     guard let d = x.dims[axis].value else {
-      // A symbolic dim survives only a slice that provably takes all of it, in order.
+      // A slice that takes all of a symbolic dim, in order, keeps it as it is.
       let big = Int(Int32.max)
       if step == 1 && (start == 0 || start <= -big) && end >= big { continue }
       if step == -1 && (start == -1 || start >= big) && end <= -big {
         result[axis] = SliceAxis(start: -1, step: -1, count: x.dims[axis])  // start -1: the last element
         continue
       }
-      throw ctx.error(.unknownShape, "cannot slice the symbolic dim \(x.dims[axis]) of \(x) with [\(start):\(end):\(step)]")
+      // Any other slice of it has a symbolic count; its start is worked out once the dim is fixed.
+      let count = symbolicSliceCount(x.dims[axis].expression, start: start, end: end, step: step)
+      result[axis] = SliceAxis(start: 0, step: step, count: try ctx.dim(count, "the slice [\(start):\(end):\(step)] of \(x.dims[axis])"))
+      continue
     }
     var s = start < 0 ? start + d : start
     var e = end < 0 ? end + d : end
@@ -97,6 +110,45 @@ public func sliceAxes(_ ctx: OpContext) throws(Diagnostic) -> [SliceAxis] {
     result[axis] = SliceAxis(start: count > 0 ? s : 0, step: step, count: .fixed(count))
   }
   return result
+}
+
+/// The element count of `[start:end:step]` over `d` when the bounds are symbolic: a forward slice whose bounds
+/// cannot be negative (they count from the front), clamped to [0, d]; nil for any other.
+private func symbolicSliceCount(_ d: DimExpr, start: DimExpr, end: DimExpr, step: Int) -> DimExpr? {
+  let zero = DimExpr(0)
+  guard step > 0, (start.bounds.lower ?? -1) >= 0, (end.bounds.lower ?? -1) >= 0 else { return nil }
+  let (s, e) = (DimExpr.minimum(start, d), DimExpr.minimum(end, d))
+  return e.minus(s)?.ceilDivided(by: step).map { .maximum($0, zero) }
+}
+
+/// The element count of `[start:end:step]` over a symbolic size `d`, with the clamping the static path does.
+private func symbolicSliceCount(_ d: DimExpr, start: Int, end: Int, step: Int) -> DimExpr? {
+  let big = Int(Int32.max)
+  let zero = DimExpr(0)
+  // A position from the front or the back, clamped to [low, d + highOffset].
+  func position(_ p: Int, low: DimExpr, highOffset: Int) -> DimExpr? {
+    guard let high = d.plus(highOffset) else { return nil }
+    if p >= big { return high }
+    if p <= -big { return low }
+    guard let raw = p < 0 ? d.plus(p) : DimExpr(p) else { return nil }
+    return .minimum(.maximum(raw, low), high)
+  }
+  if step > 0 {
+    // The common forms directly, so they stay simple: a tail [s:] and a head [:e].
+    if end >= big {
+      let from = start <= -big ? 0 : start
+      let tail = from < 0 ? DimExpr.minimum(d, DimExpr(-from)) : d.minus(DimExpr(from)).map { .maximum($0, zero) }
+      return tail?.ceilDivided(by: step)
+    }
+    if start == 0 || start <= -big {
+      let head = end < 0 ? d.plus(end).map { .maximum($0, zero) } : DimExpr.minimum(d, DimExpr(end))
+      return head?.ceilDivided(by: step)
+    }
+    guard let s = position(start, low: zero, highOffset: 0), let e = position(end, low: zero, highOffset: 0) else { return nil }
+    return e.minus(s)?.ceilDivided(by: step).map { .maximum($0, zero) }
+  }
+  guard let s = position(start, low: zero, highOffset: -1), let e = position(end, low: DimExpr(-1), highOffset: -1) else { return nil }
+  return s.minus(e)?.ceilDivided(by: Int(exactly: step.magnitude) ?? big).map { .maximum($0, zero) }
 }
 
 /// Gather along `axis`: output dims are data[..<axis] + indices + data[axis+1...]; indices may be negative.

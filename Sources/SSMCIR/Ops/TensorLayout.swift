@@ -1,8 +1,11 @@
 /// Ops that keep the elements and change only the shape or their order: Transpose, Reshape, Flatten,
 /// Squeeze, Unsqueeze, DepthToSpace, SpaceToDepth. All fold, so weight transposes and shape math become constants.
 let layoutOps: [OpSchema] = [
-  transpose.with(samples: transposeSamples), reshape.with(samples: SampleRule.reshape.shapes([1])),
-  flatten.with(samples: .reshape), squeeze.with(samples: .reshape), unsqueeze.with(samples: .reshape),
+  transpose.with(samples: transposeSamples),
+  reshape.with(samples: SampleRule.reshape.shapes([1])).with(elementDims: ElementDimsRules.sameElements),
+  flatten.with(samples: .reshape).with(elementDims: ElementDimsRules.sameElements),
+  squeeze.with(samples: .reshape).with(elementDims: ElementDimsRules.sameElements),
+  unsqueeze.with(samples: .reshape).with(elementDims: ElementDimsRules.sameElements),
   depthToSpace.with(samples: .leading()), spaceToDepth.with(samples: .leading()),
 ]
 
@@ -46,41 +49,39 @@ private let reshape = OpSchema(
 
 private func reshapeDims(_ ctx: OpContext) throws(Diagnostic) -> [Dim] {
   let x = try ctx.type(0)
-  let shape = try ctx.constantInts(1)
+  let shape = try ctx.shapeOperand(1)
+  let shapeText = dimsText(shape)
   let allowZero = try ctx.flag("allowzero")
   var dims: [Dim] = []
   var inferred: Int? = nil
-  for (i, v) in shape.enumerated() {
-    switch v {
+  for (i, d) in shape.enumerated() {
+    switch d.value ?? Int.max {
     case -1:
-      guard inferred == nil else { throw ctx.error("shape \(shape) has more than one -1") }
+      guard inferred == nil else { throw ctx.error("shape \(shapeText) has more than one -1") }
       inferred = i
       dims.append(.fixed(1))
     case 0 where !allowZero:
       guard i < x.rank else { throw ctx.error("shape[\(i)] = 0 copies input dim \(i), but the input is \(x)") }
       dims.append(x.dims[i])
-    case ..<0: throw ctx.error("shape \(shape) has the invalid value \(v)")
-    default: dims.append(.fixed(v))
+    case let v where v < 0: throw ctx.error("shape \(shapeText) has the invalid value \(v)")
+    default: dims.append(d)
     }
   }
-  let total = DimProduct(x.dims)
-  guard !total.overflowed, !DimProduct(dims).overflowed else { throw ctx.error("shape \(shape) or input \(x) is too large") }
+  guard let total = Dim.product(x.dims), let product = Dim.product(dims) else {
+    throw ctx.error("shape \(shapeText) or input \(x) is too large")
+  }
   guard let k = inferred else {
-    let product = DimProduct(dims)
-    if product.symbols == total.symbols && product.fixed != total.fixed {
-      throw ctx.error("cannot reshape \(x) (\(total.fixed) elements) to \(shape)")
-    }
+    if provablyDiffer(total, product) { throw ctx.error("cannot reshape \(x) (\(total) elements) to \(shapeText)") }
     return dims
   }
-  if allowZero && shape.contains(0) { throw ctx.error("shape \(shape) has both 0 and -1 with allowzero = 1") }
-  let known = DimProduct(dims)
-  if total.symbols.isEmpty && known.symbols.isEmpty && (known.fixed == 0 || total.fixed % known.fixed != 0) {
-    throw ctx.error("cannot reshape \(x) (\(total.fixed) elements) to \(shape)")
+  if allowZero && shape.contains(.fixed(0)) { throw ctx.error("shape \(shapeText) has both 0 and -1 with allowzero = 1") }
+  if let t = total.constantValue, let known = product.constantValue, known == 0 || t % known != 0 {
+    throw ctx.error("cannot reshape \(x) (\(t) elements) to \(shapeText)")
   }
-  guard let q = total.quotient(known) else {
-    throw ctx.error(.unknownShape, "cannot infer the -1 in \(shape) from the symbolic input \(x)")
+  guard let q = total.exactlyDivided(by: product) else {
+    throw ctx.error(.unknownShape, "cannot infer the -1 in \(shapeText) from the symbolic input \(x)")
   }
-  dims[k] = q
+  dims[k] = Dim(q)
   return dims
 }
 
@@ -96,10 +97,7 @@ private func flattenDims(_ ctx: OpContext) throws(Diagnostic) -> [Dim] {
   guard axis >= -x.rank && axis <= x.rank else { throw ctx.error(.badAttribute, "axis \(axis) is out of range for \(x)") }
   if axis < 0 { axis += x.rank }
   return try [x.dims[..<axis], x.dims[axis...]].map { part throws(Diagnostic) in
-    guard let d = DimProduct(part).dim else {
-      throw ctx.error(.unknownShape, "the product of the symbolic dims \(Array(part)) is not a single dim")
-    }
-    return d
+    try ctx.dim(Dim.product(part), "the product of \(dimsText(Array(part)))")
   }
 }
 

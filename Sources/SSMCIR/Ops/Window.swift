@@ -77,12 +77,7 @@ extension OpContext {
       let ek = w.effectiveKernel
       if let size = input[i].value, size > windowLimit { throw error("spatial size \(size) is too large") }
       guard let size = input[i].value else {
-        // A symbolic size passes through only a window that maps every position to one output.
-        let same = a.autoPad.hasPrefix("SAME") || w.padBegin + w.padEnd == ek - 1
-        guard w.stride == 1, same, a.autoPad != "VALID" || ek == 1 else {
-          throw error(.unknownShape, "cannot compute the window count of the symbolic dim \(input[i])")
-        }
-        if a.autoPad.hasPrefix("SAME") { (w.padBegin, w.padEnd) = samePads(total: ek - 1, upper: a.autoPad == "SAME_UPPER") }
+        w.output = try symbolicWindowCount(&w, autoPad: a.autoPad, ceilMode: ceilMode)
         axes.append(w)
         continue
       }
@@ -104,6 +99,32 @@ extension OpContext {
       axes.append(w)
     }
     return axes
+  }
+}
+
+extension OpContext {
+  /// The window count over a symbolic size, by the same rules as a static one. SAME padding of such an axis is
+  /// exact only when the stride is 1 (the pads depend on the size otherwise); it is worked out again once
+  /// the size is fixed.
+  fileprivate func symbolicWindowCount(_ w: inout WindowAxis, autoPad: String, ceilMode: Bool) throws(Diagnostic) -> Dim {
+    let size = w.input.expression
+    let ek = w.effectiveKernel
+    let what = "the window count over \(w.input)"
+    switch autoPad {
+    case "SAME_UPPER", "SAME_LOWER":
+      if w.stride == 1 { (w.padBegin, w.padEnd) = samePads(total: ek - 1, upper: autoPad == "SAME_UPPER") }
+      return try dim(size.ceilDivided(by: w.stride), what)
+    default:
+      guard let span = size.plus(w.padBegin + w.padEnd - ek) else { throw error("\(what) overflows") }
+      guard !ceilMode else {
+        // Rounded up, but the last window must start inside the input or its begin padding.
+        guard let up = span.ceilDivided(by: w.stride)?.plus(1), let limit = size.plus(w.padBegin)?.ceilDivided(by: w.stride) else {
+          throw error("\(what) overflows")
+        }
+        return Dim(.minimum(up, limit))
+      }
+      return try dim(span.floorDivided(by: w.stride)?.plus(1), what)
+    }
   }
 }
 

@@ -1,0 +1,149 @@
+"""Shape inference over symbolic input dims: the output types `ssmc inspect` infers, as expressions of the input
+dims, must give onnxruntime's output shapes at every concrete size tried."""
+import os
+import re
+import subprocess
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from ssmc_testing import SSMC, run_onnxruntime, save
+
+MODELS = os.path.join(os.path.dirname(__file__), "..", "..", "models")
+SIZES = [1, 2, 3, 4, 5, 7, 8, 9, 16, 31, 33]
+
+
+def inferred_outputs(path):
+    """{output name: [dim text, ...]} from `ssmc inspect`'s inferred output types."""
+    result = subprocess.run([SSMC, "inspect", path], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.split("inferred output types:\n", 1)[1].splitlines()
+    types = {}
+    for line in lines:
+        match = re.fullmatch(r"  (\S+): \w+\[(.*)\]", line)
+        if not match:
+            break
+        types[match.group(1)] = split_dims(match.group(2))
+    assert types, result.stdout
+    return types
+
+
+def split_dims(text):
+    """Dims separated by top-level commas (min(a, b) holds one)."""
+    dims, depth, current = [], 0, ""
+    for c in text:
+        if c == "," and depth == 0:
+            dims.append(current)
+            current = ""
+            continue
+        depth += (c == "(") - (c == ")")
+        current += c
+    return dims + ([current] if current else [])
+
+
+def evaluate(dim, symbols):
+    """A dim's value: `/` is floor division, as in Python's `//`."""
+    return eval(dim.replace("/", "//"), {"__builtins__": {}, "min": min, "max": max}, dict(symbols))
+
+
+def graph_model(nodes, initializers, input_dims, output):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, input_dims)
+    y = helper.make_tensor_value_info(output, TensorProto.FLOAT, None)
+    graph = helper.make_graph(nodes, "g", [x], [y], initializer=initializers)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)])
+
+
+def const(name, values, dtype=np.int64):
+    return onnx.numpy_helper.from_array(np.array(values, dtype=dtype), name)
+
+
+def zeros(name, shape):
+    return onnx.numpy_helper.from_array(np.zeros(shape, np.float32), name)
+
+
+N = helper.make_node
+CASES = {
+    # Two strided convolutions and a ceil-mode pool (the stem of a vision model).
+    "conv_stem": (
+        [
+            N("Conv", ["x", "w1"], ["c1"], pads=[1, 1, 1, 1], strides=[2, 2]),
+            N("Conv", ["c1", "w2"], ["c2"], pads=[1, 1, 1, 1], strides=[2, 2]),
+            N("MaxPool", ["c2"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[2, 2], ceil_mode=1),
+        ],
+        [zeros("w1", [4, 3, 3, 3]), zeros("w2", [4, 4, 3, 3])],
+        ["batch", 3, "H", "W"],
+    ),
+    # SAME padding with stride 3 and a dilated valid pool.
+    "same_and_dilated": (
+        [
+            N("Conv", ["x", "w"], ["c"], auto_pad="SAME_UPPER", strides=[3, 3]),
+            N("AveragePool", ["c"], ["y"], kernel_shape=[2, 2], dilations=[2, 2], pads=[0, 1, 1, 0]),
+        ],
+        [zeros("w", [2, 3, 3, 3])],
+        ["batch", 3, "H", "W"],
+    ),
+    # Flatten the spatial dims to tokens with shape math, drop the first token, add a class token.
+    "tokens": (
+        [
+            N("Shape", ["x"], ["s"]),
+            N("Slice", ["s", "zero", "two"], ["lead"]),
+            N("Concat", ["lead", "minus_one"], ["target"], axis=0),
+            N("Reshape", ["x", "target"], ["flat"]),
+            N("Transpose", ["flat"], ["tokens"], perm=[0, 2, 1]),
+            N("Slice", ["tokens", "one", "big", "one"], ["rest"]),
+            N("Concat", ["rest", "rest"], ["y"], axis=1),
+        ],
+        [const("zero", [0]), const("two", [2]), const("minus_one", [-1]), const("one", [1]), const("big", [2**63 - 1])],
+        ["batch", 8, "H", "W"],
+    ),
+    # Head and strided slices of a symbolic dim, then the middle half computed from its Shape.
+    "slices": (
+        [
+            N("Slice", ["x", "zero", "four", "two"], ["head"]),
+            N("Slice", ["head", "minus_two", "big", "three", "steps"], ["y1"]),
+            N("Shape", ["y1"], ["s"]),
+            N("Gather", ["s", "three_scalar"], ["w"]),
+            N("Div", ["w", "two_scalar"], ["half"]),
+            N("Unsqueeze", ["half", "zero"], ["end"]),
+            N("Slice", ["y1", "zero", "end", "three"], ["y"]),
+        ],
+        [const("zero", [0]), const("four", [4]), const("two", [2]), const("three", [3]), const("minus_two", [-2]),
+         const("big", [2**63 - 1]), const("steps", [1]), const("three_scalar", 3), const("two_scalar", 2)],
+        ["batch", 3, "H", "W"],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_inferred_shapes_match_onnxruntime(name, tmp_path):
+    nodes, initializers, input_dims = CASES[name]
+    model = graph_model(nodes, initializers, input_dims, "y")
+    dims = inferred_outputs(save(model, tmp_path))["y"]
+    mismatches, compared = [], 0
+    for h in SIZES:
+        for w in [3, 8, h + 5]:
+            symbols = {"batch": 2, "H": h, "W": w}
+            shape = [symbols[d] if isinstance(d, str) else d for d in input_dims]
+            try:
+                (expected,) = run_onnxruntime(model, tmp_path, np.zeros(shape, np.float32))
+            except Exception:
+                continue  # a size the model does not accept (a window larger than the input)
+            compared += 1
+            got = [evaluate(d, symbols) for d in dims]
+            if got != list(expected.shape):
+                mismatches.append((h, w, got, list(expected.shape)))
+    assert compared >= len(SIZES), f"onnxruntime ran only {compared} sizes"
+    assert not mismatches, f"inferred {dims}; mismatches (H, W, ssmc, onnxruntime): {mismatches[:5]}"
+
+
+def test_vmamba_with_free_height_and_width_infers_the_output_type():
+    """The zoo's VMamba exported with symbolic batch, height and width: every value gets a type."""
+    path = os.path.join(MODELS, "vmamba-tiny-micro-sizes", "model.onnx")
+    assert inferred_outputs(path) == {"output": ["batch", "10"]}
+    result = subprocess.run([SSMC, "dump-ir", path, "--after", "shape-inference"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    # The stem's two stride-2 convolutions: floor((H + 1)/2), then floor((H + 3)/4).
+    assert "f32[batch,8,(height + 3)/4,(width + 3)/4]" in result.stdout
+    assert ": ?" not in result.stdout
