@@ -149,17 +149,11 @@ struct RecurrentNetworkLowering {
 
   /// state[d, b, :] from initial_h or initial_c ([D, B, H], or [B, D, H] batch-major), else zeros.
   private func emitInitialState(_ initial: IRValue?, into state: IRValue) {
-    let k = ctx.k
-    let (batch, hidden, directions, element, batchMajor) = (batch, hidden, directions, element, g.batchMajor)
-    k.forLoop(from: k.i64(0), to: k.i64(Int64(directions * batch)), hints: LoopHints(vectorize: false)) { row in
-      let d = row / k.i64(Int64(batch))
-      let b = row - d * k.i64(Int64(batch))
-      let source = batchMajor ? b * k.i64(Int64(directions)) + d : row
-      k.forLoop(from: k.i64(0), to: k.i64(Int64(hidden)), hints: LoopHints(vectorize: true)) { j in
-        let v = initial.map { k.load(element, from: $0, at: source * k.i64(Int64(hidden)) + j) } ?? k.constant(0, k.type(element))
-        k.store(v, element, to: state, at: row * k.i64(Int64(hidden)) + j)
-      }
-    }
+    guard let initial else { return zero(state, count: directions * batch * hidden) }
+    let source = g.batchMajor ? [hidden, directions * hidden, 1] : [batch * hidden, hidden, 1]
+    ctx.stridedCopy(
+      [directions, batch, hidden], scalar: element, from: initial, strides: source, to: state,
+      strides: rowMajorStrides([directions, batch, hidden]))
   }
 }
 
