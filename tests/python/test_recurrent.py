@@ -206,6 +206,17 @@ def test_f64_against_reference_evaluator(op, batch_major):
     compare(model, inputs, expected, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("op", ["LSTM", "GRU", "RNN"])
+def test_f64_wide_recurrent_weights_against_reference_evaluator(op):
+    # H = 12: R's transpose into k-major rows moves f64 8 x 8 register tiles plus ragged rows and columns.
+    values = layer_inputs(op, T=3, B=2, I=5, H=12, directions=2, initial=True, dtype=np.float64, scale=0.2)
+    values = {n: (None if n in ("sequence_lens", "P") else v) for n, v in values.items()}
+    model = layer_model(op, values, {"hidden_size": 12, "direction": "bidirectional"})
+    inputs = feeds(values)
+    expected = ReferenceEvaluator(model).run(None, inputs)
+    compare(model, inputs, expected, rtol=1e-10, atol=1e-12)
+
+
 def compile_error(model):
     """ssmc compile's stderr for a model it must reject cleanly (exit status 1, not a signal)."""
     with tempfile.TemporaryDirectory() as work:

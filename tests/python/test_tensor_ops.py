@@ -148,6 +148,17 @@ def test_pad_axes_runtime_value():
     check(model, {"x": x, "v": v}, [np.pad(x, ((2, 3), (0, 0), (1, 0)), constant_values=-7.0)])
 
 
+@pytest.mark.parametrize("dtype, value", [(np.bool_, True), (np.int64, -123456789012), (np.float64, -2.5),
+                                          (np.uint8, 200), (np.float32, None)])
+def test_constant_pad_value_moves_bit_for_bit(dtype, value):
+    # The fill stores the pad value's bits (zero bits when it is absent) in every element type.
+    x = rand(2, 3, 4, dtype=dtype) if dtype != np.uint8 else rng.integers(0, 255, (2, 3, 4)).astype(np.uint8)
+    constants = {"pads": i64(1, 0, 2, 0, 2, 1), "value": None if value is None else np.array(value, dtype)}
+    model = make_model("Pad", {"x": x}, constants)
+    want = np.pad(x, ((1, 0), (0, 2), (2, 1)), constant_values=0 if value is None else value)
+    check(model, {"x": x}, [want])
+
+
 @pytest.mark.parametrize("mode", ["DCR", "CRD"])
 def test_depth_to_space_round_trip(mode):
     x = rand(2, 12, 3, 5)

@@ -52,26 +52,15 @@ private func lowerAttention(_ ctx: LoweringContext) throws {
   for (which, size) in [(1, d), (2, dv)] where hasPast || resultCount > which {
     let destination = resultCount > which ? ctx.results[which] : ctx.workspace(bytes: batch * hkv * total * size * t.byteSize)
     let source = which == 1 ? keys : values
-    var captures = [source.buffer, destination]
-    if hasPast { captures.append(ctx.operand(which + 3)) }
-    ctx.forEachIndex([batch * hkv], work: batch * hkv * total * size, captures: captures, innerHints: LoopHints(vectorize: false)) { task, c in
-      let bh = task[0]
-      let (b, h) = (bh / i64(hkv), bh % i64(hkv))
-      let outBase = bh * i64(total * size)
-      if hasPast {
-        k.forLoop(from: i64(0), to: i64(past * size), hints: LoopHints(vectorize: true)) { e in
-          k.store(k.load(t, from: c[2], at: bh * i64(past * size) + e), t, to: c[1], at: outBase + e)
-        }
-      }
-      k.forLoop(from: i64(0), to: i64(skv)) { position in
-        let from = ctx.flatIndex([b, h, position], strides: source.strides)
-        let to = outBase + (position + i64(past)) * i64(size)
-        k.forLoop(from: i64(0), to: i64(size), hints: LoopHints(vectorize: true)) { e in
-          k.store(k.load(t, from: c[0], at: from + e), t, to: c[1], at: to + e)
-        }
-      }
-    }
     let strides = [hkv * total * size, total * size, size]
+    if hasPast {
+      ctx.stridedCopy(
+        [batch, hkv, past, size], scalar: t, from: ctx.operand(which + 3), strides: rowMajorStrides([batch, hkv, past, size]),
+        to: destination, strides: strides + [1])
+    }
+    ctx.stridedCopy(
+      [batch, hkv, skv, size], scalar: t, from: source.buffer, strides: source.strides + [1], to: destination,
+      destOffset: past * size, strides: strides + [1])
     if which == 1 { keys = (destination, strides) } else { values = (destination, strides) }
   }
 

@@ -3,36 +3,21 @@ import SSMCIR
 
 /// CenterCropPad: output position o on an axis reads input o + crop - pad, where crop = (in - out) / 2 when
 /// the axis shrinks and pad = (out - in) / 2 when it grows (the extra element of an odd difference goes to
-/// the end, as in the reference); positions with no input are zero. Elements move bit for bit, any type.
+/// the end, as in the reference); positions with no input are zero. So, as Pad's constant mode: zeros where
+/// some axis grows, then min(in, out) elements per axis copied from offset crop to offset pad. Elements
+/// move bit for bit, any type.
 let lowerCenterCropPad: Lowering = { ctx in
   do { _ = try centerCropPadSizes(ctx.op) } catch { throw ctx.error("\(error)") }
   let scalar = try ctx.moveScalar(ctx.operandType(0).element)
   let x = ctx.operandShape(0)
   let out = ctx.resultShape(0)
-  guard out.reduce(1, *) > 0 else { return }
-  let shifts = zip(x, out).map { d, o in d >= o ? (d - o) / 2 : -((o - d) / 2) }
+  let kept = zip(x, out).map { Swift.min($0, $1) }
+  if kept != out { ctx.fill(ctx.results[0], count: out.reduce(1, *), scalar: scalar) }
   let inStrides = rowMajorStrides(x)
   let outStrides = rowMajorStrides(out)
-  let k = ctx.k
-  ctx.forEachIndex(out, captures: [ctx.operand(0), ctx.results[0]]) { index, c in
-    var inside = k.bool(true)
-    var at = k.i64(0)
-    for axis in x.indices {
-      let i = index[axis] + k.i64(Int64(shifts[axis]))
-      if shifts[axis] < 0 || out[axis] + shifts[axis] > x[axis] {
-        inside = k.and(inside, k.and(k.compare(.ge, i, k.i64(0)), k.compare(.lt, i, k.i64(Int64(x[axis])))))
-      }
-      // Clamped so a padded position still loads from inside the input; its value is then replaced by zero.
-      let safe = x[axis] == 0 ? k.i64(0) : k.min(k.max(i, k.i64(0)), k.i64(Int64(x[axis] - 1)))
-      at = at + safe * k.i64(Int64(inStrides[axis]))
-    }
-    let zero = k.constant(bits: 0, k.type(scalar))
-    let value: IRValue
-    if x.contains(0) {
-      value = zero
-    } else {
-      value = k.select(inside, k.load(scalar, from: c[0], at: at), zero)
-    }
-    k.store(value, scalar, to: c[1], at: ctx.flatIndex(index, strides: outStrides))
-  }
+  let crop = zip(zip(x, out), inStrides).reduce(0) { $0 + Swift.max(0, $1.0.0 - $1.0.1) / 2 * $1.1 }
+  let pad = zip(zip(x, out), outStrides).reduce(0) { $0 + Swift.max(0, $1.0.1 - $1.0.0) / 2 * $1.1 }
+  ctx.stridedCopy(
+    kept, scalar: scalar, from: ctx.operand(0), sourceOffset: crop, strides: inStrides, to: ctx.results[0],
+    destOffset: pad, strides: outStrides)
 }

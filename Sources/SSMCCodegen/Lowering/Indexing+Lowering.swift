@@ -98,15 +98,7 @@ private let lowerPad: Lowering = { ctx in
   let k = ctx.k
   if mode == "constant" {
     // Fill everything with the value (0 when absent), then copy the kept input into the interior.
-    let total = out.reduce(1, *)
-    let register = try ctx.scalar(element)
-    var captures = [ctx.results[0]]
-    if ctx.hasOperand(2) { captures.append(ctx.operand(2)) }
-    ctx.forEachIndex([total], work: total, captures: captures) { i, c in
-      let zero = register == .i1 ? k.bool(false) : k.constant(0, k.type(register))
-      let value = c.count > 1 ? k.load(register, from: c[1], at: k.i64(0)) : zero
-      k.store(value, register, to: c[0], at: i[0])
-    }
+    ctx.fill(ctx.results[0], count: out.reduce(1, *), scalar: scalar, value: ctx.hasOperand(2) ? ctx.operand(2) : nil)
     let kept = plan.map { $0.high - $0.low }
     ctx.stridedCopy(
       kept, scalar: scalar, from: ctx.operand(0), sourceOffset: zip(plan, inStrides).reduce(0) { $0 + $1.0.low * $1.1 },

@@ -15,22 +15,14 @@ let poolingLowerings: [String: Lowering] = [
 
 /// LpPool: (Σ |x|^p)^(1/p) over each window's positions inside X (padding adds |0|^p = 0).
 private let lowerLpPool: Lowering = { ctx in
-  let axes = try windowAxes(ctx)
   let p = try ctx.op.int("p")
   let element = try ctx.scalar(ctx.operandType(0).element)
-  let x = ctx.operandShape(0)
-  let outShape = ctx.resultShape(0)
-  let spatial = Array(x[2...])
-  let planeSize = spatial.reduce(1, *)
   let k = ctx.k
-  ctx.forEachIndex(outShape, captures: [ctx.operand(0), ctx.results[0]], innerHints: LoopHints(vectorize: false)) { index, captured in
-    let plane = (index[0] * k.i64(Int64(x[1])) + index[1]) * k.i64(Int64(planeSize))
-    let zero = k.constant(0, k.type(element))
-    let sum = ctx.forEachWindowPosition(axes, output: Array(index[2...]), carrying: [zero]) { _, input, inside, _, carried in
-      let v = k.load(element, from: captured[0], at: plane + ctx.flatIndex(input, strides: rowMajorStrides(spatial)))
-      return [carried[0] + k.select(inside, absPower(k, v, p), zero)]
-    }[0]
-    k.store(rootOf(k, sum, p), element, to: captured[1], at: ctx.flatIndex(index, strides: rowMajorStrides(outShape)))
+  let zero = k.constant(0, k.type(element))
+  try forEachPoolWindow(ctx, element: element, carrying: [zero]) { w, carried in
+    [carried[0] + k.select(w.inside, absPower(k, w.value, p), zero)]
+  } store: { sum, at, results in
+    k.store(rootOf(k, sum[0], p), element, to: results[0], at: at)
   }
 }
 
@@ -72,31 +64,56 @@ private func rootOf(_ k: KernelBuilder, _ s: IRValue, _ p: Int) -> IRValue {
 /// are skipped; AveragePool divides by the positions inside the input, or with count_include_pad by those
 /// inside the input plus its declared pads (never the extra positions ceil_mode adds).
 private func lowerWindowPool(_ ctx: LoweringContext, average: Bool) throws {
-  let op = ctx.op
-  let axes = try windowAxes(ctx)
-  let includePad = average ? try op.flag("count_include_pad") : false
+  let includePad = average ? try ctx.op.flag("count_include_pad") : false
   let element = try ctx.scalar(ctx.operandType(0).element)
   if average && !element.isFloat { throw ctx.error("AveragePool needs a float input") }
+  let k = ctx.k
+  let zero = k.constant(0, k.type(element))
+  let start = average ? [zero, zero] : [lowestValue(k, element)]
+  try forEachPoolWindow(ctx, element: element, carrying: start) { w, carried in
+    if average {
+      let counted = includePad ? w.padded : w.inside
+      return [carried[0] + k.select(w.inside, w.value, zero), carried[1] + k.select(counted, k.constant(1, w.value.type), zero)]
+    }
+    return [k.select(k.and(w.inside, k.compare(.gt, w.value, carried[0])), w.value, carried[0])]
+  } store: { result, at, results in
+    k.store(average ? result[0] / result[1] : result[0], element, to: results[0], at: at)
+  }
+}
+
+/// One position of a pool's window: X's value there (read at the position clamped into X), the (n, c)
+/// plane's first element, the clamped spatial index, and whether the position is inside X and inside X
+/// with its declared pads.
+private struct PoolWindowPosition {
+  var value: IRValue
+  var plane: IRValue
+  var input: [IRValue]
+  var inside: IRValue
+  var padded: IRValue
+}
+
+/// The loop nest of a windowed pool over X (N, C, spatial...): for each output index, `visit` folds the
+/// window's positions into the carried values (from `start`), then `store` writes them at the output's
+/// row-major flat index into the node's results.
+private func forEachPoolWindow(
+  _ ctx: LoweringContext, element: ScalarType, carrying start: [IRValue],
+  visit: @escaping (_ position: PoolWindowPosition, _ carried: [IRValue]) -> [IRValue],
+  store: @escaping (_ result: [IRValue], _ at: IRValue, _ results: [IRValue]) -> Void
+) throws {
+  let axes = try windowAxes(ctx)
   let x = ctx.operandShape(0)
   let outShape = ctx.resultShape(0)
   let spatial = Array(x[2...])
   let planeSize = spatial.reduce(1, *)
+  let (planeStrides, outStrides) = (rowMajorStrides(spatial), rowMajorStrides(outShape))
   let k = ctx.k
-  ctx.forEachIndex(outShape, captures: [ctx.operand(0), ctx.results[0]], innerHints: LoopHints(vectorize: false)) { index, captured in
+  ctx.forEachIndex(outShape, captures: [ctx.operand(0)] + ctx.results, innerHints: LoopHints(vectorize: false)) { index, captured in
     let plane = (index[0] * k.i64(Int64(x[1])) + index[1]) * k.i64(Int64(planeSize))
-    let out = Array(index[2...])
-    let zero = k.constant(0, k.type(element))
-    let start = average ? [zero, zero] : [lowestValue(k, element)]
-    let result = ctx.forEachWindowPosition(axes, output: out, carrying: start) { _, input, inside, padded, carried in
-      let v = k.load(element, from: captured[0], at: plane + ctx.flatIndex(input, strides: rowMajorStrides(spatial)))
-      if average {
-        let counted = includePad ? padded : inside
-        return [carried[0] + k.select(inside, v, zero), carried[1] + k.select(counted, k.constant(1, v.type), zero)]
-      }
-      return [k.select(k.and(inside, k.compare(.gt, v, carried[0])), v, carried[0])]
+    let result = ctx.forEachWindowPosition(axes, output: Array(index[2...]), carrying: start) { _, input, inside, padded, carried in
+      let v = k.load(element, from: captured[0], at: plane + ctx.flatIndex(input, strides: planeStrides))
+      return visit(PoolWindowPosition(value: v, plane: plane, input: input, inside: inside, padded: padded), carried)
     }
-    let value = average ? result[0] / result[1] : result[0]
-    k.store(value, element, to: captured[1], at: ctx.flatIndex(index, strides: rowMajorStrides(outShape)))
+    store(result, ctx.flatIndex(index, strides: outStrides), Array(captured.dropFirst()))
   }
 }
 
@@ -108,30 +125,20 @@ private func windowAxes(_ ctx: LoweringContext) throws -> [LoweringContext.Stati
 /// flat index into X: (n * C + c) * plane size plus the position in the plane, row-major, or with
 /// storage_order = 1 column-major (first spatial axis fastest), as the ONNX reference computes it.
 private func lowerMaxPoolWithIndices(_ ctx: LoweringContext) throws {
-  let axes = try windowAxes(ctx)
   let columnMajor = try ctx.op.flag("storage_order")
   let element = try ctx.scalar(ctx.operandType(0).element)
-  let x = ctx.operandShape(0)
-  let outShape = ctx.resultShape(0)
-  let spatial = Array(x[2...])
-  let planeSize = spatial.reduce(1, *)
-  let planeStrides = rowMajorStrides(spatial)
-  let indexStrides = columnMajor ? Array(rowMajorStrides(spatial.reversed()).reversed()) : planeStrides
+  let spatial = Array(ctx.operandShape(0)[2...])
+  let indexStrides = columnMajor ? Array(rowMajorStrides(spatial.reversed()).reversed()) : rowMajorStrides(spatial)
   let k = ctx.k
-  let captures = [ctx.operand(0), ctx.results[0], ctx.results[1]]
-  ctx.forEachIndex(outShape, captures: captures, innerHints: LoopHints(vectorize: false)) { index, captured in
-    let plane = (index[0] * k.i64(Int64(x[1])) + index[1]) * k.i64(Int64(planeSize))
-    // Carried: the maximum so far, its index, and whether any position inside X was seen yet.
-    let start = [lowestValue(k, element), k.i64(-1), k.bool(false)]
-    let result = ctx.forEachWindowPosition(axes, output: Array(index[2...]), carrying: start) { _, input, inside, _, carried in
-      let v = k.load(element, from: captured[0], at: plane + ctx.flatIndex(input, strides: planeStrides))
-      let take = k.and(inside, k.or(k.not(carried[2]), k.compare(.gt, v, carried[0])))
-      let position = plane + ctx.flatIndex(input, strides: indexStrides)
-      return [k.select(take, v, carried[0]), k.select(take, position, carried[1]), k.or(carried[2], inside)]
-    }
-    let at = ctx.flatIndex(index, strides: rowMajorStrides(outShape))
-    k.store(result[0], element, to: captured[1], at: at)
-    k.store(result[1], .i64, to: captured[2], at: at)
+  // Carried: the maximum so far, its index, and whether any position inside X was seen yet.
+  let start = [lowestValue(k, element), k.i64(-1), k.bool(false)]
+  try forEachPoolWindow(ctx, element: element, carrying: start) { w, carried in
+    let take = k.and(w.inside, k.or(k.not(carried[2]), k.compare(.gt, w.value, carried[0])))
+    let position = w.plane + ctx.flatIndex(w.input, strides: indexStrides)
+    return [k.select(take, w.value, carried[0]), k.select(take, position, carried[1]), k.or(carried[2], w.inside)]
+  } store: { result, at, results in
+    k.store(result[0], element, to: results[0], at: at)
+    k.store(result[1], .i64, to: results[1], at: at)
   }
 }
 

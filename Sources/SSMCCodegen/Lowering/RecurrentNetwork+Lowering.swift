@@ -104,11 +104,7 @@ struct RecurrentNetworkLowering {
     }
   }
 
-  private func zero(_ pointer: IRValue, count: Int) {
-    let k = ctx.k
-    let z = k.constant(0, k.type(element))
-    k.forLoop(from: k.i64(0), to: k.i64(Int64(count)), hints: LoopHints(vectorize: true)) { i in k.store(z, element, to: pointer, at: i) }
-  }
+  private func zero(_ pointer: IRValue, count: Int) { ctx.fill(pointer, count: count, scalar: element) }
 
   /// projection[d, row, n] = Σ_i X[row, i] W[d, n, i] + bias[d, n], rows in X's order (t·batch + b, or
   /// b·length + t when batch-major). The bias is Wb + Rb except GRU's Rbh under linear_before_reset, which
@@ -146,32 +142,18 @@ struct RecurrentNetworkLowering {
   /// transposed[d, j, n] = R[d, n, j] (rows transposedStride apart): row j holds every gate column's
   /// weight for h_j.
   private func emitTransposedR(into transposed: IRValue) {
-    let k = ctx.k
-    let r = ctx.operand(2)
-    let (hidden, columns, element, stride) = (hidden, columns, element, transposedStride)
-    k.forLoop(from: k.i64(0), to: k.i64(Int64(directions * columns)), hints: LoopHints(vectorize: false)) { row in
-      let d = row / k.i64(Int64(columns))
-      let n = row - d * k.i64(Int64(columns))
-      k.forLoop(from: k.i64(0), to: k.i64(Int64(hidden)), hints: LoopHints(vectorize: true)) { j in
-        let v = k.load(element, from: r, at: row * k.i64(Int64(hidden)) + j)
-        k.store(v, element, to: transposed, at: (d * k.i64(Int64(hidden)) + j) * k.i64(Int64(stride)) + n)
-      }
-    }
+    ctx.stridedCopy(
+      [directions, hidden, columns], scalar: element, from: ctx.operand(2), strides: [columns * hidden, 1, hidden],
+      to: transposed, strides: [hidden * transposedStride, transposedStride, 1])
   }
 
   /// state[d, b, :] from initial_h or initial_c ([D, B, H], or [B, D, H] batch-major), else zeros.
   private func emitInitialState(_ initial: IRValue?, into state: IRValue) {
-    let k = ctx.k
-    let (batch, hidden, directions, element, batchMajor) = (batch, hidden, directions, element, g.batchMajor)
-    k.forLoop(from: k.i64(0), to: k.i64(Int64(directions * batch)), hints: LoopHints(vectorize: false)) { row in
-      let d = row / k.i64(Int64(batch))
-      let b = row - d * k.i64(Int64(batch))
-      let source = batchMajor ? b * k.i64(Int64(directions)) + d : row
-      k.forLoop(from: k.i64(0), to: k.i64(Int64(hidden)), hints: LoopHints(vectorize: true)) { j in
-        let v = initial.map { k.load(element, from: $0, at: source * k.i64(Int64(hidden)) + j) } ?? k.constant(0, k.type(element))
-        k.store(v, element, to: state, at: row * k.i64(Int64(hidden)) + j)
-      }
-    }
+    guard let initial else { return zero(state, count: directions * batch * hidden) }
+    let source = g.batchMajor ? [hidden, directions * hidden, 1] : [batch * hidden, hidden, 1]
+    ctx.stridedCopy(
+      [directions, batch, hidden], scalar: element, from: initial, strides: source, to: state,
+      strides: rowMajorStrides([directions, batch, hidden]))
   }
 }
 

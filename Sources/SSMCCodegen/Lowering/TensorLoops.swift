@@ -52,6 +52,16 @@ extension LoweringContext {
     Swift.max(2, vectorLanes * 4 / (scalar == .u8 ? 4 : Swift.max(scalar.byteSize, 1)))
   }
 
+  /// Sets the `count` elements of `buffer` to the element `value` points at (read at run time), or to zero
+  /// bits when `value` is nil. `scalar` moves elements bit for bit (see `moveScalar`).
+  func fill(_ buffer: IRValue, count: Int, scalar: ScalarType, value: IRValue? = nil) {
+    let k = self.k
+    forEachIndex([count], work: count, captures: [buffer] + (value.map { [$0] } ?? [])) { i, c in
+      let v = c.count > 1 ? k.load(scalar, from: c[1], at: k.i64(0)) : k.constant(0, k.type(scalar))
+      k.store(v, scalar, to: c[0], at: i[0])
+    }
+  }
+
   /// Copies `dst[dstOffset + Σ i_k dstStrides_k] = src[srcOffset + Σ i_k srcStrides_k]` for every index of
   /// `shape` (strides in elements, possibly negative or 0). When the destination's innermost dim reads the
   /// source with a stride (a transpose), the copy transposes register tiles (see TiledTranspose.swift).
