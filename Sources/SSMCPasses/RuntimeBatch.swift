@@ -17,6 +17,16 @@ public struct RuntimeBatch: Sendable, Equatable {
   public var inputAxes: [Int?]
   public var outputAxes: [Int?]
 
+  /// The symbols of input dims after the leading one: they are given at run time to the kernels themselves
+  /// (see `ModelCompiler.symbols`), not as a batch of samples.
+  public static func innerSymbols(of graph: Graph) -> [String] {
+    var names: [String] = []
+    for id in graph.inputs {
+      for case .symbol(let name) in (graph.type(of: id)?.dims ?? []).dropFirst() where !names.contains(name) { names.append(name) }
+    }
+    return names
+  }
+
   /// The batch symbol, or nil when every input dim is static. Any other symbolic dim is an error: only a
   /// leading batch dim can vary at run time.
   public static func symbol(of graph: Graph) throws(Diagnostics) -> String? {

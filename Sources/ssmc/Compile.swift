@@ -96,10 +96,11 @@ struct Compile: ParsableCommand {
     }
     var graph = try model.importGraph(onnx, options: options)
     // A symbolic leading input dim left after --input-shape is a batch size given at run time: compile one
-    // sample, once proven that no op mixes samples.
+    // sample, once proven that no op mixes samples. Other symbolic dims go to the kernels as run-time extents
+    // (the leading ones too), where every op on them can take that (`ModelCompiler.check`).
     var batch: RuntimeBatch? = nil
     do {
-      if let symbol = try RuntimeBatch.symbol(of: graph) {
+      if RuntimeBatch.innerSymbols(of: graph).isEmpty, let symbol = try RuntimeBatch.symbol(of: graph) {
         batch = try RuntimeBatch.analyze(graph, symbol: symbol)
         graph = RuntimeBatch.specialize(graph, symbol: symbol, samples: 1)
       }

@@ -44,7 +44,8 @@ struct Inspect: ParsableCommand {
       }
     }
     if !inner.isEmpty {
-      return "shape: \(inner.joined(separator: ", ")) must be fixed with --input-shape (give it several times to serve several shapes from one library)"
+      return "shape: \(inner.joined(separator: ", ")) are given at run time where every op on them takes run-time extents; "
+        + "otherwise fix them with --input-shape (give it several times to serve several shapes from one library)"
     }
     do {
       guard let symbol = try RuntimeBatch.symbol(of: graph) else { return "batch: fixed (all input dims are static)" }

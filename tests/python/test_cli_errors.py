@@ -113,9 +113,10 @@ def test_unknown_target_cpu(tmp_path):
 
 
 def test_symbolic_dims_need_input_shape(tmp_path):
-    # A leading batch symbol may stay for run time (test_runtime_batch.py); any other needs --input-shape.
+    # A leading batch symbol may stay for run time (test_runtime_batch.py), and other symbolic dims where every
+    # op on them takes run-time extents (test_runtime_dims.py); LpNormalization does not yet, so it needs --input-shape.
     x = h.make_tensor_value_info("x", T.FLOAT, [4, "width"])
-    graph = h.make_graph([h.make_node("Relu", ["x"], ["y"])], "g", [x], [h.make_tensor_value_info("y", T.FLOAT, None)])
+    graph = h.make_graph([h.make_node("LpNormalization", ["x"], ["y"], axis=-1)], "g", [x], [h.make_tensor_value_info("y", T.FLOAT, None)])
     path = save(h.make_model(graph, opset_imports=[h.make_opsetid("", 17)]), tmp_path, "dyn.onnx")
     out = tmp_path / "out"
     out.mkdir()
@@ -124,4 +125,6 @@ def test_symbolic_dims_need_input_shape(tmp_path):
     assert fixed.returncode == 0, fixed.stderr
     from ssmc_py import CompiledModel
     x = np.linspace(-1, 1, 12, dtype=np.float32).reshape(4, 3)
-    np.testing.assert_array_equal(CompiledModel(str(out / "lib.so")).run(x)[0], np.maximum(x, 0))
+    x64 = x.astype(np.float64)
+    want = x64 / np.sqrt((x64 * x64).sum(axis=1, keepdims=True))
+    np.testing.assert_allclose(CompiledModel(str(out / "lib.so")).run(x)[0], want, rtol=1e-6, atol=1e-7)

@@ -19,10 +19,15 @@ public enum GlueGenerator {
       tables += "static const ssmc_tensor_info ssmc_\(role)s[] = {\n\(entries.isEmpty ? "  {\"\", 0, 0, NULL}," : entries.joined(separator: "\n"))\n};\n"
     }
     let profiling = !library.profiledNodes.isEmpty
-    let kernelParameters = "void *const *inputs, void *const *outputs, void *scratch, void *pool\(profiling ? ", int64_t *profile" : "")"
+    let kernelParameters = "void *const *inputs, void *const *outputs, void *scratch, void *pool, const int64_t *dims"
+      + (profiling ? ", int64_t *profile" : "")
     tables += "typedef int32_t (*ssmc_kernel_fn)(\(kernelParameters));\n"
-    tables += "typedef struct ssmc_shape_variant {\n  const int64_t *const *input_dims; /* per input: one sample's dims */\n"
-      + "  const int64_t *const *output_dims;\n  ssmc_kernel_fn kernel;\n} ssmc_shape_variant;\n"
+    tables += "typedef struct ssmc_shape_variant {\n  const int64_t *const *input_dims; /* per input: one sample's dims (-1: a run-time symbol's) */\n"
+      + "  const int64_t *const *output_dims;\n  ssmc_kernel_fn kernel;\n"
+      + "  int32_t num_symbols;\n  const char *const *symbol_names;\n"
+      + "  const int32_t *const *input_symbols; /* per input dim: the run-time symbol it gives, or -1 */\n"
+      + "  void (*shapes)(const int64_t *symbols, int64_t *out); /* scratch bytes, then the outputs' dims */\n"
+      + "} ssmc_shape_variant;\n"
     tables += variantTables(library, kernelParameters: kernelParameters)
     let nin = library.inputs.count
     let nout = library.outputs.count
@@ -36,7 +41,11 @@ public enum GlueGenerator {
       #define SSMC_NUM_OUTPUTS \(nout)
       #define SSMC_SCRATCH_BYTES ((size_t)\(scratch))
       #define SSMC_NUM_VARIANTS \(library.variants.count)
+      #define SSMC_MAX_SYMBOLS \(max(1, library.variants.map(\.runtimeSymbols.count).max()!))
+      #define SSMC_NUM_INPUT_DIMS \(max(1, library.inputs.map(\.dims.count).reduce(0, +)))
+      #define SSMC_NUM_OUTPUT_DIMS \(max(1, library.outputs.map(\.dims.count).reduce(0, +)))
       \(tables)
+      \(RuntimeDimsGlue.resolve)
       \(ProfileGlue.definitions(for: library))
       const char *\(n)_name(void) { return \(cStringLiteral(n)); }
       int32_t \(n)_num_inputs(void) { return SSMC_NUM_INPUTS; }
@@ -60,6 +69,7 @@ public enum GlueGenerator {
           free(ctx);
           return NULL;
         }
+        ctx->scratch_bytes = SSMC_SCRATCH_BYTES;
         ctx->model = &ssmc_model_tag;
         ssmc_pool_init(&ctx->pool);
         return ctx;
@@ -115,8 +125,10 @@ public enum GlueGenerator {
         int64_t samples;
         int32_t status = ssmc_select(ctx, inputs, num_inputs, &variant, &samples);
         if (status != SSMC_OK) return status;
-        ssmc_batch_dims(ssmc_outputs[index].rank, ssmc_variants[variant].output_dims[index], ssmc_output_sample_axis[index],
-                        samples, dims);
+        ssmc_resolved shapes;
+        status = ssmc_resolve(ctx, variant, inputs, &shapes);
+        if (status != SSMC_OK) return status;
+        ssmc_batch_dims(ssmc_outputs[index].rank, shapes.output_dims[index], ssmc_output_sample_axis[index], samples, dims);
         return SSMC_OK;
       }
 
@@ -133,7 +145,9 @@ public enum GlueGenerator {
         int64_t samples;
         int32_t status = ssmc_select(ctx, inputs, num_inputs, &variant, &samples);
         if (status != SSMC_OK) return status;
-        const ssmc_shape_variant *shapes = &ssmc_variants[variant];
+        ssmc_resolved resolved, *shapes = &resolved;
+        status = ssmc_resolve(ctx, variant, inputs, shapes);
+        if (status != SSMC_OK) return status;
         char *in[SSMC_NUM_INPUTS + 1], *out[SSMC_NUM_OUTPUTS + 1];
         int64_t in_step[SSMC_NUM_INPUTS + 1], out_step[SSMC_NUM_OUTPUTS + 1];
         status = ssmc_bind_tensors(ctx, "input", SSMC_NUM_INPUTS, inputs, ssmc_inputs, ssmc_input_sample_axis,
@@ -141,6 +155,8 @@ public enum GlueGenerator {
         if (status != SSMC_OK) return status;
         status = ssmc_bind_tensors(ctx, "output", SSMC_NUM_OUTPUTS, outputs, ssmc_outputs, ssmc_output_sample_axis,
                                    shapes->output_dims, samples, out, out_step);
+        if (status != SSMC_OK) return status;
+        status = ssmc_reserve_scratch(ctx, shapes->scratch_bytes);
         if (status != SSMC_OK) return status;
         if (samples == 0) {
           /* Nothing to compute, unless an output does not depend on the samples. */
@@ -154,7 +170,7 @@ public enum GlueGenerator {
           void *in_s[SSMC_NUM_INPUTS + 1], *out_s[SSMC_NUM_OUTPUTS + 1];
           for (int32_t i = 0; i < SSMC_NUM_INPUTS; i++) in_s[i] = in[i] + s * in_step[i];
           for (int32_t i = 0; i < SSMC_NUM_OUTPUTS; i++) out_s[i] = out[i] + s * out_step[i];
-          status = shapes->kernel(in_s, out_s, ctx->scratch, &ctx->pool\(profiling ? ", ctx->profile" : ""));
+          status = ssmc_variants[variant].kernel(in_s, out_s, ctx->scratch, &ctx->pool, shapes->symbols\(profiling ? ", ctx->profile" : ""));
           if (status != 0) return ssmc_fail(ctx, SSMC_ERROR_INTERNAL, "the kernel of shape variant %d failed with status %d", variant, status);
         }
         return SSMC_OK;
@@ -202,7 +218,8 @@ public enum GlueGenerator {
       """
   }
 
-  /// Per variant: one sample's dims of every input and output, and its kernel.
+  /// Per variant: one sample's dims of every input and output, its kernel, and for run-time symbols their
+  /// names, the input dims that give them and the kernel's shape function.
   private static func variantTables(_ library: LibrarySignature, kernelParameters: String) -> String {
     var text = ""
     for (v, variant) in library.variants.enumerated() {
@@ -214,9 +231,10 @@ public enum GlueGenerator {
         let pointers = list.enumerated().map { i, t in t.dims.isEmpty ? "NULL" : "ssmc_v\(v)_\(role)_dims_\(i)" }
         text += "static const int64_t *const ssmc_v\(v)_\(role)_dims[] = {\((pointers.isEmpty ? ["NULL"] : pointers).joined(separator: ", "))};\n"
       }
+      text += RuntimeDimsGlue.variantTables(variant, index: v)
     }
     let entries = library.variants.enumerated().map { v, variant in
-      "  {ssmc_v\(v)_input_dims, ssmc_v\(v)_output_dims, \(variant.kernelSymbol)},"
+      "  {ssmc_v\(v)_input_dims, ssmc_v\(v)_output_dims, \(variant.kernelSymbol), \(RuntimeDimsGlue.variantEntry(variant, index: v))},"
     }
     text += "static const ssmc_shape_variant ssmc_variants[] = {\n\(entries.joined(separator: "\n"))\n};\n"
     let inputTables = library.variants.indices.map { "ssmc_v\($0)_input_dims" }.joined(separator: ", ")

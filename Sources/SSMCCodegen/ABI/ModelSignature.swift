@@ -9,6 +9,9 @@ public struct TensorSignature: Sendable, Equatable {
   public var sampleAxis: Int?
   /// Axes whose extent differs between the shape variants of a library (see `LibrarySignature`).
   public var variableAxes: [Int] = []
+  /// Per axis, the index of the run-time symbol it is (`ModelSignature.runtimeSymbols`), or nil for a fixed
+  /// extent. Such an axis has dim -1. Output extents given by symbols come from the kernel's shape function.
+  public var dimSymbols: [Int?] = []
 
   public init(name: String, elementType: Int32, dims: [Int64], sampleAxis: Int? = nil) {
     self.name = name
@@ -17,7 +20,8 @@ public struct TensorSignature: Sendable, Equatable {
     self.sampleAxis = sampleAxis
   }
 
-  /// Dims as the C metadata reports them: -1 on the sample axis and on variable axes.
+  /// Dims as the C metadata reports them: -1 on the sample axis, on variable axes and where a run-time
+  /// symbol gives the extent.
   public var reportedDims: [Int64] {
     dims.enumerated().map { $0.offset == sampleAxis || variableAxes.contains($0.offset) ? -1 : $0.element }
   }
@@ -32,11 +36,15 @@ public struct ModelSignature: Sendable, Equatable {
   public var outputs: [TensorSignature]
   /// Bytes of scratch memory the kernel gets (64-byte aligned, owned by the context).
   public var scratchBytes: Int
-  /// `int32_t KERNEL(void *const *inputs, void *const *outputs, void *scratch, void *pool)`.
+  /// `int32_t KERNEL(void *const *inputs, void *const *outputs, void *scratch, void *pool, const int64_t *dims)` (dims: the run-time symbols' values).
   public var kernelSymbol: String
   /// The nodes the kernel times, in call order; empty unless compiled for profiling. When present, the
   /// kernel takes a fifth parameter `int64_t *profile` (three counters per node: wall ns, CPU ns, calls).
   public var profiledNodes: [ProfiledNode]
+  /// Symbolic input dims whose values arrive at run time, in the order of the kernel's `dims` array; empty
+  /// for a model of static shapes. With any, the kernel has a shape function `KERNEL_shapes(dims, out)`
+  /// that writes the scratch bytes the call needs and then every output's dims.
+  public var runtimeSymbols: [String] = []
 
   public init(
     name: String, inputs: [TensorSignature], outputs: [TensorSignature], scratchBytes: Int, kernelSymbol: String,
@@ -81,7 +89,11 @@ public struct ModelSignature: Sendable, Equatable {
         guard Self.elementSizes[tensor.elementType] != nil else {
           throw CodegenError(.invalidModule, "\(role) '\(tensor.name)': element type \(tensor.elementType) is not supported by the C ABI")
         }
-        guard tensor.dims.allSatisfy({ $0 >= 0 }) else {
+        // -1: an extent given at run time (a run-time symbol's, or any for an output computed from them).
+        let runtime = !runtimeSymbols.isEmpty
+        guard zip(tensor.dims.indices, tensor.dims).allSatisfy({ axis, d in
+          d >= 0 || (runtime && d == -1 && (role == "output" || (axis < tensor.dimSymbols.count && tensor.dimSymbols[axis] != nil)))
+        }) else {
           throw CodegenError(.invalidModule, "\(role) '\(tensor.name)': dims \(tensor.dims) must be static and non-negative")
         }
         guard tensor.dims.count <= 64 else {

@@ -205,6 +205,7 @@ enum RuntimeSource {
     struct ssmc_context {
       const void *model;  /* this library's ssmc_model_tag: rejects another model's context */
       void *scratch;
+      size_t scratch_bytes; /* grows when a run with run-time extents needs more */
       int64_t *profile;   /* per node: wall ns, CPU ns, calls; NULL unless compiled with --profile */
       ssmc_pool pool;
       char error[768];
@@ -282,7 +283,7 @@ enum RuntimeSource {
         if (t->rank != infos[i].rank || (t->rank > 0 && !t->dims)) return -1;
         for (int32_t j = 0; j < t->rank; j++) {
           if (j != axes[i]) {
-            if (t->dims[j] != dims[i][j]) return -1;
+            if (dims[i][j] >= 0 && t->dims[j] != dims[i][j]) return -1; /* -1: given at run time */
             continue;
           }
           if (dims[i][j] <= 0 || t->dims[j] < 0 || t->dims[j] % dims[i][j] != 0) return -1;

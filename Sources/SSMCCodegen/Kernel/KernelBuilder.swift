@@ -145,7 +145,7 @@ public final class KernelBuilder {
   }
 
   /// The parameters of a kernel with ssmc's kernel ABI, `int32_t KERNEL(void *const *inputs,
-  /// void *const *outputs, void *scratch, void *pool)`.
+  /// void *const *outputs, void *scratch, void *pool, const int64_t *dims)`.
   public struct KernelParameters {
     public let inputs: IRValue
     public let outputs: IRValue
@@ -153,6 +153,8 @@ public final class KernelBuilder {
     public let scratch: IRValue
     /// The context's thread pool, for `parallelFor`.
     public let pool: IRValue
+    /// The values of the model's run-time symbols (`int64_t[]`, see `RuntimeSymbols`); null without any.
+    public let dims: IRValue
     /// With `profiling`: the context's per-node counters (see `ModelCompiler+Profile.swift`).
     public let profile: IRValue?
     unowned let builder: KernelBuilder
@@ -164,7 +166,8 @@ public final class KernelBuilder {
   }
 
   /// Defines an exported kernel entry point; the body returns by falling off the end (status 0) or by `ret`.
-  /// With `profiling` the kernel takes a fifth parameter, the context's profile counters.
+  /// Its parameters: inputs, outputs, scratch, pool, the run-time symbol values, and with `profiling` the
+  /// context's profile counters.
   @discardableResult
   public func defineKernel<E: Error>(
     _ symbol: String, profiling: Bool = false, body: (KernelParameters) throws(E) -> Void
@@ -173,11 +176,11 @@ public final class KernelBuilder {
     return try defineFunction(
       symbol, returns: llvm.i32,
       params: [.init("inputs", ptr, noalias: true), .init("outputs", ptr, noalias: true),
-               .init("scratch", ptr, noalias: true), .init("pool", ptr)]
+               .init("scratch", ptr, noalias: true), .init("pool", ptr), .init("dims", ptr, noalias: true)]
         + (profiling ? [.init("profile", ptr, noalias: true)] : [])
     ) { (p) throws(E) in
       try body(KernelParameters(
-        inputs: p[0], outputs: p[1], scratch: p[2], pool: p[3], profile: profiling ? p[4] : nil, builder: self))
+        inputs: p[0], outputs: p[1], scratch: p[2], pool: p[3], dims: p[4], profile: profiling ? p[5] : nil, builder: self))
     }
   }
 

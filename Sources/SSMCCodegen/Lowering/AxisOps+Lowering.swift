@@ -120,12 +120,16 @@ private let lowerHardmax: Lowering = { ctx in
 }
 
 private func lowerSoftmax(_ ctx: LoweringContext, log: Bool) throws {
-  let shape = ctx.operandShape(0)
+  // The dims before the axis may be given at run time (`forEachIndex(outer:)`); the axis and after are static.
+  let dims = ctx.operandType(0).dims
   let axis = try normalizedAxis(ctx)
   let element = ctx.operandType(0).element
   guard element == .f32 || element == .f64 else { throw ctx.error("supports f32 and f64 only") }
   let scalar: ScalarType = element == .f64 ? .f64 : .f32
-  let (outer, n, inner) = split(shape, axis: axis)
+  let rows = Array(dims[..<axis])
+  guard dims[axis...].allSatisfy({ $0.value != nil }) else { return lowerRuntimeSoftmax(ctx, log: log, axis: axis, scalar: scalar) }
+  let tail = try ctx.staticExtents(dims[axis...], what: "the softmax axis and the dims after it")
+  let (outer, n, inner) = (Dim.product(rows)?.constantValue ?? 1 << 20, tail[0], tail.dropFirst().reduce(1, *))
   guard n > 0 else { return }
   let k = ctx.k
   let f32 = k.llvm.f32
@@ -133,7 +137,7 @@ private func lowerSoftmax(_ ctx: LoweringContext, log: Bool) throws {
   let work = outer * n * inner
   // f64 (libm's exp and log, one lane at a time) takes the strided walk below, with a stride of 1.
   if inner == 1 && scalar == .f32 {
-    ctx.forEachIndex([outer], work: work, captures: [ctx.operand(0), ctx.results[0]], innerHints: LoopHints(vectorize: false)) { o, c in
+    ctx.forEachIndex(outer: rows, [], work: work, captures: [ctx.operand(0), ctx.results[0]], innerHints: LoopHints(vectorize: false)) { o, c in
       let base = o[0] * k.i64(Int64(n))
       // maxnum is enough: a NaN in the row makes the sum, and so every output, NaN anyway.
       let m = k.reduceContiguous(.f32, lanes: lanes, base: c[0], start: base, count: n, identity: k.constant(-.infinity, f32), map: { $0 }, combine: { k.max($0, $1) })
@@ -156,24 +160,42 @@ private func lowerSoftmax(_ ctx: LoweringContext, log: Bool) throws {
     return
   }
   // Axis not innermost: walk each (outer, inner) line with a stride.
-  let type = k.type(scalar)
-  ctx.forEachIndex([outer, inner], work: work, captures: [ctx.operand(0), ctx.results[0]]) { i, c in
+  ctx.forEachIndex(outer: rows, [inner], work: work, captures: [ctx.operand(0), ctx.results[0]]) { i, c in
     let base = i[0] * k.i64(Int64(n * inner)) + i[1]
-    let stride = k.i64(Int64(inner))
-    let m = k.forLoop(from: k.i64(0), to: k.i64(Int64(n)), carrying: [k.constant(-.infinity, type)]) { r, a in
-      [maximum(k, a[0], k.load(scalar, from: c[0], at: base + r * stride))]
-    }[0]
-    let sum = k.forLoop(from: k.i64(0), to: k.i64(Int64(n)), carrying: [k.constant(0, type)]) { r, a in
-      let e = math(k, .exp, k.load(scalar, from: c[0], at: base + r * stride) - m)
-      if !log { k.store(e, scalar, to: c[1], at: base + r * stride) }
-      return [a[0] + e]
-    }[0]
-    let shift = log ? math(k, .log, sum) + m : 1.0 / sum
-    k.forLoop(from: k.i64(0), to: k.i64(Int64(n))) { r in
-      let at = base + r * stride
-      let y = log ? k.load(scalar, from: c[0], at: at) - shift : k.load(scalar, from: c[1], at: at) * shift
-      k.store(y, scalar, to: c[1], at: at)
-    }
+    softmaxLine(k, scalar: scalar, log: log, x: c[0], y: c[1], base: base, stride: k.i64(Int64(inner)), count: k.i64(Int64(n)))
+  }
+}
+
+/// Softmax along the axis over run-time extents: each (outer, inner) line walked with a stride.
+private func lowerRuntimeSoftmax(_ ctx: LoweringContext, log: Bool, axis: Int, scalar: ScalarType) {
+  let dims = ctx.operandType(0).dims
+  let k = ctx.k
+  let (outer, n, inner) = (Dim.product(dims[..<axis]), dims[axis], Dim.product(dims[(axis + 1)...]))
+  let extents = [outer, inner].map { k.evaluate($0 ?? DimExpr(0), symbols: ctx.symbols, dims: ctx.dims) }
+  ctx.forEachIndex(extents: extents, captures: [ctx.operand(0), ctx.results[0], ctx.extent(n)]) { i, c in
+    let (count, stride) = (c[2], c[4])
+    softmaxLine(k, scalar: scalar, log: log, x: c[0], y: c[1], base: i[0] * count * stride + i[1], stride: stride, count: count)
+  }
+}
+
+/// Softmax (or LogSoftmax) of the `count` values at `base`, `base + stride`, ... of x into y.
+private func softmaxLine(
+  _ k: KernelBuilder, scalar: ScalarType, log: Bool, x: IRValue, y: IRValue, base: IRValue, stride: IRValue, count: IRValue
+) {
+  let type = k.type(scalar)
+  let m = k.forLoop(from: k.i64(0), to: count, carrying: [k.constant(-.infinity, type)]) { r, a in
+    [maximum(k, a[0], k.load(scalar, from: x, at: base + r * stride))]
+  }[0]
+  let sum = k.forLoop(from: k.i64(0), to: count, carrying: [k.constant(0, type)]) { r, a in
+    let e = math(k, .exp, k.load(scalar, from: x, at: base + r * stride) - m)
+    if !log { k.store(e, scalar, to: y, at: base + r * stride) }
+    return [a[0] + e]
+  }[0]
+  let shift = log ? math(k, .log, sum) + m : 1.0 / sum
+  k.forLoop(from: k.i64(0), to: count) { r in
+    let at = base + r * stride
+    let v = log ? k.load(scalar, from: x, at: at) - shift : k.load(scalar, from: y, at: at) * shift
+    k.store(v, scalar, to: y, at: at)
   }
 }
 

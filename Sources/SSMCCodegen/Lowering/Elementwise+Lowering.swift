@@ -71,12 +71,13 @@ extension LoweringContext {
     return LoweringContext(
       k: k, node: node, graph: graph, operands: Array(operands.prefix(count)),
       results: Array(self.results[resultOffset..<(resultOffset + results)]), pool: pool, vectorLanes: vectorLanes,
-      arena: arena)
+      arena: arena, symbols: symbols, dims: dims)
   }
 }
 
 /// Emits `result[i] = formula(operand_0[i'], operand_1[i''], ...)` with broadcasting.
 func lowerElementwise(_ ctx: LoweringContext, _ formula: @escaping Formula) throws(CodegenError) {
+  if ctx.hasRuntimeExtents { return try lowerRuntimeElementwise(ctx, formula) }
   let outShape = ctx.resultShape(0)
   let present = ctx.node.operands.indices.filter { ctx.hasOperand($0) }
   let operandScalars = try present.map { i throws(CodegenError) in try ctx.scalar(ctx.operandType(i).element) }

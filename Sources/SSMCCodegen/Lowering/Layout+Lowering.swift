@@ -6,6 +6,7 @@ import SSMCIR
 let layoutLowerings: [String: Lowering] = [
   "Reshape": copyBytes, "Flatten": copyBytes, "Squeeze": copyBytes, "Unsqueeze": copyBytes,
   "Transpose": { ctx in
+    if ctx.hasRuntimeExtents { return try lowerRuntimeTranspose(ctx) }
     let shape = ctx.operandShape(0)
     let perm = try ctx.op.ints("perm") ?? Array((0..<shape.count).reversed())
     let strides = rowMajorStrides(shape)
@@ -37,6 +38,7 @@ let layoutLowerings: [String: Lowering] = [
 
 /// Result 0 is operand 0's bytes unchanged.
 let copyBytes: Lowering = { ctx in
+  if ctx.hasRuntimeExtents { return copyRuntimeBytes(ctx) }
   let type = ctx.resultType(0)
   ctx.k.memcpy(to: ctx.results[0], from: ctx.operand(0), bytes: type.elementCount! * type.element.byteSize)
 }

@@ -5,7 +5,7 @@ import SSMCIR
 /// products large enough to pay for it go to the packed, register-blocked kernel of GemmKernel.swift, the
 /// rest (integers, tiny or degenerate shapes) to a straightforward loop nest.
 let linalgLowerings: [String: Lowering] = [
-  "MatMul": { ctx in try lowerMatMul(ctx) },
+  "MatMul": { ctx in ctx.hasRuntimeExtents ? try lowerRuntimeMatMul(ctx) : try lowerMatMul(ctx) },
   "Gemm": { ctx in try lowerGemm(ctx) },
   "Einsum": { ctx in try lowerEinsum(ctx) },
 ]

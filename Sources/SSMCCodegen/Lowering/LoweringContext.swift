@@ -27,6 +27,9 @@ public struct LoweringContext {
   var stridedOperands: [Int: [Int]] = [:]
   /// The target is x86-64 with AVX-512F: kernels may use its instructions directly (the scan's exp2).
   var x86AVX512 = false
+  /// The model's run-time symbols and their values (`int64_t[]`), for extents given at run time.
+  var symbols = RuntimeSymbols([])
+  var dims: IRValue? = nil
 
   /// The node as its shape rule sees it: attribute accessors with ONNX defaults.
   public var op: OpContext { graph.context(for: node) }
@@ -36,6 +39,12 @@ public struct LoweringContext {
   /// Static shape of operand `index` (the compiler checked every shape is static before lowering).
   public func operandShape(_ index: Int) -> [Int] { operandType(index).staticShape! }
   public func resultShape(_ index: Int) -> [Int] { resultType(index).staticShape! }
+  /// An extent as an i64 value: a constant when fixed, else computed from the run-time symbol values.
+  func extent(_ dim: Dim) -> IRValue { k.extent(dim, symbols: symbols, dims: dims) }
+  /// Whether any operand or result has a dim given at run time.
+  var hasRuntimeExtents: Bool {
+    (node.operands.compactMap { $0 } + node.results).contains { graph.type(of: $0).map { !$0.isStatic } ?? false }
+  }
   /// Element strides of operand `index` per dim: contiguous row-major unless it is a strided view.
   public func operandStrides(_ index: Int) -> [Int] { stridedOperands[index] ?? rowMajorStrides(operandShape(index)) }
   public func hasOperand(_ index: Int) -> Bool { index < node.operands.count && node.operands[index] != nil }

@@ -6,10 +6,11 @@ import SSMCIR
 ///
 /// Layout of the generated code: constants become read-only globals; every node becomes an internal
 /// function `node.N.OP` taking its operand and result pointers and its workspace (all `noalias`) and the
-/// thread pool; the kernel `NAME_kernel(inputs, outputs, scratch, pool)` computes each value's address
+/// thread pool; the kernel `NAME_kernel(inputs, outputs, scratch, pool, dims)` computes each value's address
 /// (graph input, graph output, constant global, or scratch offset from the memory plan) and calls the node
 /// functions in order. Node functions are emitted first: their lowerings decide the workspace sizes the
-/// memory plan then reserves, so nothing is allocated at run time.
+/// memory plan then reserves, so a model of static shapes allocates nothing at run time (values sized by
+/// run-time symbols follow the plan, see `ModelCompiler+RuntimeDims.swift`).
 public struct ModelCompiler {
   public let graph: Graph
   public let name: String
@@ -25,6 +26,8 @@ public struct ModelCompiler {
   /// The index of this graph among the shape variants of one library (nil for a library of one shape):
   /// it names the variant's kernel and functions apart from the others' in the shared module.
   public let variant: Int?
+  /// Symbolic input dims left for run time (see `ModelCompiler+RuntimeDims.swift`); empty for static graphs.
+  public let symbols: RuntimeSymbols
 
   public init(
     graph: Graph, name: String, vectorLanes: Int = 16, profile: Bool = false, inputSampleAxes: [Int?] = [],
@@ -38,25 +41,27 @@ public struct ModelCompiler {
     self.outputSampleAxes = outputSampleAxes
     self.x86AVX512 = x86AVX512
     self.variant = variant
+    var names: [String] = []
+    for id in graph.inputs {
+      for case .symbol(let name) in graph.type(of: id)?.dims ?? [] where !names.contains(name) { names.append(name) }
+    }
+    self.symbols = RuntimeSymbols(names)
   }
 
   public var kernelSymbol: String { variant.map { "\(name)_kernel_v\($0)" } ?? "\(name)_kernel" }
   /// Prefix of the variant's internal symbols.
   private var internalPrefix: String { variant.map { "v\($0)." } ?? "" }
 
-  /// Every reason the graph cannot be compiled, all at once: dynamic shapes, ops without lowering,
-  /// element types the ABI cannot carry.
+  /// Every reason the graph cannot be compiled, all at once: symbolic shapes the kernels cannot take at run
+  /// time, ops without lowering, element types the ABI cannot carry.
   public func check() throws(Diagnostics) {
     var problems: [Diagnostic] = []
     for (i, value) in graph.values.enumerated() where isUsed(ValueID(i)) {
-      guard let type = value.type else {
+      if value.type == nil {
         problems.append(Diagnostic(.unknownShape, "value '\(value.name)' has no type after shape inference"))
-        continue
-      }
-      if !type.isStatic {
-        problems.append(Diagnostic(.unsupportedFeature, "value '\(value.name)' has dynamic shape \(type); fix the input dims with --input-shape NAME=D1xD2x..."))
       }
     }
+    problems += runtimeDimProblems()
     for node in graph.nodes where Lowerings.table[node.op] == nil {
       problems.append(Diagnostic(.unsupportedOp, "no code generation for this op yet", at: Location(node: node.name, opType: node.op)))
     }
@@ -79,25 +84,30 @@ public struct ModelCompiler {
   public func signature(scratchBytes: Int = 0) -> ModelSignature {
     func tensor(_ name: String, _ id: ValueID, _ axes: [Int?], _ index: Int) -> TensorSignature {
       let type = graph.type(of: id)!
-      return TensorSignature(
-        name: name, elementType: type.element.rawValue, dims: type.staticShape!.map { Int64($0) },
+      var tensor = TensorSignature(
+        name: name, elementType: type.element.rawValue, dims: type.dims.map { Int64($0.value ?? -1) },
         sampleAxis: index < axes.count ? axes[index] : nil)
+      tensor.dimSymbols = type.dims.map { d in if case .symbol(let s) = d { symbols.index(of: s) } else { nil } }
+      return tensor
     }
-    return ModelSignature(
+    var signature = ModelSignature(
       name: name, inputs: graph.inputs.enumerated().map { tensor(graph[$1].name, $1, inputSampleAxes, $0) },
       outputs: graph.outputs.enumerated().map { tensor($1.name, $1.value, outputSampleAxes, $0) }, scratchBytes: scratchBytes,
       kernelSymbol: kernelSymbol,
       profiledNodes: profile ? profiledNodes : [])
+    signature.runtimeSymbols = symbols.names
+    return signature
   }
 
-  private var outputValues: Set<ValueID> { Set(graph.outputs.map(\.value)) }
+  var outputValues: Set<ValueID> { Set(graph.outputs.map(\.value)) }
 
   func plan(workspaceBytes: [Int], views: ViewPlan) -> MemoryPlan {
     // A value returned as an output lives in the caller's buffer, unless it must also be copied to a second
     // output or is an input/constant (then the kernel copies it).
     let outputs = outputValues
     return MemoryPlan(
-      graph, byteSize: byteSize, isExternal: { outputs.contains($0) }, workspaceBytes: workspaceBytes, views: views)
+      graph, byteSize: byteSize, isExternal: { outputs.contains($0) || isRuntimeSized($0) }, workspaceBytes: workspaceBytes,
+      views: views)
   }
 
   /// Results that are views of their operand (never graph outputs, which live in the caller's buffers).
@@ -106,6 +116,7 @@ public struct ModelCompiler {
     return ViewPlan(graph, isExternal: { outputs.contains($0) })
   }
 
+  /// Bytes of a value of static type.
   func byteSize(_ id: ValueID) -> Int {
     let type = graph.type(of: id)!
     return type.elementCount! * type.element.byteSize
@@ -137,6 +148,10 @@ public struct ModelCompiler {
       for (id, global) in globals { address[id] = IRValue(global, k) }
       for (id, offset) in plan.offsets { address[id] = k.byteOffset(p.scratch, k.i64(Int64(offset))) }
       for (id, index) in firstOutput where address[id] == nil { address[id] = p.output(index) }
+      // Values of run-time size follow the planned ones (`ssmc_scratch` sized the scratch for them).
+      for (id, offset) in runtimeLayout(k, after: plan.scratchBytes, dims: p.dims).offsets where address[id] == nil {
+        address[id] = k.byteOffset(p.scratch, offset)
+      }
       for (index, node) in graph.nodes.enumerated() {
         guard let (function, type, _) = nodeFunctions[index] else {
           for result in node.results {
@@ -148,7 +163,7 @@ public struct ModelCompiler {
         }
         let workspace = plan.workspaceOffsets[index].map { k.byteOffset(p.scratch, k.i64(Int64($0))) }
           ?? IRValue(LLVMConstPointerNull(k.llvm.ptr), k)
-        let args = node.operands.compactMap { $0.map { address[$0]! } } + node.results.map { address[$0]! } + [workspace, p.pool]
+        let args = node.operands.compactMap { $0.map { address[$0]! } } + node.results.map { address[$0]! } + [workspace, p.pool, p.dims]
         if let counters = p.profile {
           timed(node: index, counters: counters, k) { k.call(function, type: type, args) }
         } else {
@@ -160,12 +175,13 @@ public struct ModelCompiler {
         let source = address[output.value]!
         let isOwnBuffer = firstOutput[output.value] == index && graph.nodes.contains { $0.results.contains(output.value) }
         if !isOwnBuffer {
-          k.memcpy(to: p.output(index), from: source, bytes: byteSize(output.value))
+          k.memcpy(to: p.output(index), from: source, bytes: runtimeByteSize(output.value, k, dims: p.dims))
         }
       }
     }
     // Only the glue in the same library calls the kernel; it is not part of the ABI.
     LLVMSetVisibility(kernel, LLVMHiddenVisibility)
+    if !symbols.isEmpty { emitShapesFunction(k, plannedBytes: plan.scratchBytes) }
     return signature(scratchBytes: plan.scratchBytes)
   }
 
@@ -179,7 +195,7 @@ public struct ModelCompiler {
     let present = node.operands.compactMap { $0 }
     let params = present.indices.map { LLVMModule.Parameter("in\($0)", ptr, noalias: true) }
       + node.results.indices.map { LLVMModule.Parameter("out\($0)", ptr, noalias: true) }
-      + [.init("workspace", ptr, noalias: true), .init("pool", ptr)]
+      + [.init("workspace", ptr, noalias: true), .init("pool", ptr), .init("dims", ptr, noalias: true)]
     let symbol = "\(internalPrefix)node.\(index).\(node.op)"
     var failure: CodegenError?
     var workspaceBytes = 0
@@ -195,10 +211,10 @@ public struct ModelCompiler {
         }
       }
       let results = Array(p[present.count..<(present.count + node.results.count)])
-      let arena = WorkspaceArena(base: p[p.count - 2])
+      let arena = WorkspaceArena(base: p[p.count - 3])
       let context = LoweringContext(
-        k: k, node: node, graph: graph, operands: operands, results: results, pool: p.last!, vectorLanes: vectorLanes,
-        arena: arena, stridedOperands: stridedOperands, x86AVX512: x86AVX512)
+        k: k, node: node, graph: graph, operands: operands, results: results, pool: p[p.count - 2], vectorLanes: vectorLanes,
+        arena: arena, stridedOperands: stridedOperands, x86AVX512: x86AVX512, symbols: symbols, dims: p.last!)
       defer { workspaceBytes = arena.bytes }
       do {
         try lowering(context)

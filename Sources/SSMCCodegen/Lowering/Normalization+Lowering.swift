@@ -52,11 +52,13 @@ extension LoweringContext {
 /// LayerNormalization / RMSNormalization over dims [axis, rank); Scale and B broadcast to those dims.
 private func lowerLayerNorm(_ ctx: LoweringContext, rms: Bool) throws {
   try ctx.requireF32([0, 1, 2])
-  let shape = ctx.operandShape(0)
+  // The dims before the axis may be given at run time (`forEachIndex(outer:)`); the normalized ones are static.
+  let inputDims = ctx.operandType(0).dims
   let axis = try normalizedAxis(ctx)
   let epsilon = try ctx.epsilon
-  let rows = shape[..<axis].reduce(1, *)
-  let normalized = Array(shape[axis...])
+  let rowDims = Array(inputDims[..<axis])
+  let rows = Dim.product(rowDims)?.constantValue ?? 1 << 20
+  let normalized = try ctx.staticExtents(inputDims[axis...], what: "the normalized dims")
   let inner = normalized.reduce(1, *)
   let hasBias = !rms && ctx.hasOperand(2)
   // Strides of X, scale and bias over the normalized dims, merged where all are contiguous.
@@ -70,7 +72,7 @@ private func lowerLayerNorm(_ ctx: LoweringContext, rms: Bool) throws {
   var captures = [ctx.operand(0), ctx.operand(1)] + (hasBias ? [ctx.operand(2)] : []) + [ctx.results[0]]
   captures += ctx.results.dropFirst()
   let k = ctx.k
-  ctx.forEachIndex([rows], work: rows * inner, captures: captures, innerHints: LoopHints(vectorize: false)) { row, c in
+  ctx.forEachIndex(outer: rowDims, [], work: rows * inner, captures: captures, innerHints: LoopHints(vectorize: false)) { row, c in
     let (x, scale) = (c[0], c[1])
     let bias: IRValue? = hasBias ? c[2] : nil
     let y = c[hasBias ? 3 : 2]

@@ -157,7 +157,7 @@ extension Int {
 
 /// A single axis attribute normalized to [0, rank).
 func normalizedAxis(_ ctx: LoweringContext, _ name: String = "axis") throws -> Int {
-  let rank = ctx.operandShape(0).count
+  let rank = ctx.operandType(0).rank
   let a = try ctx.op.int(name)
   guard a >= -rank && a < Swift.max(rank, 1) else { throw ctx.error("\(name) \(a) is out of range for rank \(rank)") }
   return a < 0 ? a + rank : a

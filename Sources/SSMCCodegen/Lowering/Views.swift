@@ -64,14 +64,18 @@ struct ViewPlan {
 
   /// Byte offset into operand 0 of each result, when every result is a contiguous run of operand 0's bytes.
   static func viewOffsets(_ node: Node, _ graph: Graph) -> [Int]? {
+    // Reshape-like results are the operand's bytes whatever its shape, sizes given at run time included.
+    if ["Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"].contains(node.op), let source = node.operands.first ?? nil,
+      let element = graph.type(of: source)?.element, node.results.allSatisfy({ graph.type(of: $0)?.element == element })
+    {
+      return [0]
+    }
     guard let source = node.operands.first ?? nil, let inType = graph.type(of: source), let inShape = inType.staticShape,
       node.results.allSatisfy({ graph.type(of: $0)?.element == inType.element && graph.type(of: $0)?.isStatic == true })
     else { return nil }
     let size = inType.element.byteSize
     let strides = rowMajorStrides(inShape)
     switch node.op {
-    case "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity":
-      return [0]
     case "Slice":
       guard let axes = try? sliceAxes(graph.context(for: node)) else { return nil }
       let counts = axes.map { $0.count.value ?? -1 }

@@ -1,0 +1,161 @@
+import CLLVM
+import SSMCIR
+
+// Lowerings over extents given at run time (see `ModelCompiler+RuntimeDims.swift`): loop bounds and strides
+// are i64 values computed from the symbol values, so one kernel serves every size. The ops listed in
+// `Lowerings.runtimeSized` take such types; their lowerings branch here when `hasRuntimeExtents`.
+
+extension Lowerings {
+  /// Ops whose lowerings take operand and result types with run-time extents.
+  public static let runtimeSized: Set<String> = Set(elementwiseFormulas.keys).union([
+    "ssmc.FusedElementwise", "Dropout", "CastLike", "Pow", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "MatMul",
+    "Transpose", "Softmax", "LogSoftmax", "LayerNormalization", "RMSNormalization",
+  ])
+}
+
+extension LoweringContext {
+  /// Element strides of a tensor of `dims` over a loop nest of `outer` (right-aligned, numpy broadcasting):
+  /// 0 along axes it broadcasts or lacks.
+  func runtimeStrides(of dims: [Dim], over outer: [Dim]) -> [IRValue] {
+    var strides = [IRValue](repeating: k.i64(0), count: outer.count)
+    var step = k.i64(1)
+    let offset = outer.count - dims.count
+    for axis in stride(from: dims.count - 1, through: 0, by: -1) {
+      let broadcast = dims[axis] == .fixed(1) && outer[axis + offset] != .fixed(1)
+      if !broadcast { strides[axis + offset] = step }
+      step = step * extent(dims[axis])
+    }
+    return strides
+  }
+
+  /// `body(index, captured)` for every index of a nest with run-time `extents`: the outer loop is split
+  /// across the pool. The body sees only `captures` (it is outlined) and
+  /// values it computes itself; `captured` holds them followed by the extents.
+  func forEachIndex(extents: [IRValue], captures: [IRValue], body: @escaping (_ index: [IRValue], _ captured: [IRValue]) -> Void) {
+    guard let first = extents.first else {
+      body([], captures)
+      return
+    }
+    // Constants need no capture (any function may use them), and stay constants for LLVM to fold.
+    let all = captures + extents
+    let variable = all.indices.filter { LLVMIsConstant(all[$0].ref) == 0 }
+    k.parallelFor(count: first, pool: pool, captures: variable.map { all[$0] }) { begin, end, passed in
+      var captured = all
+      for (slot, i) in variable.enumerated() { captured[i] = passed[slot] }
+      let bounds = Array(captured.suffix(extents.count))
+      func nest(_ dim: Int, _ prefix: [IRValue]) {
+        if dim == bounds.count {
+          body(prefix, captured)
+          return
+        }
+        // No vectorization hint: with strides known only at run time LLVM decides whether it pays.
+        k.forLoop(from: dim == 0 ? begin : k.i64(0), to: dim == 0 ? end : bounds[dim]) { i in
+          nest(dim + 1, prefix + [i])
+        }
+      }
+      nest(0, [])
+    }
+  }
+
+  /// For row-wise lowerings whose leading `outer` dims may be given at run time: the loops of
+  /// `forEachIndex(_:work:captures:innerHints:body:)` over [product of outer] + `shape`, with the outer extent
+  /// computed at run time when it is not static (then the pool always splits it). The body sees `captures`.
+  func forEachIndex(
+    outer: [Dim], _ shape: [Int], work: Int, captures: [IRValue], innerHints: LoopHints = LoopHints(vectorize: true),
+    body: @escaping (_ index: [IRValue], _ captured: [IRValue]) -> Void
+  ) {
+    guard let rows = Dim.product(outer), rows.constantValue == nil else {
+      forEachIndex([Dim.product(outer)?.constantValue ?? 0] + shape, work: work, captures: captures, innerHints: innerHints, body: body)
+      return
+    }
+    let extents = [k.evaluate(rows, symbols: symbols, dims: dims)] + shape.map { k.i64(Int64($0)) }
+    forEachIndex(extents: extents, captures: captures) { index, captured in body(index, Array(captured.prefix(captures.count))) }
+  }
+
+  /// The static extents of `dims`, which a lowering over run-time leading dims needs for the rest.
+  func staticExtents(_ dims: ArraySlice<Dim>, what: String) throws(CodegenError) -> [Int] {
+    let values = dims.compactMap(\.value)
+    guard values.count == dims.count else { throw error("\(what) \(dimsText(Array(dims))) must have static extents") }
+    return values
+  }
+
+  func flatIndex(_ index: [IRValue], runtimeStrides strides: [IRValue]) -> IRValue {
+    zip(index, strides).reduce(k.i64(0)) { $0 + $1.0 * $1.1 }
+  }
+}
+
+/// `lowerElementwise` over run-time extents: one loop per result dim.
+func lowerRuntimeElementwise(_ ctx: LoweringContext, _ formula: @escaping Formula) throws(CodegenError) {
+  let out = ctx.resultType(0).dims
+  let present = ctx.node.operands.indices.filter { ctx.hasOperand($0) }
+  let operandScalars = try present.map { i throws(CodegenError) in try ctx.scalar(ctx.operandType(i).element) }
+  let resultScalar = try ctx.scalar(ctx.resultType(0).element)
+  let strides = present.map { ctx.runtimeStrides(of: ctx.operandType($0).dims, over: out) } + [ctx.runtimeStrides(of: out, over: out)]
+  let pointers = present.map { ctx.operand($0) } + [ctx.results[0]]
+  let op = ctx.op
+  let k = ctx.k
+  let rank = out.count
+  ctx.forEachIndex(extents: out.map(ctx.extent), captures: pointers + strides.flatMap { $0 }) { index, captured in
+    let loopStrides = (0..<pointers.count).map { Array(captured[(pointers.count + $0 * rank)..<(pointers.count + ($0 + 1) * rank)]) }
+    let loaded = present.indices.map { slot in
+      k.load(operandScalars[slot], from: captured[slot], at: ctx.flatIndex(index, runtimeStrides: loopStrides[slot]))
+    }
+    let value = formula(k, loaded, op)
+    k.store(value, resultScalar, to: captured[present.count], at: ctx.flatIndex(index, runtimeStrides: loopStrides[present.count]))
+  }
+}
+
+/// Reshape-like ops whose result is no view (a graph output): a copy of the run-time byte count.
+func copyRuntimeBytes(_ ctx: LoweringContext) {
+  let type = ctx.resultType(0)
+  let count = ctx.k.evaluate(Dim.product(type.dims) ?? DimExpr(0), symbols: ctx.symbols, dims: ctx.dims)
+  ctx.k.memcpy(to: ctx.results[0], from: ctx.operand(0), bytes: count * ctx.k.i64(Int64(type.element.byteSize)))
+}
+
+/// MatMul over run-time extents (numpy batch broadcasting, operands of rank >= 2): each row of the result
+/// accumulates the rows of B scaled by A's entries; batch entries and rows go to the pool.
+func lowerRuntimeMatMul(_ ctx: LoweringContext) throws(CodegenError) {
+  let (a, b, y) = (ctx.operandType(0), ctx.operandType(1), ctx.resultType(0))
+  guard a.rank >= 2, b.rank >= 2, a.element == .f32, b.element == .f32, ctx.stridedOperands.isEmpty else {
+    throw ctx.error("with run-time extents, MatMul takes f32 operands of rank >= 2, got \(a) x \(b)")
+  }
+  let batch = Array(y.dims.dropLast(2))
+  let (m, k, n) = (a.dims[a.rank - 2], a.dims[a.rank - 1], b.dims[b.rank - 1])
+  let aStrides = ctx.runtimeStrides(of: a.dims, over: batch + [m, k])
+  let bStrides = ctx.runtimeStrides(of: b.dims, over: batch + [k, n])
+  let yStrides = ctx.runtimeStrides(of: y.dims, over: y.dims)
+  let rank = batch.count + 2
+  let kb = ctx.k
+  let captures = [ctx.operand(0), ctx.operand(1), ctx.results[0], ctx.extent(k), ctx.extent(n)] + aStrides + bStrides + yStrides
+  ctx.forEachIndex(extents: batch.map(ctx.extent) + [ctx.extent(m)], captures: captures) { index, c in
+    let (aData, bData, yData, kCount, nCount) = (c[0], c[1], c[2], c[3], c[4])
+    let (sa, sb, sy) = (Array(c[5..<(5 + rank)]), Array(c[(5 + rank)..<(5 + 2 * rank)]), Array(c[(5 + 2 * rank)..<(5 + 3 * rank)]))
+    let row = index + [kb.i64(0)]
+    let (aRow, bBase, yRow) = (ctx.flatIndex(row, runtimeStrides: sa), ctx.flatIndex(row, runtimeStrides: Array(sb.prefix(rank - 2)) + [kb.i64(0), kb.i64(0)]), ctx.flatIndex(row, runtimeStrides: sy))
+    kb.forLoop(from: kb.i64(0), to: nCount) { j in kb.store(kb.f32(0), .f32, to: yData, at: yRow + j * sy[rank - 1]) }
+    kb.forLoop(from: kb.i64(0), to: kCount) { p in
+      let scale = kb.load(.f32, from: aData, at: aRow + p * sa[rank - 1])
+      let bRow = bBase + p * sb[rank - 2]
+      kb.forLoop(from: kb.i64(0), to: nCount) { j in
+        let at = yRow + j * sy[rank - 1]
+        kb.store(kb.load(.f32, from: yData, at: at) + scale * kb.load(.f32, from: bData, at: bRow + j * sb[rank - 1]), .f32, to: yData, at: at)
+      }
+    }
+  }
+}
+
+/// Transpose over run-time extents: result index i reads the operand at its row-major strides, permuted.
+func lowerRuntimeTranspose(_ ctx: LoweringContext) throws(CodegenError) {
+  let dims = ctx.operandType(0).dims
+  let perm = (try? ctx.op.ints("perm")) ?? nil ?? Array((0..<dims.count).reversed())
+  let scalar = try ctx.moveScalar(ctx.operandType(0).element)
+  let source = ctx.runtimeStrides(of: dims, over: dims)
+  let strides = perm.map { source[$0] } + ctx.runtimeStrides(of: ctx.resultType(0).dims, over: ctx.resultType(0).dims)
+  let k = ctx.k
+  let rank = dims.count
+  ctx.forEachIndex(extents: perm.map { ctx.extent(dims[$0]) }, captures: [ctx.operand(0), ctx.results[0]] + strides) { index, c in
+    let from = ctx.flatIndex(index, runtimeStrides: Array(c[2..<(2 + rank)]))
+    let to = ctx.flatIndex(index, runtimeStrides: Array(c[(2 + rank)..<(2 + 2 * rank)]))
+    k.store(k.load(scalar, from: c[0], at: from), scalar, to: c[1], at: to)
+  }
+}
