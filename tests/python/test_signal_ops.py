@@ -217,6 +217,9 @@ def error_model(op, shapes, constants, opset, operand_names):
     (error_model("STFT", [("x", [1, 6, 1])], [("s", 2), ("f", 8)], 17, ["x", "s", "", "f"]), "exceeds"),
     (error_model("HannWindow", [], [("n", -3)], 17, ["n"]), "negative"),
     (error_model("DFT", [("x", [2, 5, 2])], [("a", 2**63 - 1)], 20, ["x", "", "a"]), "out of range"),
+    (error_model("DFT", [("x", [2, 5, 2])], [("n", 0)], 20, ["x", "n"]), "dft_length 0 is out of range"),
+    (error_model("STFT", [("x", [1, 6, 1])], [("s", 0)], 17, ["x", "s"]), "frame_step 0 is out of range"),
+    (error_model("HannWindow", [], [("n", 2**62)], 17, ["n"]), "out of range"),
 ])
 def test_errors_are_diagnostics(model, message, tmp_path):
     import subprocess

@@ -313,6 +313,16 @@ def compile_error(model, tmp_path):
      [("image", np.array([3, 3], np.int64)), ("block", np.array([2, 2], np.int64))], 18, {}, "block positions"),
     ("MaxUnpool", [("x", np.zeros((1, 1, 2, 2), np.float32)), ("i", np.zeros((1, 1, 2, 2), np.int64))],
      [("shape", np.array([1, 1, 3, 3], np.int64))], 11, {"kernel_shape": [2, 2], "strides": [2, 2]}, "output_shape"),
+    ("MaxUnpool", [("x", np.zeros((1, 1, 2, 2), np.float32)), ("i", np.zeros((1, 1, 2, 2), np.int64))], [], 11,
+     {"kernel_shape": [2, 2], "strides": [2]}, "strides [2] must have 2 entries"),
+    ("MaxUnpool", [("x", np.zeros((1, 1, 2, 2), np.float32)), ("i", np.zeros((1, 1, 2, 2), np.int64))], [], 11,
+     {"kernel_shape": [2, 0]}, "kernel_shape"),
+    ("Col2Im", [("x", np.zeros((1, 4, 4), np.float32))],
+     [("image", np.array([3, 3], np.int64)), ("block", np.array([2, 2], np.int64))], 18, {"pads": [1, 1]},
+     "pads [1, 1] must have 4 entries"),
+    ("Col2Im", [("x", np.zeros((1, 4, 4), np.float32))],
+     [("image", np.array([3, 3], np.int64)), ("block", np.array([2, 2], np.int64))], 18, {"dilations": [1, 0]},
+     "dilations"),
 ])
 def test_bad_nodes_are_reported(tmp_path, op, inputs, constants, opset, attrs, message):
     stderr = compile_error(node_model(op, inputs, constants, opset=opset, **attrs), tmp_path)

@@ -16,8 +16,6 @@ let lowerCol2Im: Lowering = { ctx in
   let planes = g.batch * g.channels
   guard planes * imageSize > 0 else { return }
   let imageStrides = rowMajorStrides(g.image)
-  let blockStrides = rowMajorStrides(g.block)
-  let positionStrides = rowMajorStrides(g.blocks)
   let k = ctx.k
   let zero = k.constant(0, k.type(scalar))
   ctx.forEachIndex(
@@ -30,13 +28,13 @@ let lowerCol2Im: Lowering = { ctx in
     k.forLoop(from: k.i64(0), to: k.i64(Int64(imageSize))) { i in k.store(zero, scalar, to: dst, at: image + i) }
     guard positions > 0 else { return }
     k.forLoop(from: k.i64(0), to: k.i64(Int64(blockSize)), hints: LoopHints(vectorize: false)) { b in
+      let offset = unflatten(k, b, g.block)
       k.forLoop(from: k.i64(0), to: k.i64(Int64(positions)), hints: LoopHints(vectorize: false)) { p in
         var inside = k.bool(true)
         var at = k.i64(0)
+        let position = unflatten(k, p, g.blocks)
         for axis in 0..<r {
-          let offset = (b / k.i64(Int64(blockStrides[axis]))) - (b / k.i64(Int64(blockStrides[axis] * g.block[axis]))) * k.i64(Int64(g.block[axis]))
-          let position = (p / k.i64(Int64(positionStrides[axis]))) - (p / k.i64(Int64(positionStrides[axis] * g.blocks[axis]))) * k.i64(Int64(g.blocks[axis]))
-          let pixel = position * k.i64(Int64(g.strides[axis])) - k.i64(Int64(g.pads[axis])) + offset * k.i64(Int64(g.dilations[axis]))
+          let pixel = position[axis] * k.i64(Int64(g.strides[axis])) - k.i64(Int64(g.pads[axis])) + offset[axis] * k.i64(Int64(g.dilations[axis]))
           inside = k.and(inside, k.and(k.compare(.ge, pixel, k.i64(0)), k.compare(.lt, pixel, k.i64(Int64(g.image[axis])))))
           at = at + pixel * k.i64(Int64(imageStrides[axis]))
         }

@@ -51,37 +51,40 @@ struct MatMulProblem {
   }
 }
 
+extension MatMulProblem {
+  /// numpy.matmul of A (shape `aShape`, element strides `aStrides`) by B into a contiguous result of shape
+  /// `result`: a 1-D A is promoted to one row and a 1-D B to one column; the batch dims broadcast, with
+  /// stride 0 where an operand lacks the dim or has extent 1.
+  init(numpy aShape: [Int], strides aStrides: [Int], by bShape: [Int], strides bStrides: [Int], result: [Int]) {
+    let left = aShape.count == 1 ? [1] + aShape : aShape
+    let right = bShape.count == 1 ? bShape + [1] : bShape
+    let batch = Array(result.prefix(max(left.count, right.count) - 2))
+    func batchStrides(_ shape: [Int], _ strides: [Int]) -> [Int] {
+      let pad = batch.count - (shape.count - 2)
+      return batch.indices.map { j in j < pad || shape[j - pad] == 1 ? 0 : strides[j - pad] }
+    }
+    let (aPromoted, bPromoted) = (aShape.count == 1, bShape.count == 1)
+    let k = left[left.count - 1]
+    self.init(
+      batch: batch, m: left[left.count - 2], n: right[right.count - 1], k: k,
+      aBatchStrides: batchStrides(left, aStrides), aM: aPromoted ? k : aStrides[aStrides.count - 2],
+      aK: aStrides[aStrides.count - 1],
+      bBatchStrides: batchStrides(right, bStrides), bK: bPromoted ? 1 : bStrides[bStrides.count - 2],
+      bN: bPromoted ? 1 : bStrides[bStrides.count - 1])
+  }
+}
+
 /// MatMul with numpy semantics: 1-D operands are promoted (and the added dim dropped from the result),
 /// batch dims broadcast. `fused`: the epilogue of an `ssmc.FusedMatMul`.
 func lowerMatMul(_ ctx: LoweringContext, fused: ProductEpilogue? = nil) throws {
-  var aShape = ctx.operandShape(0)
-  var bShape = ctx.operandShape(1)
-  if aShape.count == 1 { aShape = [1] + aShape }
-  if bShape.count == 1 { bShape = bShape + [1] }
-  let (m, k) = (aShape[aShape.count - 2], aShape[aShape.count - 1])
-  let n = bShape[bShape.count - 1]
-  let aBatch = Array(aShape.dropLast(2))
-  let bBatch = Array(bShape.dropLast(2))
-  let batchRank = max(aBatch.count, bBatch.count)
-  let outBatch = Array(ctx.resultShape(0).prefix(batchRank))
   // Operand strides: contiguous, or permuted when the operand is a Transpose the memory plan made a view.
-  let (aStrides, bStrides) = (ctx.operandStrides(0), ctx.operandStrides(1))
-  func batchStrides(_ batch: [Int], _ strides: [Int]) -> [Int] {
-    outBatch.indices.map { j in
-      let d = j - (batchRank - batch.count)
-      return d < 0 || batch[d] == 1 ? 0 : strides[d]
-    }
-  }
   let problem = MatMulProblem(
-    batch: outBatch, m: m, n: n, k: k,
-    aBatchStrides: batchStrides(aBatch, aStrides), aM: aShape.count == ctx.operandShape(0).count ? aStrides[aStrides.count - 2] : k,
-    aK: aStrides[aStrides.count - 1],
-    bBatchStrides: batchStrides(bBatch, bStrides), bK: bShape.count == ctx.operandShape(1).count ? bStrides[bStrides.count - 2] : 1,
-    bN: bShape.count == ctx.operandShape(1).count ? bStrides[bStrides.count - 1] : 1)
+    numpy: ctx.operandShape(0), strides: ctx.operandStrides(0), by: ctx.operandShape(1), strides: ctx.operandStrides(1),
+    result: ctx.resultShape(0))
   let folded = problem.foldingBatchIntoRows()
   // With a 1-D operand the result drops the promoted dim: rows or columns are no longer output dims.
   let keepsDims = ctx.operandShape(0).count >= 2 && ctx.operandShape(1).count >= 2
-  let epilogue = keepsDims ? fused?.matMulEpilogue(ctx, batch: outBatch, m: m, problem: folded) : nil
+  let epilogue = keepsDims ? fused?.matMulEpilogue(ctx, batch: problem.batch, m: problem.m, problem: folded) : nil
   try emitMatMul(ctx, folded, a: ctx.operand(0), b: ctx.operand(1), bConstant: ctx.constant(1), epilogue: epilogue)
   if let fused, epilogue == nil { fused.emitSweep(ctx) }
 }

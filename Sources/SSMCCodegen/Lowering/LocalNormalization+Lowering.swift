@@ -17,23 +17,15 @@ private let lowerMeanVariance: Lowering = { ctx in
   let scalar = try ctx.scalar(ctx.operandType(0).element)
   let kept = shape.indices.filter { !axes.contains($0) }
   let strides = rowMajorStrides(shape)
-  let count = axes.map { shape[$0] }.reduce(1, *)
+  let (reducedShape, reducedStrides) = (axes.map { shape[$0] }, axes.map { strides[$0] })
+  let count = reducedShape.reduce(1, *)
   guard count > 0, !shape.contains(0) else { return }
   let keptShape = kept.isEmpty ? [1] : kept.map { shape[$0] }
   let keptStrides = kept.isEmpty ? [0] : kept.map { strides[$0] }
   let k = ctx.k
   ctx.forEachIndex(keptShape, work: shape.reduce(1, *), captures: [ctx.operand(0), ctx.results[0]], innerHints: LoopHints(vectorize: false)) { index, c in
     let base = ctx.flatIndex(index, strides: keptStrides)
-    func offset(_ r: IRValue) -> IRValue {
-      var rest = r
-      var at = base
-      for axis in axes.reversed() {
-        let dim = k.i64(Int64(shape[axis]))
-        at = at + (rest % dim) * k.i64(Int64(strides[axis]))
-        rest = rest / dim
-      }
-      return at
-    }
+    func offset(_ r: IRValue) -> IRValue { base + ctx.flatIndex(unflatten(k, r, reducedShape), strides: reducedStrides) }
     let all = (k.i64(0), k.i64(Int64(count)))
     let load = { (r: IRValue) in k.convert(k.load(scalar, from: c[0], at: offset(r)), to: .f64) }
     let sum = k.forLoop(from: all.0, to: all.1, carrying: [k.f64(0)]) { r, acc in [acc[0] + load(r)] }[0]

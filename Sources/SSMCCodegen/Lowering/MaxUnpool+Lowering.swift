@@ -21,7 +21,6 @@ let lowerMaxUnpool: Lowering = { ctx in
   let count = x.reduce(1, *)
   let inferredCount = shapes.inferred.reduce(1, *)
   guard count > 0, inferredCount > 0 else { return }
-  let inferredStrides = rowMajorStrides(shapes.inferred)
   let outStrides = rowMajorStrides(shapes.output)
   let (src, indices, dst) = (ctx.operand(0), ctx.operand(1), ctx.results[0])
   k.forLoop(from: k.i64(0), to: k.i64(Int64(count)), hints: LoopHints(vectorize: false)) { e in
@@ -29,16 +28,7 @@ let lowerMaxUnpool: Lowering = { ctx in
     let valid = k.and(k.compare(.ge, flat, k.i64(0)), k.compare(.lt, flat, k.i64(Int64(inferredCount))))
     k.ifThen(valid) {
       // Re-index from the unpooled layout into the output's (they differ only with output_shape).
-      var at = flat
-      if shapes.inferred != shapes.output {
-        var rest = flat
-        at = k.i64(0)
-        for (stride, outStride) in zip(inferredStrides, outStrides) {
-          let q = rest / k.i64(Int64(stride))
-          rest = rest - q * k.i64(Int64(stride))
-          at = at + q * k.i64(Int64(outStride))
-        }
-      }
+      let at = shapes.inferred == shapes.output ? flat : ctx.flatIndex(unflatten(k, flat, shapes.inferred), strides: outStrides)
       k.store(k.load(scalar, from: src, at: e), scalar, to: dst, at: at)
     }
   }

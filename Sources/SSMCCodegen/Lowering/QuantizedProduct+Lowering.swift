@@ -51,19 +51,10 @@ private func loadI32(_ k: KernelBuilder, _ scalar: ScalarType, _ base: IRValue, 
 private func lowerIntegerMatMul(_ ctx: LoweringContext, _ o: IntegerProductOperands) throws {
   try o.requirePresent(ctx)
   let (aShape, bShape) = (ctx.operandShape(o.a), ctx.operandShape(o.b))
-  let left = aShape.count == 1 ? [1] + aShape : aShape
-  let right = bShape.count == 1 ? bShape + [1] : bShape
-  let (m, depth, n) = (left[left.count - 2], left[left.count - 1], right[right.count - 1])
-  let outShape = ctx.resultShape(0)
-  let batch = Array(outShape.prefix(outShape.count - (aShape.count == 1 ? 0 : 1) - (bShape.count == 1 ? 0 : 1)))
-  // Element strides of each operand's matrices over the result's batch dims (0 where it broadcasts).
-  func batchStrides(_ full: [Int]) -> [Int] {
-    let matrices = Array(full.dropLast(2))
-    let strides = rowMajorStrides(full)
-    let pad = batch.count - matrices.count
-    return (0..<batch.count).map { d in d < pad || matrices[d - pad] == 1 ? 0 : strides[d - pad] }
-  }
-  let (aBatch, bBatch) = (batchStrides(left), batchStrides(right))
+  // Contiguous operands: the loads below take adjacent elements along k in A and along n in B.
+  let p = MatMulProblem(
+    numpy: aShape, strides: rowMajorStrides(aShape), by: bShape, strides: rowMajorStrides(bShape), result: ctx.resultShape(0))
+  let (batch, m, depth, n) = (p.batch, p.m, p.k, p.n)
   func parameter(_ index: Int, matrix: Int, rows: Bool) throws -> MatrixParameterStrides? {
     guard ctx.hasOperand(index) else { return nil }
     do {
@@ -88,7 +79,6 @@ private func lowerIntegerMatMul(_ ctx: LoweringContext, _ o: IntegerProductOpera
     slot[index] = captures.count
     captures.append(ctx.operand(index))
   }
-  let outBatch = rowMajorStrides(batch)
   // `rows` rows at a time share each loaded vector of b; the rows left over go one at a time.
   func emitRows(_ rows: Int, from first: Int, steps: Int) {
     guard steps > 0 else { return }
@@ -96,9 +86,9 @@ private func lowerIntegerMatMul(_ ctx: LoweringContext, _ o: IntegerProductOpera
     ctx.forEachIndex(batch + [steps], work: work, captures: captures, innerHints: LoopHints(vectorize: false)) { index, c in
       let bIndex = Array(index.dropLast())
       let rowIndices = (0..<rows).map { k.i64(Int64(first + $0)) + index.last! * k.i64(Int64(rows)) }
-      let aRows = rowIndices.map { ctx.flatIndex(bIndex, strides: aBatch) + $0 * k.i64(Int64(depth)) }
-      let bBase = ctx.flatIndex(bIndex, strides: bBatch)
-      let outRows = rowIndices.map { (ctx.flatIndex(bIndex, strides: outBatch) * k.i64(Int64(m)) + $0) * k.i64(Int64(n)) }
+      let aRows = rowIndices.map { ctx.flatIndex(bIndex, strides: p.aBatchStrides) + $0 * k.i64(Int64(p.aM)) }
+      let bBase = ctx.flatIndex(bIndex, strides: p.bBatchStrides)
+      let outRows = rowIndices.map { ctx.flatIndex(bIndex, strides: p.cBatchStrides) + $0 * k.i64(Int64(p.cM)) }
       func rowParameter(_ s: MatrixParameterStrides, _ base: IRValue, _ scalar: ScalarType, _ row: IRValue) -> IRValue {
         k.load(scalar, from: base, at: ctx.flatIndex(bIndex, strides: s.batch) + row * k.i64(Int64(s.line)))
       }
@@ -114,7 +104,7 @@ private func lowerIntegerMatMul(_ ctx: LoweringContext, _ o: IntegerProductOpera
         let zb = bZero.map { k.convert(columnParameter($0, c[slot[o.bZero]!], bType, column, mask), to: .i32) }
         let zero = k.constant(bits: 0, k.type(.i32, lanes: lanes))
         let acc = k.forLoop(from: k.i64(0), to: k.i64(Int64(depth)), carrying: Array(repeating: zero, count: rows)) { kk, sums in
-          var bv = k.convert(k.loadVector(bType, lanes: lanes, from: c[1], at: bBase + kk * k.i64(Int64(n)) + column, mask: mask), to: .i32)
+          var bv = k.convert(k.loadVector(bType, lanes: lanes, from: c[1], at: bBase + kk * k.i64(Int64(p.bK)) + column, mask: mask), to: .i32)
           if let zb { bv = bv - zb }
           return (0..<rows).map { i in sums[i] + (k.splat(loadI32(k, aType, c[0], aRows[i] + kk), lanes: lanes) - za[i]) * bv }
         }
@@ -151,7 +141,7 @@ private func requantize(_ k: KernelBuilder, _ acc: IRValue, multiplier: IRValue,
 private func lowerIntegerConv(_ ctx: LoweringContext, _ o: IntegerProductOperands) throws {
   try o.requirePresent(ctx)
   let axes: [LoweringContext.StaticAxis]
-  do { axes = try quantizedConvWindows(ctx.op, x: o.a, w: o.b).map(LoweringContext.StaticAxis.init) } catch { throw ctx.error("\(error)") }
+  do { axes = try convWindows(ctx.op, x: o.a, w: o.b).map(LoweringContext.StaticAxis.init) } catch { throw ctx.error("\(error)") }
   let (x, w) = (ctx.operandShape(o.a), ctx.operandShape(o.b))
   let groups = try ctx.op.int("group")
   let (channels, outChannels) = (x[1], w[0])

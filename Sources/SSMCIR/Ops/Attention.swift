@@ -5,22 +5,22 @@ let attentionOps: [OpSchema] = [attention.with(samples: attentionSamples), rotar
 
 /// Samples along axis 0 of Q, K, V, the cache and nonpad_kv_seqlen (and of a 4-D attn_mask); each sample
 /// attends only within itself. A mask of lower rank has no batch axis and is shared.
-private let attentionSamples = SampleRule { ctx throws(Diagnostic) in
-  try ctx.requireOnlyBatched(ctx.rank(3) == 4 ? [0, 1, 2, 3, 4, 5, 6] : [0, 1, 2, 4, 5, 6])
-  let axes = ctx.operandAxes.compactMap { $0 }
-  guard !axes.isEmpty else { return Array(repeating: nil, count: ctx.resultCount) }
-  guard axes.allSatisfy({ $0 == 0 }) else { throw ctx.mixes("an operand indexes samples along an axis other than 0") }
-  return Array(repeating: 0, count: ctx.resultCount)
-}
+private let attentionSamples = leadingWhereBatched { ctx in ctx.rank(3) == 4 ? [0, 1, 2, 3, 4, 5, 6] : [0, 1, 2, 4, 5, 6] }
 
 /// Samples along axis 0 of X and position_ids; the caches are shared, or per sample too when they are
 /// indexed by (batch, position) because position_ids is absent.
-private let rotarySamples = SampleRule { ctx throws(Diagnostic) in
-  try ctx.requireOnlyBatched(ctx.op.has(3) ? [0, 3] : [0, 1, 2])
-  let axes = ctx.operandAxes.compactMap { $0 }
-  guard !axes.isEmpty else { return [nil] }
-  guard axes.allSatisfy({ $0 == 0 }) else { throw ctx.mixes("an operand indexes samples along an axis other than 0") }
-  return [0]
+private let rotarySamples = leadingWhereBatched { ctx in ctx.op.has(3) ? [0, 3] : [0, 1, 2] }
+
+/// Samples along axis 0 of the operands `batchable` allows to vary per sample, and of every result when
+/// any of them does (else the results are the same for every sample).
+private func leadingWhereBatched(_ batchable: @escaping @Sendable (SampleContext) -> Set<Int>) -> SampleRule {
+  SampleRule { ctx throws(Diagnostic) in
+    try ctx.requireOnlyBatched(batchable(ctx))
+    let axes = ctx.operandAxes.compactMap { $0 }
+    guard !axes.isEmpty else { return Array(repeating: nil, count: ctx.resultCount) }
+    guard axes.allSatisfy({ $0 == 0 }) else { throw ctx.mixes("an operand indexes samples along an axis other than 0") }
+    return Array(repeating: 0, count: ctx.resultCount)
+  }
 }
 
 /// The static geometry of an Attention node, shared by the shape rule and the lowering. Q, K and V are

@@ -20,24 +20,34 @@ let conv = OpSchema(
     return [x.with(dims: [x.dims[0], w.dims[0]] + windows.map(\.output))]
   })
 
-/// The windows of a Conv node, after checking channels and groups.
+/// The windows of a Conv node, after checking element types, channels, groups and the bias.
 public func convWindows(_ ctx: OpContext) throws(Diagnostic) -> [WindowAxis] {
-  let (x, w) = (try ctx.type(0), try ctx.type(1))
+  let x = try ctx.type(0)
   try ctx.requireSameElement([1, 2], as: 0)
   guard x.element.isFloat else { throw ctx.error(.typeMismatch, "Conv needs float operands, got \(x)") }
-  guard x.rank >= 3, w.rank == x.rank else { throw ctx.error("Conv needs X (N, C, spatial...) and W of equal rank, got \(x) and \(w)") }
-  let group = try ctx.int("group")
-  guard group >= 1 else { throw ctx.error(.badAttribute, "group must be positive, got \(group)") }
-  if let c = x.dims[1].value, let wc = w.dims[1].value, wc.multipliedReportingOverflow(by: group) != (c, false) {
-    throw ctx.error("X has \(c) channels but W expects \(wc) per group x \(group) groups")
-  }
-  if let m = w.dims[0].value, m % group != 0 { throw ctx.error("W's \(m) output channels are not divisible by group \(group)") }
+  let windows = try convWindows(ctx, x: 0, w: 1)
   if ctx.has(2) {
-    let b = try ctx.type(2, rank: 1)
+    let (b, w) = (try ctx.type(2, rank: 1), try ctx.type(1))
     guard unifyDims(b.dims[0], w.dims[0]) != nil else { throw ctx.error("bias \(b) must have W's \(w.dims[0]) output channels") }
   }
-  let kernel = try ctx.kernelShape(weights: Array(w.dims[2...]), spatial: x.rank - 2)
-  return try ctx.forwardWindows(input: Array(x.dims[2...]), kernel: kernel)
+  return windows
+}
+
+/// The windows of a convolution (Conv, or an integer one) with X at operand `x` and W at operand `w`, after
+/// checking their ranks, channels and groups; element types and other operands are the caller's to check.
+public func convWindows(_ ctx: OpContext, x: Int, w: Int) throws(Diagnostic) -> [WindowAxis] {
+  let (tx, tw) = (try ctx.type(x), try ctx.type(w))
+  guard tx.rank >= 3, tw.rank == tx.rank else {
+    throw ctx.error("\(ctx.schema.name) needs X (N, C, spatial...) and W of equal rank, got \(tx) and \(tw)")
+  }
+  let group = try ctx.int("group")
+  guard group >= 1 else { throw ctx.error(.badAttribute, "group must be positive, got \(group)") }
+  if let c = tx.dims[1].value, let wc = tw.dims[1].value, wc.multipliedReportingOverflow(by: group) != (c, false) {
+    throw ctx.error("X has \(c) channels but W expects \(wc) per group x \(group) groups")
+  }
+  if let m = tw.dims[0].value, m % group != 0 { throw ctx.error("W's \(m) output channels are not divisible by group \(group)") }
+  let kernel = try ctx.kernelShape(weights: Array(tw.dims[2...]), spatial: tx.rank - 2)
+  return try ctx.forwardWindows(input: Array(tx.dims[2...]), kernel: kernel)
 }
 
 /// The kernel family the Conv lowering computes a Conv with. It is decided here, next to the op, because a

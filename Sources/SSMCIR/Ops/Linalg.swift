@@ -80,17 +80,25 @@ let matMul = OpSchema(
   inferTypes: { ctx throws(Diagnostic) in
     let (a, b) = (try ctx.type(0), try ctx.type(1))
     guard a.element == b.element else { throw ctx.error(.typeMismatch, "MatMul operands differ in element type: \(a) vs \(b)") }
-    guard a.rank >= 1, b.rank >= 1 else { throw ctx.error("MatMul needs operands of rank 1 or more, got \(a) and \(b)") }
-    let left = a.rank == 1 ? [.fixed(1)] + a.dims : a.dims
-    let right = b.rank == 1 ? b.dims + [.fixed(1)] : b.dims
-    let (m, k1) = (left[left.count - 2], left[left.count - 1])
-    let (k2, n) = (right[right.count - 2], right[right.count - 1])
-    guard unifyDims(k1, k2) != nil else { throw ctx.error("MatMul inner dims differ: \(a) x \(b)") }
-    guard let batch = Broadcast.shape([Array(left.dropLast(2)), Array(right.dropLast(2))]) else {
-      throw ctx.error("MatMul batch dims do not broadcast: \(a) x \(b)")
-    }
-    return [a.with(dims: batch + (a.rank == 1 ? [] : [m]) + (b.rank == 1 ? [] : [n]))]
+    return [a.with(dims: try matMulDims(ctx, a: 0, b: 1))]
   })
+
+/// The result dims of numpy.matmul of operands `a` and `b` (MatMul's and the quantized products'); the
+/// element types are the caller's to check.
+func matMulDims(_ ctx: OpContext, a: Int, b: Int) throws(Diagnostic) -> [Dim] {
+  let (ta, tb) = (try ctx.type(a), try ctx.type(b))
+  let name = ctx.schema.name
+  guard ta.rank >= 1, tb.rank >= 1 else { throw ctx.error("\(name) needs operands of rank 1 or more, got \(ta) and \(tb)") }
+  let left = ta.rank == 1 ? [.fixed(1)] + ta.dims : ta.dims
+  let right = tb.rank == 1 ? tb.dims + [.fixed(1)] : tb.dims
+  let (m, k1) = (left[left.count - 2], left[left.count - 1])
+  let (k2, n) = (right[right.count - 2], right[right.count - 1])
+  guard unifyDims(k1, k2) != nil else { throw ctx.error("\(name) inner dims differ: \(ta) x \(tb)") }
+  guard let batch = Broadcast.shape([Array(left.dropLast(2)), Array(right.dropLast(2))]) else {
+    throw ctx.error("\(name) batch dims do not broadcast: \(ta) x \(tb)")
+  }
+  return batch + (ta.rank == 1 ? [] : [m]) + (tb.rank == 1 ? [] : [n])
+}
 
 /// Gemm: Y = alpha * op(A) * op(B) + beta * C, op transposing when transA/transB; C broadcasts to (M, N)
 /// unidirectionally.

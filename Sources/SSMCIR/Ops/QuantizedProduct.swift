@@ -24,7 +24,7 @@ private let matMulInteger = OpSchema(
   inferTypes: { ctx throws(Diagnostic) in
     try ctx.requireSameElement([2], as: 0)
     try ctx.requireSameElement([3], as: 1)
-    let dims = try quantizedMatMulDims(ctx, a: 0, b: 1)
+    let dims = try matMulDims(ctx, a: 0, b: 1)
     if ctx.has(2) { try checkMatrixParameter(ctx, parameter: 2, matrix: 0, rows: true) }
     if ctx.has(3) { try checkMatrixParameter(ctx, parameter: 3, matrix: 1, rows: false) }
     return [TensorType(.i32, dims)]
@@ -42,7 +42,7 @@ private let qLinearMatMul = OpSchema(
     try ctx.requireSameElement([2], as: 0)
     try ctx.requireSameElement([5], as: 3)
     try ctx.requireSameElement([4, 6], as: 1)
-    let dims = try quantizedMatMulDims(ctx, a: 0, b: 3)
+    let dims = try matMulDims(ctx, a: 0, b: 3)
     for (parameter, matrix, rows) in [(1, 0, true), (2, 0, true), (4, 3, false), (5, 3, false)] {
       try checkMatrixParameter(ctx, parameter: parameter, matrix: matrix, rows: rows)
     }
@@ -58,7 +58,7 @@ private let convInteger = OpSchema(
     try ctx.requireSameElement([2], as: 0)
     try ctx.requireSameElement([3], as: 1)
     let (x, w) = (try ctx.type(0), try ctx.type(1))
-    let windows = try quantizedConvWindows(ctx, x: 0, w: 1)
+    let windows = try convWindows(ctx, x: 0, w: 1)
     if ctx.has(2) { try requireSingle(ctx, [2]) }
     if ctx.has(3) { try requirePerChannel(ctx, [3], channels: w.dims[0]) }
     return [TensorType(.i32, [x.dims[0], w.dims[0]] + windows.map(\.output))]
@@ -78,7 +78,7 @@ private let qLinearConv = OpSchema(
     try ctx.requireSameElement([5], as: 3)
     try ctx.requireSameElement([4, 6], as: 1)
     let (x, w) = (try ctx.type(0), try ctx.type(3))
-    let windows = try quantizedConvWindows(ctx, x: 0, w: 3)
+    let windows = try convWindows(ctx, x: 0, w: 3)
     try requireSingle(ctx, [1, 2, 6, 7])
     try requirePerChannel(ctx, [4, 5], channels: w.dims[0])
     if ctx.has(8) {
@@ -107,21 +107,6 @@ private func requirePerChannel(_ ctx: OpContext, _ indices: [Int], channels: Dim
       throw ctx.error("\(ctx.operandName(i)) must be a scalar or 1-D with \(channels) output channels, got \(t)")
     }
   }
-}
-
-/// The result dims of numpy.matmul of operands `a` and `b` (integer operands, any element types).
-private func quantizedMatMulDims(_ ctx: OpContext, a: Int, b: Int) throws(Diagnostic) -> [Dim] {
-  let (ta, tb) = (try ctx.type(a), try ctx.type(b))
-  guard ta.rank >= 1, tb.rank >= 1 else { throw ctx.error("matmul operands need rank 1 or more, got \(ta) and \(tb)") }
-  let left = ta.rank == 1 ? [.fixed(1)] + ta.dims : ta.dims
-  let right = tb.rank == 1 ? tb.dims + [.fixed(1)] : tb.dims
-  guard unifyDims(left[left.count - 1], right[right.count - 2]) != nil else {
-    throw ctx.error("matmul inner dims differ: \(ta) x \(tb)")
-  }
-  guard let batch = Broadcast.shape([Array(left.dropLast(2)), Array(right.dropLast(2))]) else {
-    throw ctx.error("matmul batch dims do not broadcast: \(ta) x \(tb)")
-  }
-  return batch + (ta.rank == 1 ? [] : [left[left.count - 2]]) + (tb.rank == 1 ? [] : [right[right.count - 1]])
 }
 
 /// Where a matmul operand's quantization parameter is read for each result index: the parameter's element
@@ -165,20 +150,4 @@ public func matrixParameterStrides(
 private func checkMatrixParameter(_ ctx: OpContext, parameter: Int, matrix: Int, rows: Bool) throws(Diagnostic) {
   guard try ctx.type(parameter).isStatic, try ctx.type(matrix).isStatic else { return }
   _ = try matrixParameterStrides(ctx, parameter: parameter, matrix: matrix, rows: rows)
-}
-
-/// The windows of an integer convolution with X at operand `x` and W at operand `w`.
-public func quantizedConvWindows(_ ctx: OpContext, x: Int, w: Int) throws(Diagnostic) -> [WindowAxis] {
-  let (tx, tw) = (try ctx.type(x), try ctx.type(w))
-  guard tx.rank >= 3, tw.rank == tx.rank else {
-    throw ctx.error("the convolution needs X (N, C, spatial...) and W of equal rank, got \(tx) and \(tw)")
-  }
-  let group = try ctx.int("group")
-  guard group >= 1 else { throw ctx.error(.badAttribute, "group must be positive, got \(group)") }
-  if let c = tx.dims[1].value, let wc = tw.dims[1].value, wc.multipliedReportingOverflow(by: group) != (c, false) {
-    throw ctx.error("X has \(c) channels but W expects \(wc) per group x \(group) groups")
-  }
-  if let m = tw.dims[0].value, m % group != 0 { throw ctx.error("W's \(m) output channels are not divisible by group \(group)") }
-  let kernel = try ctx.kernelShape(weights: Array(tw.dims[2...]), spatial: tx.rank - 2)
-  return try ctx.forwardWindows(input: Array(tx.dims[2...]), kernel: kernel)
 }

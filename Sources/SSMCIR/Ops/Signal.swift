@@ -12,6 +12,16 @@ private let det = OpSchema(
     return [TensorType(x.element, Array(x.dims.dropLast(2)))]
   })
 
+extension OpContext {
+  /// `constantScalarInt`, checked to lie in `range`: sizes and axes of the signal ops are bounded before any
+  /// arithmetic on them.
+  func constantScalarInt(_ index: Int, in range: ClosedRange<Int>) throws(Diagnostic) -> Int {
+    let v = try constantScalarInt(index)
+    guard range.contains(v) else { throw error(.badOperand, "\(operandName(index)) \(v) is out of range \(range)") }
+    return v
+  }
+}
+
 /// The resolved geometry of a DFT node: the transformed axis, the input length along it, the transform
 /// length, the output length along it and the complex-component counts of input and output.
 public struct DFTGeometry: Sendable {
@@ -37,25 +47,14 @@ public func dftGeometry(_ ctx: OpContext) throws(Diagnostic) -> DFTGeometry {
   guard rank >= 2, let components = x.dims[rank - 1].value, components == 1 || components == 2 else {
     throw ctx.error("DFT input must have rank >= 2 and a last axis of 1 (real) or 2 (complex), got \(x)")
   }
-  var axis = -2
-  if ctx.has(2) {
-    guard try ctx.type(2).elementCount == 1 else { throw ctx.error("DFT axis must be a scalar") }
-    let v = try ctx.requireConstant(2).element(at: 0)
-    guard abs(v) <= Double(rank) else { throw ctx.error(.badAttribute, "DFT axis \(v) is out of range for \(x)") }
-    axis = Int(v)
-  }
+  var axis = ctx.has(2) ? try ctx.constantScalarInt(2, in: -rank...rank) : -2
   axis = ((axis % rank) + rank) % rank
   guard axis < rank - 1 else { throw ctx.error(.badAttribute, "DFT axis \(axis) is the complex axis of \(x)") }
   guard let n = x.dims[axis].value else { throw ctx.error(.unknownShape, "DFT axis \(axis) of \(x) must be static") }
   let inverse = try ctx.int("inverse") != 0
   let onesided = try ctx.int("onesided") != 0
   var length = inverse && onesided ? 2 * (n - 1) : n
-  if ctx.has(1) {
-    guard try ctx.type(1).elementCount == 1 else { throw ctx.error("DFT dft_length must be a scalar") }
-    let v = try ctx.requireConstant(1).element(at: 0)
-    guard v >= 1, v <= Double(1 << 20) else { throw ctx.error(.badOperand, "DFT dft_length \(v) must be in 1...\(1 << 20)") }
-    length = Int(v)
-  }
+  if ctx.has(1) { length = try ctx.constantScalarInt(1, in: 1...(1 << 20)) }
   guard length >= 1 else { throw ctx.error(.badOperand, "DFT length \(length) must be positive") }
   let outputLength = inverse ? length : (onesided ? length / 2 + 1 : length)
   let outputComponents = inverse && onesided ? 1 : 2
@@ -92,13 +91,7 @@ public func stftGeometry(_ ctx: OpContext) throws(Diagnostic) -> STFTGeometry {
         components == 1 || components == 2 else {
     throw ctx.error("STFT signal must be static [batch, length, 1 or 2], got \(x)")
   }
-  func scalar(_ i: Int) throws(Diagnostic) -> Int {
-    guard try ctx.type(i).elementCount == 1 else { throw ctx.error("STFT \(ctx.operandName(i)) must be a scalar") }
-    let v = try ctx.requireConstant(i).element(at: 0)
-    guard v >= 1, v <= Double(1 << 30) else { throw ctx.error(.badOperand, "STFT \(ctx.operandName(i)) \(v) must be positive") }
-    return Int(v)
-  }
-  let step = try scalar(1)
+  let step = try ctx.constantScalarInt(1, in: 1...(1 << 30))
   var windowLength: Int? = nil
   if ctx.has(2) {
     let w = try ctx.type(2, rank: 1)
@@ -106,7 +99,7 @@ public func stftGeometry(_ ctx: OpContext) throws(Diagnostic) -> STFTGeometry {
     guard w.element == x.element else { throw ctx.error(.typeMismatch, "STFT window \(w) and signal \(x) differ in element type") }
     windowLength = l
   }
-  let frameLength = ctx.has(3) ? try scalar(3) : (windowLength ?? n)
+  let frameLength = ctx.has(3) ? try ctx.constantScalarInt(3, in: 1...(1 << 30)) : (windowLength ?? n)
   if let l = windowLength, l != frameLength {
     throw ctx.error("STFT window length \(l) must equal frame_length \(frameLength)")
   }

@@ -26,22 +26,14 @@ private func outputElement(_ ctx: OpContext) throws(Diagnostic) -> ElementType {
   return t
 }
 
-/// A scalar integer operand that must be known at compile time.
-private func scalarInt(_ ctx: OpContext, _ index: Int) throws(Diagnostic) -> Int {
-  let t = try ctx.type(index)
-  guard t.elementCount == 1 else { throw ctx.error("\(ctx.operandName(index)) must be a scalar, got \(t)") }
-  let v = try ctx.requireConstant(index).element(at: 0)
-  guard v.isFinite, abs(v) <= Double(maxFoldElements) else {
-    throw ctx.error(.badOperand, "\(ctx.operandName(index)) \(v) is out of range")
-  }
-  return Int(v)
-}
+/// The range a folded source's integer operand must lie in: its results fold to at most that many values.
+private let foldRange = -maxFoldElements...maxFoldElements
 
 /// A window of `size` samples: w[n] = f(n, N) with N = size when periodic, size - 1 when symmetric.
 private func window(_ name: String, _ f: @escaping @Sendable (Double, Double) -> Double) -> OpSchema {
   @Sendable func values(_ ctx: OpContext) throws(Diagnostic) -> (ElementType, [Double]) {
     let element = try outputElement(ctx)
-    let size = try scalarInt(ctx, 0)
+    let size = try ctx.constantScalarInt(0, in: foldRange)
     guard size >= 0 else { throw ctx.error(.badOperand, "\(name) size \(size) is negative") }
     let span = Double(try ctx.int("periodic") != 0 ? size : size - 1)
     return (element, (0..<size).map { f(Double($0), span) })
@@ -77,9 +69,9 @@ private let melWeightMatrix = OpSchema(
 
 private func melValues(_ ctx: OpContext) throws(Diagnostic) -> (ElementType, [Int], [Double]) {
   let element = try outputElement(ctx)
-  let bins = try scalarInt(ctx, 0)
-  let dftLength = try scalarInt(ctx, 1)
-  let sampleRate = try scalarInt(ctx, 2)
+  let bins = try ctx.constantScalarInt(0, in: foldRange)
+  let dftLength = try ctx.constantScalarInt(1, in: foldRange)
+  let sampleRate = try ctx.constantScalarInt(2, in: foldRange)
   let lower = try ctx.requireConstant(3).element(at: 0)
   let upper = try ctx.requireConstant(4).element(at: 0)
   guard bins > 0, dftLength > 0, sampleRate > 0 else {

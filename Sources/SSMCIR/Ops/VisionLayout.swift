@@ -54,15 +54,9 @@ public func maxUnpoolShapes(_ ctx: OpContext) throws(Diagnostic) -> (inferred: [
   let shape = try ctx.staticShape(0)
   guard try ctx.staticShape(1) == shape else { throw ctx.error("MaxUnpool I \(indices) must have the shape of X \(x)") }
   let r = x.rank - 2
-  let kernel = try ctx.ints("kernel_shape") ?? []
-  let strides = try ctx.ints("strides") ?? Array(repeating: 1, count: r)
-  let pads = try ctx.ints("pads") ?? Array(repeating: 0, count: 2 * r)
-  guard kernel.count == r, strides.count == r, pads.count == 2 * r else {
-    throw ctx.error(.badAttribute, "MaxUnpool needs \(r) kernel_shape and strides values and \(2 * r) pads, got \(kernel), \(strides), \(pads)")
-  }
-  guard kernel.allSatisfy({ $0 >= 1 && $0 < 1 << 20 }), strides.allSatisfy({ $0 >= 1 && $0 < 1 << 20 }),
-    pads.allSatisfy({ $0 >= 0 && $0 < 1 << 20 })
-  else { throw ctx.error(.badAttribute, "MaxUnpool kernel_shape, strides must be positive and pads non-negative") }
+  let kernel = try ctx.kernelShape(weights: nil, spatial: r)
+  let window = try ctx.windowAttributes(spatial: r)
+  let (strides, pads) = (window.strides, window.pads)
   var inferred = Array(shape[..<2])
   for i in 0..<r {
     let size = try ctx.sum([try ctx.multiply(shape[i + 2] - 1, strides[i]), -pads[i], -pads[i + r], kernel[i]])
@@ -100,16 +94,11 @@ public func col2ImGeometry(_ ctx: OpContext) throws(Diagnostic) -> Col2ImGeometr
   let block = try ctx.constantInts(2)
   let r = image.count
   guard r >= 1, block.count == r else { throw ctx.error(.badOperand, "Col2Im image_shape \(image) and block_shape \(block) must have one value per spatial axis") }
-  let dilations = try ctx.ints("dilations") ?? Array(repeating: 1, count: r)
-  let strides = try ctx.ints("strides") ?? Array(repeating: 1, count: r)
-  let pads = try ctx.ints("pads") ?? Array(repeating: 0, count: 2 * r)
-  guard dilations.count == r, strides.count == r, pads.count == 2 * r else {
-    throw ctx.error(.badAttribute, "Col2Im needs \(r) dilations and strides and \(2 * r) pads, got \(dilations), \(strides), \(pads)")
+  let window = try ctx.windowAttributes(spatial: r)
+  let (dilations, strides, pads) = (window.dilations, window.strides, window.pads)
+  guard (image + block).allSatisfy({ $0 >= 1 && $0 < 1 << 24 }) else {
+    throw ctx.error(.badOperand, "Col2Im image_shape \(image) and block_shape \(block) must be positive")
   }
-  let bounded = { (v: Int, low: Int) in v >= low && v < 1 << 24 }
-  guard image.allSatisfy({ bounded($0, 1) }), block.allSatisfy({ bounded($0, 1) }), dilations.allSatisfy({ bounded($0, 1) }),
-    strides.allSatisfy({ bounded($0, 1) }), pads.allSatisfy({ bounded($0, 0) })
-  else { throw ctx.error(.badAttribute, "Col2Im sizes, dilations and strides must be positive and pads non-negative") }
   var blockSize = 1
   for b in block { blockSize = try ctx.multiply(blockSize, b) }
   guard shape[1] % blockSize == 0 else { throw ctx.error("Col2Im input dim 1 (\(shape[1])) is not a multiple of prod(block_shape) \(blockSize)") }
@@ -119,7 +108,9 @@ public func col2ImGeometry(_ ctx: OpContext) throws(Diagnostic) -> Col2ImGeometr
     guard n >= 0 else { throw ctx.error("Col2Im block \(block) does not fit the padded image \(image) on axis \(i)") }
     blocks.append(n / strides[i] + 1)
   }
-  guard blocks.reduce(1, *) == shape[2] else {
+  var positions = 1
+  for b in blocks { positions = try ctx.multiply(positions, b) }
+  guard positions == shape[2] else {
     throw ctx.error("Col2Im input has \(shape[2]) block positions; image \(image) and block \(block) give \(blocks)")
   }
   return Col2ImGeometry(
