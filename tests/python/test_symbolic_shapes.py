@@ -44,7 +44,9 @@ def split_dims(text):
 
 
 def evaluate(dim, symbols):
-    """A dim's value: `/` is floor division, as in Python's `//`."""
+    """A dim's value: `/` is floor division, as in Python's `//`. A leading minus negates the whole term
+    (`-(H + 2)/3` is -floor((H + 2)/3)), so it becomes a subtraction, which binds looser than `//`."""
+    dim = re.sub(r"(^|\(|, )-", r"\g<1>0 - ", dim)
     return eval(dim.replace("/", "//"), {"__builtins__": {}, "min": min, "max": max}, dict(symbols))
 
 
@@ -111,6 +113,85 @@ CASES = {
         ],
         [const("zero", [0]), const("four", [4]), const("two", [2]), const("three", [3]), const("minus_two", [-2]),
          const("big", [2**63 - 1]), const("steps", [1]), const("three_scalar", 3), const("two_scalar", 2)],
+        ["batch", 3, "H", "W"],
+    ),
+    # Constant pads on symbolic dims (H + 3), and padding W up to a multiple of 4 with pads computed from its
+    # Shape, as windowed vision models do: (4 - W % 4) % 4.
+    "pads": (
+        [
+            N("Pad", ["x", "pads"], ["p"]),
+            N("Shape", ["p"], ["s"]),
+            N("Gather", ["s", "three_scalar"], ["w"]),
+            N("Mod", ["w", "four"], ["r"]),
+            N("Sub", ["four", "r"], ["gap"]),
+            N("Mod", ["gap", "four"], ["extra"]),
+            N("Unsqueeze", ["extra", "zero"], ["extra1"]),
+            N("Concat", ["zeros7", "extra1"], ["pads2"], axis=0),
+            N("Pad", ["p", "pads2"], ["y"], mode="edge"),
+        ],
+        [const("pads", [0, 0, 1, -1, 0, 0, 2, 3]), const("three_scalar", 3), const("four", 4), const("zero", [0]),
+         const("zeros7", [0] * 7)],
+        ["batch", 3, "H", "W"],
+    ),
+    # Split into three chunks of ceil(H/3) (the last one smaller), then sizes computed from a Shape.
+    "split": (
+        [
+            N("Split", ["x"], ["a", "b", "c"], axis=2, num_outputs=3),
+            N("Concat", ["a", "c"], ["ac"], axis=2),
+            N("Shape", ["x"], ["s"]),
+            N("Slice", ["s", "two", "three"], ["h"]),
+            N("Concat", ["h", "h"], ["sizes"], axis=0),
+            N("Concat", ["x", "x"], ["xx"], axis=2),
+            N("Split", ["xx", "sizes"], ["d", "e"], axis=2),
+            N("Concat", ["ac", "e"], ["y"], axis=2),
+        ],
+        [const("two", [2]), const("three", [3])],
+        ["batch", 3, "H", "W"],
+    ),
+    # Channels to blocks and back: DepthToSpace doubles H and W, SpaceToDepth halves 2*H exactly.
+    "depth_space": (
+        [
+            N("DepthToSpace", ["x"], ["d"], blocksize=2, mode="CRD"),
+            N("Conv", ["d", "w"], ["c"]),
+            N("SpaceToDepth", ["c"], ["y"], blocksize=2),
+        ],
+        [zeros("w", [8, 3, 1, 1])],
+        ["batch", 12, "H", "W"],
+    ),
+    # Resize by scales 2 and 0.5, then by 1.5 and 0.75, and to sizes computed from the input's Shape.
+    "resize": (
+        [
+            N("Resize", ["x", "", "s1"], ["r1"], mode="nearest"),
+            N("Resize", ["r1", "", "s2"], ["r2"], mode="linear"),
+            N("Shape", ["x"], ["s"]),
+            N("Slice", ["s", "two", "four"], ["hw"]),
+            N("Mul", ["hw", "three"], ["hw3"]),
+            N("Resize", ["r2", "", "", "hw3"], ["y"], axes=[2, 3], mode="nearest"),
+        ],
+        [const("s1", [1, 1, 2, 0.5], np.float32), const("s2", [1, 1, 1.5, 0.75], np.float32), const("two", [2]),
+         const("four", [4]), const("three", 3)],
+        ["batch", 3, "H", "W"],
+    ),
+    # Position indices as exporters build them: Range(0, W, 1), and a strided Range(1, H, 3); ones built by
+    # ConstantOfShape from a Shape, sized by another Shape.
+    "range_and_fill": (
+        [
+            N("Shape", ["x"], ["s"]),
+            N("Gather", ["s", "three_scalar"], ["w"]),
+            N("Range", ["zero_scalar", "w", "one_scalar"], ["pos"]),
+            N("Gather", ["s", "two_scalar"], ["h"]),
+            N("Range", ["one_scalar", "h", "three_scalar"], ["rows"]),
+            N("Unsqueeze", ["rows", "one"], ["rows2"]),
+            N("Mul", ["rows2", "pos"], ["grid"]),
+            N("Shape", ["grid"], ["gs"]),
+            N("Concat", ["gs", "one"], ["shape3"], axis=0),
+            N("ConstantOfShape", ["shape3"], ["ones"], value=helper.make_tensor("v", TensorProto.FLOAT, [1], [1.0])),
+            N("Cast", ["grid"], ["gridf"], to=TensorProto.FLOAT),
+            N("Unsqueeze", ["gridf", "minus_one"], ["gridf3"]),
+            N("Add", ["gridf3", "ones"], ["y"]),
+        ],
+        [const("three_scalar", 3), const("two_scalar", 2), const("zero_scalar", 0), const("one_scalar", 1),
+         const("one", [1]), const("minus_one", [-1])],
         ["batch", 3, "H", "W"],
     ),
 }
