@@ -194,6 +194,71 @@ CASES = {
          const("one", [1]), const("minus_one", [-1])],
         ["batch", 3, "H", "W"],
     ),
+    # TopK of min(5, W) along W (k computed from the Shape), then OneHot with depth H.
+    "topk_onehot": (
+        [
+            N("Shape", ["x"], ["s"]),
+            N("Slice", ["s", "three", "four"], ["w"]),
+            N("Min", ["w", "five"], ["k"]),
+            N("TopK", ["x", "k"], ["values", "indices"], axis=3),
+            N("Gather", ["s", "two_scalar"], ["h"]),
+            N("OneHot", ["indices", "h", "off_on"], ["y"], axis=2),
+        ],
+        [const("three", [3]), const("four", [4]), const("five", [5]), const("two_scalar", 2),
+         const("off_on", [0, 1], np.float32)],
+        ["batch", 3, "H", "W"],
+    ),
+    # Transposed convolutions: stride 2 with pads and output_padding, then SAME_UPPER with stride 3.
+    "conv_transpose": (
+        [
+            N("ConvTranspose", ["x", "w1"], ["t"], strides=[2, 2], pads=[1, 0, 2, 1], output_padding=[1, 0], dilations=[2, 1]),
+            N("ConvTranspose", ["t", "w2"], ["y"], strides=[3, 3], auto_pad="SAME_UPPER"),
+        ],
+        [zeros("w1", [3, 4, 3, 3]), zeros("w2", [4, 2, 4, 4])],
+        ["batch", 3, "H", "W"],
+    ),
+    # MaxPool with indices undone by MaxUnpool to the input's Shape (odd sizes lose a row to the pool), then
+    # a crop to a box computed from that Shape.
+    "unpool_crop": (
+        [
+            N("MaxPool", ["x"], ["p", "i"], kernel_shape=[2, 2], strides=[2, 2]),
+            N("Shape", ["x"], ["s"]),
+            N("MaxUnpool", ["p", "i", "s"], ["u"], kernel_shape=[2, 2], strides=[2, 2]),
+            N("Slice", ["s", "two", "four"], ["hw"]),
+            N("Sub", ["hw", "one"], ["box"]),
+            N("CenterCropPad", ["u", "box"], ["y"], axes=[2, 3]),
+        ],
+        [const("two", [2]), const("four", [4]), const("one", [1])],
+        ["batch", 3, "H", "W"],
+    ),
+    # Exporters' Expand pattern: -1 entries in the target replaced by the input's own dims through
+    # Where(Equal(shape, -1), ones, shape); the target's entries come from the Shape.
+    "expand_where": (
+        [
+            N("Shape", ["x"], ["s"]),
+            N("Slice", ["s", "zero", "one"], ["b"]),
+            N("Concat", ["b", "minus_one", "minus_one", "minus_one"], ["target"], axis=0),
+            N("Equal", ["target", "minus_one"], ["is_free"]),
+            N("Where", ["is_free", "ones", "target"], ["shape"]),
+            N("Expand", ["x", "shape"], ["y"]),
+        ],
+        [const("zero", [0]), const("one", [1]), const("minus_one", [-1]), const("ones", [1, 1, 1, 1])],
+        ["batch", 3, "H", "W"],
+    ),
+    # Col2Im onto an H x W image (block 2 x 2, pads 1: (H + 1)*(W + 1) block positions); the columns come
+    # from padding the input by one row and column and flattening, the image size from its Shape.
+    "col2im": (
+        [
+            N("Pad", ["x", "pads"], ["padded"]),
+            N("Reshape", ["padded", "flat_shape"], ["cols"]),
+            N("Shape", ["x"], ["s"]),
+            N("Slice", ["s", "two", "four"], ["hw"]),
+            N("Col2Im", ["cols", "hw", "block"], ["y"], pads=[1, 1, 1, 1]),
+        ],
+        [const("pads", [0, 0, 0, 0, 0, 0, 1, 1]), const("flat_shape", [0, 0, -1]), const("two", [2]),
+         const("four", [4]), const("block", [2, 2])],
+        ["batch", 12, "H", "W"],
+    ),
 }
 
 

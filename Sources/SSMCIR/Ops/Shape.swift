@@ -65,7 +65,7 @@ private func symbolicRangeCount(_ ctx: OpContext) throws(Diagnostic) -> (Element
   let element = try rangeElement(ctx)
   guard (0..<3).contains(where: { ctx.constant($0) == nil }) else { return nil }
   guard element == .i64 || element == .i32, let (start, limit, delta) = rangeOperands(ctx) else {
-    throw ctx.error(.unsupportedFeature, "Range's length depends on its operands, which must be constants or integers computed from shapes")
+    throw ctx.error(.unsupportedFeature, "Range's length depends on its operands, which must be compile-time constants or integers computed from shapes")
   }
   guard let step = delta.value, step != 0 else {
     throw ctx.error(.unsupportedFeature, "Range delta \(delta) must be a nonzero constant to infer the length")
