@@ -50,11 +50,11 @@ def evaluate(dim, symbols):
     return eval(dim.replace("/", "//"), {"__builtins__": {}, "min": min, "max": max}, dict(symbols))
 
 
-def graph_model(nodes, initializers, input_dims, output):
+def graph_model(nodes, initializers, input_dims, output, opset=19):
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, input_dims)
     y = helper.make_tensor_value_info(output, TensorProto.FLOAT, None)
     graph = helper.make_graph(nodes, "g", [x], [y], initializer=initializers)
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
 
 
 def const(name, values, dtype=np.int64):
@@ -259,13 +259,49 @@ CASES = {
          const("four", [4]), const("block", [2, 2])],
         ["batch", 12, "H", "W"],
     ),
+    # A class token tiled `batch` times (repeats from the Shape) in front of the flattened input, whose
+    # element count per sample is ReduceProd of the Shape's tail.
+    "tile_and_count": (
+        [
+            N("Shape", ["x"], ["s"]),
+            N("Slice", ["s", "zero", "one"], ["b"]),
+            N("Concat", ["b", "one", "one", "one"], ["reps"], axis=0),
+            N("Tile", ["token", "reps"], ["tokens"]),
+            N("Slice", ["s", "one", "four"], ["tail"]),
+            N("ReduceProd", ["tail"], ["count"], keepdims=1),
+            N("Concat", ["b", "count"], ["flat_shape"], axis=0),
+            N("Reshape", ["x", "flat_shape"], ["flat"]),
+            N("Flatten", ["tokens"], ["tokens2"], axis=1),
+            N("Concat", ["tokens2", "flat"], ["y"], axis=1),
+        ],
+        [const("zero", [0]), const("one", [1]), const("four", [4]), zeros("token", [1, 3, 1, 1])],
+        ["batch", 3, "H", "W"],
+    ),
+    # The sampling grid of `affine_grid(theta, x.size())` (opset 20): size from the Shape.
+    "affine_grid": (
+        [
+            N("Shape", ["x"], ["s"]),
+            N("Slice", ["s", "zero", "one"], ["b"]),
+            N("Concat", ["b", "minus_one"], ["theta_shape"], axis=0),
+            N("Reshape", ["x", "theta_shape"], ["flat"]),
+            N("ReduceMean", ["flat", "one"], ["m"], keepdims=1),
+            N("Unsqueeze", ["m", "one"], ["m3"]),
+            N("Expand", ["m3", "theta_dims"], ["theta"]),
+            N("AffineGrid", ["theta", "s"], ["y"]),
+        ],
+        [const("zero", [0]), const("one", [1]), const("minus_one", [-1]), const("theta_dims", [1, 2, 3])],
+        ["batch", 3, "H", "W"],
+        20,
+    ),
+    # Upsample-9 by scales 2 and 3 (imported as Resize).
+    "upsample": ([N("Upsample", ["x", "scales"], ["y"])], [const("scales", [1, 1, 2, 3], np.float32)], ["batch", 3, "H", "W"], 9),
 }
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_inferred_shapes_match_onnxruntime(name, tmp_path):
-    nodes, initializers, input_dims = CASES[name]
-    model = graph_model(nodes, initializers, input_dims, "y")
+    nodes, initializers, input_dims, *opset = CASES[name]
+    model = graph_model(nodes, initializers, input_dims, "y", *opset)
     dims = inferred_outputs(save(model, tmp_path))["y"]
     mismatches, compared = [], 0
     for h in SIZES:

@@ -143,12 +143,13 @@ private let tile = OpSchema(
 
 private func tileDims(_ ctx: OpContext) throws(Diagnostic) -> [Dim] {
   let x = try ctx.type(0)
-  let repeats = try ctx.constantInts(1)
-  guard repeats.count == x.rank else { throw ctx.error("repeats \(repeats) must have one entry per axis of \(x)") }
+  // Repeats may be computed from shapes (tiling a class token `batch` times).
+  let repeats = try ctx.shapeOperand(1)
+  guard repeats.count == x.rank else { throw ctx.error("repeats \(dimsText(repeats)) must have one entry per axis of \(x)") }
   return try zip(x.dims, repeats).map { d, r throws(Diagnostic) in
-    guard r >= 0 else { throw ctx.error("repeats \(repeats) has a negative entry") }
-    if r == 1 { return d }
-    if r == 0 { return .fixed(0) }
-    return try ctx.dim(d.expression.scaled(by: r), "\(d) times \(r)")
+    guard (r.value ?? 0) >= 0 else { throw ctx.error("repeats \(dimsText(repeats)) has a negative entry") }
+    if r == .fixed(1) { return d }
+    if r == .fixed(0) { return .fixed(0) }
+    return try ctx.dim(d.expression.times(r.expression), "\(d) times \(r)")
   }
 }
