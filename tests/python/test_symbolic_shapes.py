@@ -295,6 +295,27 @@ CASES = {
     ),
     # Upsample-9 by scales 2 and 3 (imported as Resize).
     "upsample": ([N("Upsample", ["x", "scales"], ["y"])], [const("scales", [1, 1, 2, 3], np.float32)], ["batch", 3, "H", "W"], 9),
+    # One-sided DFT along H (H/2 + 1 bins, opset 20: the axis is an input), then a full DFT along W.
+    "dft": (
+        [
+            N("Unsqueeze", ["x", "minus_one"], ["real"]),
+            N("DFT", ["real", "", "two"], ["half"], onesided=1),
+            N("DFT", ["half", "", "three"], ["y"]),
+        ],
+        [const("minus_one", [-1]), const("two", 2), const("three", 3)],
+        ["batch", 3, "H", "W"],
+        20,
+    ),
+    # STFT of the flattened input (3*H*W samples): frames of 4 every 2 samples, 3 one-sided bins.
+    "stft": (
+        [
+            N("Reshape", ["x", "signal_shape"], ["signal"]),
+            N("STFT", ["signal", "two", "window"], ["y"]),
+        ],
+        [const("signal_shape", [0, -1, 1]), const("two", 2), const("window", [1, 1, 1, 1], np.float32)],
+        ["batch", 3, "H", "W"],
+        17,
+    ),
 }
 
 
