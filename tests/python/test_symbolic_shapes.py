@@ -316,6 +316,22 @@ CASES = {
         ["batch", 3, "H", "W"],
         17,
     ),
+    # Ops whose output dims come straight from their operands': GridSample (the grid's H and W), Einsum (its
+    # letters), ReduceMean with keepdims, Flatten, EyeLike and Trilu.
+    "pass_through": (
+        [
+            N("Transpose", ["x"], ["t"], perm=[0, 2, 3, 1]),
+            N("Slice", ["t", "zero", "two", "three"], ["grid"]),
+            N("GridSample", ["x", "grid"], ["g"]),
+            N("Einsum", ["g", "g"], ["e"], equation="bchw,bcgw->bhgw"),
+            N("ReduceMean", ["e", "one"], ["m"], keepdims=1),
+            N("Flatten", ["m"], ["f"], axis=2),
+            N("EyeLike", ["f"], ["eye"], k=1),
+            N("Trilu", ["eye"], ["y"], upper=0),
+        ],
+        [const("zero", [0]), const("two", [2]), const("three", [3]), const("one", [1])],
+        ["batch", 3, "H", "W"],
+    ),
 }
 
 
