@@ -139,7 +139,7 @@ enum ElementDimsRules {
     let list = try elements(ctx, 0)
     let shape = try ctx.shapeOperand(1)
     let n = shape.isEmpty ? 1 : shape.count == 1 ? shape[0].value ?? limit + 1 : limit + 1
-    guard n <= limit else { throw ctx.error(.unknownShape, "only lists expanded to a known 1-D length are evaluated") }
+    guard n >= 0, n <= limit else { throw ctx.error(.unknownShape, "only lists expanded to a known 1-D length are evaluated") }
     let count = try broadcastCount(ctx, [list, Array(repeating: Dim.fixed(0), count: n)])
     return [(0..<count).map { list[list.count == 1 ? 0 : $0] }]
   }

@@ -3,7 +3,9 @@ import Foundation
 /// Elementwise ops: unary math and activations, broadcasting binary and variadic ops, comparisons, Where, Cast.
 /// All share one shape rule (multidirectional broadcasting); folders evaluate in Double then round to the
 /// result element type.
-let elementwiseOps: [OpSchema] = (unaryOps + binaryOps + variadicOps + [where_.with(elementDims: ElementDimsRules.where_), cast.with(elementDims: ElementDimsRules.cast), clip, dropout, prelu])
+let elementwiseOps: [OpSchema] = (unaryOps + binaryOps + variadicOps + [
+  where_.with(elementDims: ElementDimsRules.where_), cast.with(elementDims: ElementDimsRules.cast), clip, dropout, prelu,
+])
   .map { $0.with(samples: .elementwise) }
   + [castLike.with(samples: SampleRule { ctx throws(Diagnostic) in [ctx.operandAxes[0]] })]
 
@@ -50,7 +52,8 @@ private let binaryOps: [OpSchema] = [
   binary("Div") { a, b in a / b }.with(elementDims: ElementDimsRules.divide),  // integer operands are truncated by the folder's cast
   binary("Pow", pow),
   mod.with(elementDims: ElementDimsRules.mod),
-  binary("Equal", result: .bool) { $0 == $1 ? 1 : 0 }.with(elementDims: ElementDimsRules.equal), binary("Less", result: .bool) { $0 < $1 ? 1 : 0 },
+  binary("Equal", result: .bool) { $0 == $1 ? 1 : 0 }.with(elementDims: ElementDimsRules.equal),
+  binary("Less", result: .bool) { $0 < $1 ? 1 : 0 },
   binary("Greater", result: .bool) { $0 > $1 ? 1 : 0 },
   binary("LessOrEqual", result: .bool) { $0 <= $1 ? 1 : 0 },
   binary("GreaterOrEqual", result: .bool) { $0 >= $1 ? 1 : 0 },

@@ -65,14 +65,16 @@ private func symbolicRangeCount(_ ctx: OpContext) throws(Diagnostic) -> (Element
   let element = try rangeElement(ctx)
   guard (0..<3).contains(where: { ctx.constant($0) == nil }) else { return nil }
   guard element == .i64 || element == .i32, let (start, limit, delta) = rangeOperands(ctx) else {
-    throw ctx.error(.unsupportedFeature, "Range's length depends on its operands, which must be compile-time constants or integers computed from shapes")
+    throw ctx.error(
+      .unsupportedFeature, "Range's length depends on its operands, which must be compile-time constants or integers computed from shapes")
   }
-  guard let step = delta.value, step != 0 else {
+  guard let step = delta.value, step != 0, step != Int.min else {
     throw ctx.error(.unsupportedFeature, "Range delta \(delta) must be a nonzero constant to infer the length")
   }
   // ceil((limit - start) / delta), computed with a positive divisor.
   let span = step > 0 ? limit.expression.minus(start.expression) : start.expression.minus(limit.expression)
-  let count = try ctx.dim(span?.ceilDivided(by: abs(step)).map { DimExpr.maximum($0, DimExpr(0)) }, "the length of Range(\(start), \(limit), \(delta))")
+  let count = try ctx.dim(
+    span?.ceilDivided(by: abs(step)).map { DimExpr.maximum($0, DimExpr(0)) }, "the length of Range(\(start), \(limit), \(delta))")
   return (element, count)
 }
 

@@ -41,6 +41,7 @@ private let oneHot = OpSchema(
     if ctx.constant(1) == nil, let depth = ctx.elementDims(1), depth.count == 1 {
       // A depth computed from shapes (one class per position: `W`).
       guard try ctx.type(1).elementCount == 1 else { throw ctx.error("depth must be a scalar or a one-element tensor") }
+      guard (depth[0].expression.bounds.upper ?? 1) >= 1 else { throw ctx.error(.badOperand, "depth must be >= 1, got \(depth[0])") }
       dims.insert(depth[0], at: try oneHotAxis(ctx))
     } else {
       let (axis, depth) = try oneHotGeometry(ctx)

@@ -293,7 +293,9 @@ private func padPlan(_ ctx: OpContext) throws(Diagnostic) -> [PadAxis] {
   }
   // Pads may be computed from symbolic shapes (padding H up to a multiple of a window size).
   let pads = try ctx.shapeOperand(1)
-  guard pads.allSatisfy({ ($0.value ?? 0) > -(1 << 40) && ($0.value ?? 0) < 1 << 40 }) else { throw ctx.error("pads \(dimsText(pads)) are out of range") }
+  guard pads.allSatisfy({ ($0.value ?? 0) > -(1 << 40) && ($0.value ?? 0) < 1 << 40 }) else {
+    throw ctx.error("pads \(dimsText(pads)) are out of range")
+  }
   let axes = try ctx.normalizedAxes(ctx.optionalConstantInts(3) ?? Array(0..<x.rank), rank: x.rank)
   guard pads.count == 2 * axes.count else {
     throw ctx.error("pads \(dimsText(pads)) must have 2 entries per padded axis (\(axes.count) axes)")

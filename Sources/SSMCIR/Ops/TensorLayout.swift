@@ -143,7 +143,8 @@ private let depthToSpace = OpSchema(
   attributes: [AttributeSpec("blocksize", .int, required: true), AttributeSpec("mode", .string, default: .string("DCR"))],
   inferTypes: { ctx throws(Diagnostic) in
     let (x, block) = try blockGeometry(ctx)
-    let channels = try blockQuotient(ctx, x.dims[1], by: block * block, what: "DepthToSpace needs channels divisible by blocksize² = \(block * block), got \(x)")
+    let channels = try blockQuotient(
+      ctx, x.dims[1], by: block * block, what: "DepthToSpace needs channels divisible by blocksize² = \(block * block), got \(x)")
     let h = try scaled(ctx, x.dims[2], by: block)
     let w = try scaled(ctx, x.dims[3], by: block)
     return [x.with(dims: [x.dims[0], channels, h, w])]
@@ -157,7 +158,8 @@ private let spaceToDepth = OpSchema(
     let (x, block) = try blockGeometry(ctx)
     var spatial: [Dim] = []
     for d in x.dims[2...] {
-      spatial.append(try blockQuotient(ctx, d, by: block, what: "SpaceToDepth needs height and width divisible by blocksize \(block), got \(x)"))
+      let what = "SpaceToDepth needs height and width divisible by blocksize \(block), got \(x)"
+      spatial.append(try blockQuotient(ctx, d, by: block, what: what))
     }
     return [x.with(dims: [x.dims[0], try scaled(ctx, x.dims[1], by: block * block)] + spatial)]
   })

@@ -74,7 +74,8 @@ private func symbolicMaxUnpoolOutput(_ ctx: OpContext) throws(Diagnostic) -> [Di
   guard output.count == x.rank, zip(output, inferred).allSatisfy({ a, b in
     (a.expression.minus(b.expression)?.bounds.upper ?? 0) >= 0 && (a.value ?? 0) < Int(Int32.max)
   }) else {
-    throw ctx.error(.badOperand, "MaxUnpool output_shape \(dimsText(output)) must have rank \(x.rank) and hold the unpooled shape \(dimsText(inferred))")
+    throw ctx.error(
+      .badOperand, "MaxUnpool output_shape \(dimsText(output)) must have rank \(x.rank) and hold the unpooled shape \(dimsText(inferred))")
   }
   return output
 }
@@ -146,8 +147,11 @@ private func symbolicCol2ImOutput(_ ctx: OpContext) throws(Diagnostic) -> [Dim] 
   let dilations = try ctx.ints("dilations") ?? Array(repeating: 1, count: r)
   let strides = try ctx.ints("strides") ?? Array(repeating: 1, count: r)
   let pads = try ctx.ints("pads") ?? Array(repeating: 0, count: 2 * r)
-  guard dilations.count == r, strides.count == r, pads.count == 2 * r, strides.allSatisfy({ $0 >= 1 }) else {
-    throw ctx.error(.badAttribute, "Col2Im needs \(r) dilations and positive strides and \(2 * r) pads, got \(dilations), \(strides), \(pads)")
+  let bounded = { (v: Int, low: Int) in v >= low && v < 1 << 24 }
+  guard dilations.count == r, strides.count == r, pads.count == 2 * r, dilations.allSatisfy({ bounded($0, 1) }),
+    strides.allSatisfy({ bounded($0, 1) }), pads.allSatisfy({ bounded($0, 0) })
+  else {
+    throw ctx.error(.badAttribute, "Col2Im needs \(r) positive dilations and strides and \(2 * r) non-negative pads, got \(dilations), \(strides), \(pads)")
   }
   var blockSize = 1
   for b in block { blockSize = try ctx.multiply(blockSize, b) }
