@@ -198,7 +198,10 @@ public struct Parser {
   // A dim: a number, a symbol (bare or quoted), or an expression of them with + - * and floor division by a
   // number (/), min(a, b) and max(a, b), as `DimExpr` prints it.
   private mutating func parseDimSum() throws(Diagnostic) -> DimExpr {
+    // A leading minus negates the whole first term, as the printer means it: `-(h + 1)/2` is -floor((h + 1)/2).
+    let negated = try accept("-")
     var sum = try parseDimProduct(try parseDimAtom())
+    if negated { sum = try dimResult(sum.scaled(by: -1)) }
     while true {
       if try accept("+") {
         sum = try dimResult(sum.plus(try parseDimProduct(try parseDimAtom())))

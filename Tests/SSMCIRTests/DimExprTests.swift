@@ -95,6 +95,11 @@ struct DimExprTests {
     // Other spellings of the same dims print in the canonical form.
     let loose = try Parser.parseGraph("graph @g(%x: f32[(H - 1)/2 + 1, H/2/2, 1 + W*2 -1, W-1]) {\n  return %x\n}\n")
     #expect(loose.type(of: loose.inputs[0])?.description == "f32[(H + 1)/2,H/4,2*W,W - 1]")
+    // A leading minus negates the whole first term: -floor((B + 1)/2) + B, which is 1 at B = 3 (not 2).
+    let negative = try Parser.parseGraph("graph @g(%x: f32[-(B + 1)/2 + B]) {\n  return %x\n}\n")
+    let halfDown = try #require(negative.type(of: negative.inputs[0])?.dims[0])
+    #expect(halfDown.description == "-(B + 1)/2 + B")
+    #expect(halfDown.expression.evaluate { $0 == "B" ? 3 : nil } == 1)
     #expect(throws: Diagnostic.self) { try Parser.parseGraph("graph @g(%x: f32[H/0]) {\n  return %x\n}\n") }
     #expect(throws: Diagnostic.self) { try Parser.parseGraph("graph @g(%x: f32[H - H - 2]) {\n  return %x\n}\n") }
   }

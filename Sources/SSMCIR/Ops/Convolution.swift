@@ -146,9 +146,12 @@ public func convTransposeWindows(_ ctx: OpContext) throws(Diagnostic) -> [Window
     var win = WindowAxis(
       input: x.dims[i + 2], kernel: kernel[i], stride: a.strides[i], dilation: a.dilations[i],
       padBegin: a.pads[i], padEnd: a.pads[i + n], output: x.dims[i + 2])
-    guard let size = x.dims[i + 2].value, size <= windowLimit else {
-      throw ctx.error(.unknownShape, "ConvTranspose needs static spatial input dims (at most \(windowLimit)), got \(x)")
+    guard let size = x.dims[i + 2].value else {
+      win.output = try convTransposeOutput(ctx, win, outputPadding: outputPadding[i], outputShape: outputShape?[i], autoPad: a.autoPad)
+      axes.append(win)
+      continue
     }
+    guard size <= windowLimit else { throw ctx.error("ConvTranspose spatial input dims must be at most \(windowLimit), got \(x)") }
     let full = win.stride * (size - 1) + outputPadding[i] + win.effectiveKernel
     if outputShape != nil || a.autoPad.hasPrefix("SAME") {
       let out = outputShape?[i] ?? size * win.stride
@@ -167,4 +170,19 @@ public func convTransposeWindows(_ ctx: OpContext) throws(Diagnostic) -> [Window
     axes.append(win)
   }
   return axes
+}
+
+/// The output size of a ConvTranspose axis over a symbolic input size d: output_shape when given, d x stride
+/// under SAME padding, else stride*(d - 1) + output_padding + (kernel - 1)*dilation + 1 - pads. The pads that
+/// output_shape and SAME imply depend on d; they are worked out once it is fixed.
+private func convTransposeOutput(
+  _ ctx: OpContext, _ win: WindowAxis, outputPadding: Int, outputShape: Int?, autoPad: String
+) throws(Diagnostic) -> Dim {
+  if let outputShape { return .fixed(outputShape) }
+  let d = win.input.expression
+  if autoPad.hasPrefix("SAME") { return try ctx.dim(d.scaled(by: win.stride), "\(win.input) times stride \(win.stride)") }
+  let out = d.plus(-1)?.scaled(by: win.stride)?.plus(outputPadding + win.effectiveKernel - win.padBegin - win.padEnd)
+  let dim = try ctx.dim(out, "the ConvTranspose output over \(win.input)")
+  guard (dim.expression.bounds.upper ?? 1) >= 1 else { throw ctx.error("ConvTranspose pads leave no output over \(win.input)") }
+  return dim
 }

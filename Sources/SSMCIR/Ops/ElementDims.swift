@@ -91,6 +91,67 @@ enum ElementDimsRules {
     if let d = b.constantValue, d > 0, (a.bounds.lower ?? -1) >= 0 { return a.floorDivided(by: d) }
     return a.exactlyDivided(by: b)
   }
+
+  /// Integer Mod by a positive constant: `a - d*floor(a/d)`, the remainder with the divisor's sign (fmod = 0;
+  /// C's fmod agrees when the dividend cannot be negative). Padding to a multiple of a window uses it.
+  static let mod: ElementDimsRule = { ctx throws(Diagnostic) in
+    let cStyle = try ctx.int("fmod") == 1
+    return try binary { a, b in
+      guard let d = b.constantValue, d > 0, !cStyle || (a.bounds.lower ?? -1) >= 0 else { return nil }
+      return a.floorDivided(by: d).flatMap { $0.scaled(by: d) }.flatMap { a.minus($0) }
+    }(ctx)
+  }
+
+  /// Equal of dims: 1 (true) for equal expressions, 0 when they differ at every size, else unknown.
+  static let equal = binary { a, b in
+    if a == b { return DimExpr(1) }
+    return provablyDiffer(a, b) ? DimExpr(0) : nil
+  }
+
+  /// Max or Min of lists, elementwise (a single element broadcasts).
+  static func extreme(larger: Bool) -> ElementDimsRule {
+    { ctx throws(Diagnostic) in
+      let lists = try (0..<ctx.operandCount).map { i throws(Diagnostic) in try elements(ctx, i) }
+      let count = try broadcastCount(ctx, lists)
+      return [(0..<count).map { i in
+        let picked = lists.map { $0[$0.count == 1 ? 0 : i].expression }
+        return Dim(picked.dropFirst().reduce(picked[0]) { larger ? DimExpr.maximum($0, $1) : DimExpr.minimum($0, $1) })
+      }]
+    }
+  }
+
+  /// Where with a constant condition picks elements of X or Y (PyTorch's `Where(Equal(shape, -1), ones, shape)`
+  /// before an Expand).
+  static let where_: ElementDimsRule = { ctx throws(Diagnostic) in
+    guard let condition = ctx.constant(0), condition.count <= limit else {
+      throw ctx.error(.unknownShape, "only a constant condition picks dims")
+    }
+    let flags = condition.doubles.map { $0 != 0 }
+    let (x, y) = (try elements(ctx, 1), try elements(ctx, 2))
+    let count = try broadcastCount(ctx, [Array(repeating: Dim.fixed(0), count: flags.count), x, y])
+    return [(0..<count).map { i in
+      flags[flags.count == 1 ? 0 : i] ? x[x.count == 1 ? 0 : i] : y[y.count == 1 ? 0 : i]
+    }]
+  }
+
+  /// Expand of a list or a single dim to a 1-D shape: the elements repeated to the broadcast length.
+  static let expand: ElementDimsRule = { ctx throws(Diagnostic) in
+    let list = try elements(ctx, 0)
+    let shape = try ctx.shapeOperand(1)
+    let n = shape.isEmpty ? 1 : shape.count == 1 ? shape[0].value ?? limit + 1 : limit + 1
+    guard n >= 0, n <= limit else { throw ctx.error(.unknownShape, "only lists expanded to a known 1-D length are evaluated") }
+    let count = try broadcastCount(ctx, [list, Array(repeating: Dim.fixed(0), count: n)])
+    return [(0..<count).map { list[list.count == 1 ? 0 : $0] }]
+  }
+
+  /// The length lists of these lengths broadcast to (rank 1 or 0 each).
+  private static func broadcastCount(_ ctx: OpContext, _ lists: [[Dim]]) throws(Diagnostic) -> Int {
+    let count = lists.map(\.count).max() ?? 0
+    guard (0..<ctx.operandCount).allSatisfy({ ((try? ctx.type($0).rank) ?? 2) <= 1 }),
+      lists.allSatisfy({ $0.count == count || $0.count == 1 })
+    else { throw ctx.error(.unknownShape, "only lists of equal length or a single element combine") }
+    return count
+  }
 }
 
 extension OpSchema {

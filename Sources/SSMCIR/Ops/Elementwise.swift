@@ -3,7 +3,9 @@ import Foundation
 /// Elementwise ops: unary math and activations, broadcasting binary and variadic ops, comparisons, Where, Cast.
 /// All share one shape rule (multidirectional broadcasting); folders evaluate in Double then round to the
 /// result element type.
-let elementwiseOps: [OpSchema] = (unaryOps + binaryOps + variadicOps + [where_, cast.with(elementDims: ElementDimsRules.cast), clip, dropout, prelu])
+let elementwiseOps: [OpSchema] = (unaryOps + binaryOps + variadicOps + [
+  where_.with(elementDims: ElementDimsRules.where_), cast.with(elementDims: ElementDimsRules.cast), clip, dropout, prelu,
+])
   .map { $0.with(samples: .elementwise) }
   + [castLike.with(samples: SampleRule { ctx throws(Diagnostic) in [ctx.operandAxes[0]] })]
 
@@ -49,8 +51,9 @@ private let binaryOps: [OpSchema] = [
   binary("Mul", *).with(elementDims: ElementDimsRules.binary { $0.times($1) }),
   binary("Div") { a, b in a / b }.with(elementDims: ElementDimsRules.divide),  // integer operands are truncated by the folder's cast
   binary("Pow", pow),
-  mod,
-  binary("Equal", result: .bool) { $0 == $1 ? 1 : 0 }, binary("Less", result: .bool) { $0 < $1 ? 1 : 0 },
+  mod.with(elementDims: ElementDimsRules.mod),
+  binary("Equal", result: .bool) { $0 == $1 ? 1 : 0 }.with(elementDims: ElementDimsRules.equal),
+  binary("Less", result: .bool) { $0 < $1 ? 1 : 0 },
   binary("Greater", result: .bool) { $0 > $1 ? 1 : 0 },
   binary("LessOrEqual", result: .bool) { $0 <= $1 ? 1 : 0 },
   binary("GreaterOrEqual", result: .bool) { $0 >= $1 ? 1 : 0 },
@@ -94,8 +97,8 @@ private let mod: OpSchema = {
 }()
 
 private let variadicOps: [OpSchema] = [
-  variadic("Max") { $0.contains(where: \.isNaN) ? .nan : $0.max()! },
-  variadic("Min") { $0.contains(where: \.isNaN) ? .nan : $0.min()! },
+  variadic("Max") { $0.contains(where: \.isNaN) ? .nan : $0.max()! }.with(elementDims: ElementDimsRules.extreme(larger: true)),
+  variadic("Min") { $0.contains(where: \.isNaN) ? .nan : $0.min()! }.with(elementDims: ElementDimsRules.extreme(larger: false)),
   variadic("Sum") { $0.reduce(0, +) },
   variadic("Mean") { $0.reduce(0, +) / Double($0.count) },
 ]

@@ -4,11 +4,11 @@ import Foundation
 /// Softmax/LogSoftmax/Hardmax.
 /// Folders evaluate in Double and round to the element type, enough for shape math and small weights.
 let reductionOps: [OpSchema] = [
-  reduce("ReduceSum"),
+  reduce("ReduceSum").with(elementDims: reducedList { $0.plus($1) }),
   reduce("ReduceMean", finish: { s, n in s / Double(n) }),
-  reduce("ReduceMax", empty: -.infinity, combine: nanPropagating(max)),
-  reduce("ReduceMin", empty: .infinity, combine: nanPropagating(min)),
-  reduce("ReduceProd", empty: 1, combine: *),
+  reduce("ReduceMax", empty: -.infinity, combine: nanPropagating(max)).with(elementDims: reducedList { .maximum($0, $1) }),
+  reduce("ReduceMin", empty: .infinity, combine: nanPropagating(min)).with(elementDims: reducedList { .minimum($0, $1) }),
+  reduce("ReduceProd", empty: 1, combine: *).with(elementDims: reducedList { $0.times($1) }),
   reduce("ReduceL1", prepare: { abs($0) }),
   reduce("ReduceL2", prepare: { $0 * $0 }, finish: { s, _ in s.squareRoot() }),
   reduce("ReduceSumSquare", prepare: { $0 * $0 }),
@@ -45,6 +45,22 @@ private func reducedAxes(_ ctx: OpContext) throws(Diagnostic) -> [Int]? {
   let axes = try ctx.optionalConstantInts(1) ?? []
   if axes.isEmpty { return try ctx.flag("noop_with_empty_axes") ? nil : Array(0..<rank) }
   return try ctx.normalizedAxes(axes, rank: rank)
+}
+
+/// A reduction of a whole non-empty list of dims to one (`ReduceProd(Shape(x)[1:])`, the element count per sample).
+private func reducedList(_ combine: @escaping @Sendable (DimExpr, DimExpr) -> DimExpr?) -> ElementDimsRule {
+  { ctx throws(Diagnostic) in
+    let list = try ElementDimsRules.elements(ctx, 0)
+    guard try ctx.type(0).rank == 1, try reducedAxes(ctx) == [0], let first = list.first else {
+      throw ctx.error(.unknownShape, "only a whole non-empty list reduces to a dim")
+    }
+    var total = first.expression
+    for d in list.dropFirst() {
+      guard let t = combine(total, d.expression) else { throw ctx.error(.unknownShape, "the reduction of \(dimsText(list)) overflows") }
+      total = t
+    }
+    return [[Dim(total)]]
+  }
 }
 
 /// Result dims of a reduction over `axes`: reduced dims become 1 (keepdims) or disappear.

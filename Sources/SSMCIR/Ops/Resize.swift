@@ -68,7 +68,7 @@ private func optionalConstantDoubles(_ ctx: OpContext, _ index: Int) throws(Diag
   guard t.rank == 1 else { throw ctx.error("Resize \(ctx.operandName(index)) must be 1-D, got \(t)") }
   if t.elementCount == 0 { return nil }
   let values = try ctx.requireConstant(index)
-  return index == 3 ? values.ints.map(Double.init) : values.doubles
+  return values.doubles
 }
 
 /// Checks a Resize node and works out its output shape and the axes it resizes, following the ONNX
@@ -98,7 +98,7 @@ public func resizePlan(_ ctx: OpContext) throws(Diagnostic) -> ResizePlan {
   let axes = try ctx.normalizedAxes(ctx.ints("axes") ?? Array(0..<rank), rank: rank)
 
   let scales = try optionalConstantDoubles(ctx, 2)
-  let sizes = try optionalConstantDoubles(ctx, 3)
+  let sizes = try optionalSizes(ctx)
   var roi = try optionalConstantDoubles(ctx, 1)
   if coordinateMode != "tf_crop_and_resize" { roi = nil }
   if coordinateMode == "tf_crop_and_resize" && roi == nil {
@@ -120,7 +120,8 @@ public func resizePlan(_ ctx: OpContext) throws(Diagnostic) -> ResizePlan {
       axisScales[axis] = scales[k]
       if scales[k] == 1 { continue }
       guard let d = x.dims[axis].value else {
-        throw ctx.error(.unknownShape, "Resize cannot scale the symbolic dim \(x.dims[axis]) of \(x)")
+        outputDims[axis] = try scaledDim(ctx, x.dims[axis], by: scales[k])
+        continue
       }
       let out = (Double(d) * scales[k]).rounded(.down)
       guard out < Double(Int32.max) else { throw ctx.error("Resize output dim \(out) is too large") }
@@ -128,22 +129,25 @@ public func resizePlan(_ ctx: OpContext) throws(Diagnostic) -> ResizePlan {
     }
   case (nil, let sizes?):
     guard sizes.count == axes.count else { throw ctx.error("Resize has \(sizes.count) sizes for \(axes.count) axes") }
-    guard sizes.allSatisfy({ $0 >= 0 && $0 < Double(Int32.max) }) else { throw ctx.error(.badAttribute, "Resize sizes must be non-negative, got \(sizes)") }
-    var inputs: [Int] = []
-    for axis in axes {
-      guard let d = x.dims[axis].value else {
-        throw ctx.error(.unknownShape, "Resize cannot size the symbolic dim \(x.dims[axis]) of \(x)")
-      }
-      guard d > 0 else { throw ctx.error("Resize cannot resize the empty axis \(axis) of \(x)") }
-      inputs.append(d)
+    guard sizes.allSatisfy({ ($0.value ?? 0) >= 0 && ($0.value ?? 0) < Int(Int32.max) }) else {
+      throw ctx.error(.badAttribute, "Resize sizes must be non-negative, got \(dimsText(sizes))")
     }
-    let ratios = zip(sizes, inputs).map { $0 / Double($1) }
+    for axis in axes where x.dims[axis] == .fixed(0) {
+      throw ctx.error("Resize cannot resize the empty axis \(axis) of \(x)")
+    }
     if policy == "stretch" {
+      // Each axis takes its size; the scale is known once both sizes are numbers.
       for (k, axis) in axes.enumerated() {
-        axisScales[axis] = ratios[k]
-        outputDims[axis] = .fixed(Int(sizes[k]))
+        outputDims[axis] = sizes[k]
+        if let d = x.dims[axis].value, let out = sizes[k].value { axisScales[axis] = Double(out) / Double(d) }
       }
     } else {
+      let inputs = axes.compactMap { x.dims[$0].value }
+      let given = sizes.compactMap(\.value)
+      guard inputs.count == axes.count, given.count == sizes.count else {
+        throw ctx.error(.unknownShape, "Resize keep_aspect_ratio_policy \(policy) needs numeric sizes and input dims, got \(dimsText(sizes)) for \(x)")
+      }
+      let ratios = zip(given, inputs).map { Double($0) / Double($1) }
       let common = policy == "not_larger" ? ratios.min() ?? 1 : ratios.max() ?? 1
       for (k, axis) in axes.enumerated() {
         axisScales[axis] = common
@@ -166,4 +170,29 @@ public func resizePlan(_ ctx: OpContext) throws(Diagnostic) -> ResizePlan {
     outputDims: outputDims, axes: resized, mode: mode, coordinateMode: coordinateMode, nearestMode: nearestMode,
     cubicA: Double(try ctx.float("cubic_coeff_a")), excludeOutside: try ctx.flag("exclude_outside"), antialias: antialias,
     extrapolationValue: Double(try ctx.float("extrapolation_value")))
+}
+
+/// Resize's `sizes` operand as dims (constant or computed from shapes); nil when absent or empty (Resize-11
+/// passes empty tensors for unused inputs).
+private func optionalSizes(_ ctx: OpContext) throws(Diagnostic) -> [Dim]? {
+  guard ctx.has(3) else { return nil }
+  let t = try ctx.type(3)
+  guard t.rank == 1 else { throw ctx.error("Resize \(ctx.operandName(3)) must be 1-D, got \(t)") }
+  if t.elementCount == 0 { return nil }
+  return try ctx.shapeOperand(3)
+}
+
+/// floor(d * scale) for a symbolic dim: exact when the scale is a multiple of 1/1024 (2, 0.5, 1.5: the
+/// scales models use, all exact in binary, so the float product floors to the same integer); other scales
+/// give sizes no dim expression can state.
+private func scaledDim(_ ctx: OpContext, _ d: Dim, by scale: Double) throws(Diagnostic) -> Dim {
+  var denominator = 1
+  while denominator <= 1024 {
+    let numerator = scale * Double(denominator)
+    if numerator == numerator.rounded(), numerator < Double(Int32.max) {
+      return try ctx.dim(d.expression.scaled(by: Int(numerator))?.floorDivided(by: denominator), "\(d) scaled by \(scale)")
+    }
+    denominator *= 2
+  }
+  throw ctx.error(.unknownShape, "Resize cannot scale the symbolic dim \(d) by \(scale): floor(\(d) x \(scale)) is no dim expression")
 }

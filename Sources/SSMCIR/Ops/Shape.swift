@@ -2,7 +2,8 @@
 /// type alone (`foldsFromTypes`), which is what turns exporters' Shape -> Gather -> Concat chains into
 /// constants. `Constant` nodes never reach the IR: the frontend turns them into graph constants.
 let shapeOps: [OpSchema] = [
-  shape.with(elementDims: ElementDimsRules.shape), size.with(elementDims: ElementDimsRules.size), range, constantOfShape, nonZero,
+  shape.with(elementDims: ElementDimsRules.shape), size.with(elementDims: ElementDimsRules.size),
+  range.with(elementDims: rangeElements), constantOfShape.with(elementDims: constantOfShapeElements), nonZero,
 ]
 
 /// Shape: the dims [start, end) of the input as i64; start and end count from the back when negative and
@@ -43,11 +44,13 @@ private let size = OpSchema(
   foldsFromTypes: true)
 
 /// Range: [start, start + delta, ...) up to limit (exclusive); max(ceil((limit - start) / delta), 0) elements.
-/// The length depends on the values, so the operands must be constants.
+/// The length depends on the values, so the operands must be constants, or integers computed from shapes with
+/// a constant delta (`Range(0, H, 1)` has H elements).
 private let range = OpSchema(
   "Range", operands: [.required("start"), .required("limit"), .required("delta")],
   attributes: [AttributeSpec("stash_type", .int, default: .int(1))],
   inferTypes: { ctx throws(Diagnostic) in
+    if let (element, count) = try symbolicRangeCount(ctx) { return [TensorType(element, [count])] }
     let (element, values) = try rangeValues(ctx)
     return [TensorType(element, shape: [values.count])]
   },
@@ -56,18 +59,63 @@ private let range = OpSchema(
     return [TensorData(element, shape: [values.count], doubles: values)]
   })
 
-private func rangeValues(_ ctx: OpContext) throws(Diagnostic) -> (ElementType, [Double]) {
+/// The element count of an integer Range whose start or limit is known only as a dim; nil when all three
+/// operands are constants (the values decide then).
+private func symbolicRangeCount(_ ctx: OpContext) throws(Diagnostic) -> (ElementType, Dim)? {
+  let element = try rangeElement(ctx)
+  guard (0..<3).contains(where: { ctx.constant($0) == nil }) else { return nil }
+  guard element == .i64 || element == .i32, let (start, limit, delta) = rangeOperands(ctx) else {
+    throw ctx.error(
+      .unsupportedFeature, "Range's length depends on its operands, which must be compile-time constants or integers computed from shapes")
+  }
+  guard let step = delta.value, step != 0, step != Int.min else {
+    throw ctx.error(.unsupportedFeature, "Range delta \(delta) must be a nonzero constant to infer the length")
+  }
+  // ceil((limit - start) / delta), computed with a positive divisor.
+  let span = step > 0 ? limit.expression.minus(start.expression) : start.expression.minus(limit.expression)
+  let count = try ctx.dim(
+    span?.ceilDivided(by: abs(step)).map { DimExpr.maximum($0, DimExpr(0)) }, "the length of Range(\(start), \(limit), \(delta))")
+  return (element, count)
+}
+
+/// Range's three scalar operands as dims, when each is known (a constant or computed from shapes).
+private func rangeOperands(_ ctx: OpContext) -> (Dim, Dim, Dim)? {
+  var scalars: [Dim] = []
+  for i in 0..<3 {
+    guard let dims = ctx.elementDims(i), dims.count == 1 else { return nil }
+    scalars.append(dims[0])
+  }
+  return (scalars[0], scalars[1], scalars[2])
+}
+
+/// Range's elements as dims when their count is a number: `start + i*delta`.
+private let rangeElements: ElementDimsRule = { ctx throws(Diagnostic) in
+  guard let (start, _, delta) = rangeOperands(ctx), let count = try symbolicRangeCount(ctx)?.1.value,
+    count <= ElementDimsRules.limit
+  else { throw ctx.error(.unknownShape, "Range elements are not known as dims") }
+  return [try (0..<count).map { i throws(Diagnostic) in
+    try ctx.dim(delta.expression.scaled(by: i).flatMap { start.expression.plus($0) }, "element \(i) of Range")
+  }]
+}
+
+/// Range's element type, after checking that the operands are scalars of one type Range takes.
+private func rangeElement(_ ctx: OpContext) throws(Diagnostic) -> ElementType {
   let element = try ctx.type(0).element
   let allowed: [ElementType] = [.f32, .f64, .f16, .bf16, .i16, .i32, .i64]
   guard allowed.contains(element) else { throw ctx.error(.typeMismatch, "Range does not take \(element)") }
-  var scalars: [Double] = []
   for i in 0..<3 {
     let t = try ctx.type(i)
     guard t.element == element else { throw ctx.error(.typeMismatch, "Range operands differ in element type") }
     // The spec says scalars; a one-element 1-D tensor is accepted too, as onnxruntime does.
     guard t.rank == 0 || t.dims == [.fixed(1)] else { throw ctx.error("Range \(ctx.operandName(i)) must be a scalar, got \(t)") }
-    scalars.append(try ctx.requireConstant(i).element(at: 0))
   }
+  return element
+}
+
+private func rangeValues(_ ctx: OpContext) throws(Diagnostic) -> (ElementType, [Double]) {
+  let element = try rangeElement(ctx)
+  var scalars: [Double] = []
+  for i in 0..<3 { scalars.append(try ctx.requireConstant(i).element(at: 0)) }
   let (start, limit, delta) = (scalars[0], scalars[1], scalars[2])
   guard delta != 0 else { throw ctx.error(.badOperand, "Range delta is 0") }
   let count = ((limit - start) / delta).rounded(.up)
@@ -84,21 +132,22 @@ private let constantOfShape = OpSchema(
   "ConstantOfShape", operands: [.required("input")], attributes: [AttributeSpec("value", .tensor)],
   inferTypes: { ctx throws(Diagnostic) in
     let (dims, value) = try constantOfShapeGeometry(ctx)
-    return [TensorType(value.element, shape: dims)]
+    return [TensorType(value.element, dims)]
   },
   fold: { ctx throws(Diagnostic) in
     let (dims, value) = try constantOfShapeGeometry(ctx)
-    guard let count = Dim.product(dims.map(Dim.fixed))?.constantValue, count <= maxFoldElements else {
-      throw ctx.error(.unsupportedFeature, "ConstantOfShape \(dims) is too large to fold")
+    guard let count = Dim.product(dims)?.constantValue, count <= maxFoldElements else {
+      throw ctx.error(.unsupportedFeature, "ConstantOfShape \(dimsText(dims)) is too large to fold")
     }
-    return [TensorData(value.element, shape: dims, bytes: Array([[UInt8]](repeating: value.bytes, count: count).joined()))]
+    return [TensorData(value.element, shape: dims.compactMap(\.value), bytes: Array([[UInt8]](repeating: value.bytes, count: count).joined()))]
   })
 
-private func constantOfShapeGeometry(_ ctx: OpContext) throws(Diagnostic) -> ([Int], TensorData) {
+/// The shape (constant or computed from shapes: `ConstantOfShape(Shape(x))`) and the fill value.
+private func constantOfShapeGeometry(_ ctx: OpContext) throws(Diagnostic) -> ([Dim], TensorData) {
   let t = try ctx.type(0)
   guard t.element == .i64, t.rank == 1 else { throw ctx.error(.typeMismatch, "ConstantOfShape input must be 1-D i64, got \(t)") }
-  let dims = try ctx.constantInts(0)
-  guard dims.allSatisfy({ $0 >= 0 }) else { throw ctx.error("ConstantOfShape shape \(dims) has a negative dim") }
+  let dims = try ctx.shapeOperand(0)
+  guard dims.allSatisfy({ ($0.value ?? 0) >= 0 }) else { throw ctx.error("ConstantOfShape shape \(dimsText(dims)) has a negative dim") }
   var value = TensorData(floats: [0])
   switch ctx.attribute("value") {
   case .tensor(let v)?:
@@ -108,6 +157,15 @@ private func constantOfShapeGeometry(_ ctx: OpContext) throws(Diagnostic) -> ([I
   default: throw ctx.error(.badAttribute, "ConstantOfShape value must be a tensor")
   }
   return (dims, value)
+}
+
+/// An integer list filled with one value: copies of it as dims (exporters build lists of ones this way).
+private let constantOfShapeElements: ElementDimsRule = { ctx throws(Diagnostic) in
+  let (dims, value) = try constantOfShapeGeometry(ctx)
+  guard value.element == .i64 || value.element == .i32, dims.count <= 1, let count = Dim.product(dims)?.constantValue,
+    count <= ElementDimsRules.limit
+  else { throw ctx.error(.unknownShape, "only short integer lists are evaluated as dims") }
+  return [Array(repeating: .fixed(value.ints[0]), count: count)]
 }
 
 /// NonZero: i64 indices [rank, count] of the nonzero elements. The count depends on the values, so only a

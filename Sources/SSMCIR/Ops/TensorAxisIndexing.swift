@@ -37,26 +37,39 @@ private let oneHot = OpSchema(
       throw ctx.error(.typeMismatch, "indices and depth must be numeric")
     }
     guard v.elementCount == 2, v.rank == 1 else { throw ctx.error("values must hold [off_value, on_value], got \(v)") }
-    let (axis, depth) = try oneHotGeometry(ctx)
     var dims = i.dims
-    dims.insert(.fixed(depth), at: axis)
+    if ctx.constant(1) == nil, let depth = ctx.elementDims(1), depth.count == 1 {
+      // A depth computed from shapes (one class per position: `W`).
+      guard try ctx.type(1).elementCount == 1 else { throw ctx.error("depth must be a scalar or a one-element tensor") }
+      guard (depth[0].expression.bounds.upper ?? 1) >= 1 else { throw ctx.error(.badOperand, "depth must be >= 1, got \(depth[0])") }
+      dims.insert(depth[0], at: try oneHotAxis(ctx))
+    } else {
+      let (axis, depth) = try oneHotGeometry(ctx)
+      dims.insert(.fixed(depth), at: axis)
+    }
     return [TensorType(v.element, dims)]
   })
 
-/// OneHot's new axis in the output (normalized to [0, rank(indices)]) and depth, a positive constant.
-public func oneHotGeometry(_ ctx: OpContext) throws(Diagnostic) -> (axis: Int, depth: Int) {
+/// OneHot's new axis in the output, normalized to [0, rank(indices)].
+private func oneHotAxis(_ ctx: OpContext) throws(Diagnostic) -> Int {
   let rank = try ctx.type(0).rank
   let a = try ctx.int("axis")
   guard a >= -rank - 1, a <= rank else {
     throw ctx.error(.badAttribute, "axis \(a) is out of range [\(-rank - 1), \(rank)] for indices of rank \(rank)")
   }
+  return a < 0 ? a + rank + 1 : a
+}
+
+/// OneHot's new axis in the output (normalized to [0, rank(indices)]) and depth, a positive constant.
+public func oneHotGeometry(_ ctx: OpContext) throws(Diagnostic) -> (axis: Int, depth: Int) {
+  let axis = try oneHotAxis(ctx)
   let data = try ctx.requireConstant(1)
   guard data.shape.reduce(1, *) == 1, data.shape.count <= 1, let value = data.doubles.first else {
     throw ctx.error("depth must be a scalar or a one-element tensor, got shape \(data.shape)")
   }
   // A non-integer depth is cast to int64, as the spec says.
   guard value.isFinite, value >= 1, value < Double(1 << 40) else { throw ctx.error(.badOperand, "depth must be >= 1, got \(value)") }
-  return (a < 0 ? a + rank + 1 : a, Int(value))
+  return (axis, Int(value))
 }
 
 /// ReverseSequence: for each index b of `batch_axis`, reverses the first sequence_lens[b] elements along

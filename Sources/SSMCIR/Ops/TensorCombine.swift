@@ -2,7 +2,7 @@
 /// vectors with Concat and Expand/Tile constant masks).
 let combineOps: [OpSchema] = [
   concat.with(samples: .alongAttribute("axis", operands: nil)).with(elementDims: ElementDimsRules.concat), split.with(samples: .alongAttribute("axis")),
-  expand.with(samples: SampleRule.elementwise.shapes([1])),
+  expand.with(samples: SampleRule.elementwise.shapes([1])).with(elementDims: ElementDimsRules.expand),
   tile.with(samples: SampleRule.along { ctx throws(Diagnostic) in
     try ctx.op.constantInts(1).enumerated().filter { $0.element != 1 }.map(\.offset)
   }.shapes([1])),
@@ -86,23 +86,26 @@ private func splitSizes(_ ctx: OpContext) throws(Diagnostic) -> (Int, [Dim]) {
   let d = x.dims[axis]
   let numOutputs = try ctx.optionalInt("num_outputs")
   let n = ctx.resultCount
-  if let given = try ctx.optionalConstantInts(1) {
+  // Sizes may be computed from symbolic shapes (`[h, w]` splitting an `h + w` axis).
+  if ctx.has(1) {
+    let given = try ctx.shapeOperand(1)
     guard numOutputs == nil else { throw ctx.error(.badAttribute, "Split takes the split input or num_outputs, not both") }
-    guard given.count == n else { throw ctx.error("split \(given) has \(given.count) sizes for \(n) results") }
-    guard given.allSatisfy({ $0 >= 0 }) else { throw ctx.error("split \(given) has a negative size") }
-    if let v = d.value, try ctx.sum(given) != v {
-      throw ctx.error("split \(given) sums to \(try ctx.sum(given)), but axis \(axis) of \(x) has size \(v)")
+    guard given.count == n else { throw ctx.error("split \(dimsText(given)) has \(given.count) sizes for \(n) results") }
+    guard given.allSatisfy({ ($0.value ?? 0) >= 0 }) else { throw ctx.error("split \(dimsText(given)) has a negative size") }
+    let total = try ctx.dim(Dim.sum(given), "the sum of split \(dimsText(given))")
+    if total != d && provablyDiffer(total.expression, d.expression) {
+      throw ctx.error("split \(dimsText(given)) sums to \(total), but axis \(axis) of \(x) has size \(d)")
     }
-    return (axis, given.map(Dim.fixed))
+    return (axis, given)
   }
   guard let k = numOutputs else { throw ctx.error(.badAttribute, "Split needs the split input or num_outputs") }
   guard k >= 1, k == n else { throw ctx.error(.badAttribute, "num_outputs is \(k) but the node has \(n) results") }
   if k == 1 { return (axis, [d]) }
-  guard let v = d.value else { throw ctx.error(.unknownShape, "cannot split the symbolic dim \(d) of \(x) into \(k) parts") }
-  let chunk = (v + k - 1) / k
-  let last = v - chunk * (k - 1)
-  guard last >= 0 else { throw ctx.error("cannot split size \(v) into \(k) chunks of \(chunk)") }
-  return (axis, Array(repeating: .fixed(chunk), count: k - 1) + [.fixed(last)])
+  // Chunks of ceil(d / k), the last one smaller when k does not divide d.
+  let chunk = try ctx.dim(d.expression.ceilDivided(by: k), "\(d) split into \(k) chunks")
+  let last = try ctx.dim(chunk.expression.scaled(by: k - 1).flatMap { d.expression.minus($0) }, "the last chunk of \(d)")
+  guard (last.expression.bounds.upper ?? 0) >= 0 else { throw ctx.error("cannot split size \(d) into \(k) chunks of \(chunk)") }
+  return (axis, Array(repeating: chunk, count: k - 1) + [last])
 }
 
 /// Expand: broadcasts the input and the constant `shape` against each other (bidirectionally, so a 1 in
@@ -140,12 +143,13 @@ private let tile = OpSchema(
 
 private func tileDims(_ ctx: OpContext) throws(Diagnostic) -> [Dim] {
   let x = try ctx.type(0)
-  let repeats = try ctx.constantInts(1)
-  guard repeats.count == x.rank else { throw ctx.error("repeats \(repeats) must have one entry per axis of \(x)") }
+  // Repeats may be computed from shapes (tiling a class token `batch` times).
+  let repeats = try ctx.shapeOperand(1)
+  guard repeats.count == x.rank else { throw ctx.error("repeats \(dimsText(repeats)) must have one entry per axis of \(x)") }
   return try zip(x.dims, repeats).map { d, r throws(Diagnostic) in
-    guard r >= 0 else { throw ctx.error("repeats \(repeats) has a negative entry") }
-    if r == 1 { return d }
-    if r == 0 { return .fixed(0) }
-    return try ctx.dim(d.expression.scaled(by: r), "\(d) times \(r)")
+    guard (r.value ?? 0) >= 0 else { throw ctx.error("repeats \(dimsText(repeats)) has a negative entry") }
+    if r == .fixed(1) { return d }
+    if r == .fixed(0) { return .fixed(0) }
+    return try ctx.dim(d.expression.times(r.expression), "\(d) times \(r)")
   }
 }

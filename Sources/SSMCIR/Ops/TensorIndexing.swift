@@ -291,18 +291,27 @@ private func padPlan(_ ctx: OpContext) throws(Diagnostic) -> [PadAxis] {
       throw ctx.error(.typeMismatch, "constant_value must be one \(x.element) value, got \(v)")
     }
   }
-  let pads = try ctx.constantInts(1)
-  guard pads.allSatisfy({ $0 > -(1 << 40) && $0 < 1 << 40 }) else { throw ctx.error("pads \(pads) are out of range") }
+  // Pads may be computed from symbolic shapes (padding H up to a multiple of a window size).
+  let pads = try ctx.shapeOperand(1)
+  guard pads.allSatisfy({ ($0.value ?? 0) > -(1 << 40) && ($0.value ?? 0) < 1 << 40 }) else {
+    throw ctx.error("pads \(dimsText(pads)) are out of range")
+  }
   let axes = try ctx.normalizedAxes(ctx.optionalConstantInts(3) ?? Array(0..<x.rank), rank: x.rank)
   guard pads.count == 2 * axes.count else {
-    throw ctx.error("pads \(pads) must have 2 entries per padded axis (\(axes.count) axes)")
+    throw ctx.error("pads \(dimsText(pads)) must have 2 entries per padded axis (\(axes.count) axes)")
   }
   var plan = x.dims.map { PadAxis(low: 0, high: $0.value ?? 0, before: 0, out: $0) }
   for (k, axis) in axes.enumerated() {
     let (begin, end) = (pads[k], pads[k + axes.count])
-    if begin == 0 && end == 0 { continue }
-    guard let d = x.dims[axis].value else {
-      throw ctx.error(.unknownShape, "cannot pad the symbolic dim \(x.dims[axis]) of \(x) by (\(begin), \(end))")
+    if begin == .fixed(0) && end == .fixed(0) { continue }
+    guard let d = x.dims[axis].value, let begin = begin.value, let end = end.value else {
+      // The output size is exact; the kept range and offsets are worked out once the dims are fixed.
+      let out = try ctx.dim(Dim.sum([x.dims[axis], begin, end]), "\(x.dims[axis]) padded by (\(begin), \(end))")
+      guard (out.expression.bounds.upper ?? 0) >= 0 else {
+        throw ctx.error("pads (\(begin), \(end)) crop more than axis \(axis) of \(x) holds")
+      }
+      plan[axis] = PadAxis(low: 0, high: 0, before: 0, out: out)
+      continue
     }
     let low = max(0, -begin)
     let high = d - max(0, -end)

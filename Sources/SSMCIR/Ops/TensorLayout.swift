@@ -143,12 +143,11 @@ private let depthToSpace = OpSchema(
   attributes: [AttributeSpec("blocksize", .int, required: true), AttributeSpec("mode", .string, default: .string("DCR"))],
   inferTypes: { ctx throws(Diagnostic) in
     let (x, block) = try blockGeometry(ctx)
-    guard let c = x.dims[1].value, c % (block * block) == 0 else {
-      throw ctx.error("DepthToSpace needs channels divisible by blocksize² = \(block * block), got \(x)")
-    }
+    let channels = try blockQuotient(
+      ctx, x.dims[1], by: block * block, what: "DepthToSpace needs channels divisible by blocksize² = \(block * block), got \(x)")
     let h = try scaled(ctx, x.dims[2], by: block)
     let w = try scaled(ctx, x.dims[3], by: block)
-    return [x.with(dims: [x.dims[0], .fixed(c / (block * block)), h, w])]
+    return [x.with(dims: [x.dims[0], channels, h, w])]
   })
 
 /// SpaceToDepth moves blocksize x blocksize spatial tiles into channels.
@@ -159,11 +158,8 @@ private let spaceToDepth = OpSchema(
     let (x, block) = try blockGeometry(ctx)
     var spatial: [Dim] = []
     for d in x.dims[2...] {
-      if block == 1 { spatial.append(d); continue }
-      guard let v = d.value, v % block == 0 else {
-        throw ctx.error("SpaceToDepth needs height and width divisible by blocksize \(block), got \(x)")
-      }
-      spatial.append(.fixed(v / block))
+      let what = "SpaceToDepth needs height and width divisible by blocksize \(block), got \(x)"
+      spatial.append(try blockQuotient(ctx, d, by: block, what: what))
     }
     return [x.with(dims: [x.dims[0], try scaled(ctx, x.dims[1], by: block * block)] + spatial)]
   })
@@ -179,6 +175,16 @@ private func blockGeometry(_ ctx: OpContext) throws(Diagnostic) -> (TensorType, 
 
 private func scaled(_ ctx: OpContext, _ d: Dim, by k: Int) throws(Diagnostic) -> Dim {
   if k == 1 { return d }
-  guard let v = d.value else { throw ctx.error(.unknownShape, "cannot scale the symbolic dim \(d) by \(k)") }
-  return .fixed(try ctx.multiply(v, k))
+  return try ctx.dim(d.expression.scaled(by: k), "\(d) times \(k)")
+}
+
+/// `d / k` for a dim the op requires to be a multiple of k. A symbolic dim gets the floor quotient, which is
+/// exact at every size the op accepts.
+private func blockQuotient(_ ctx: OpContext, _ d: Dim, by k: Int, what: @autoclosure () -> String) throws(Diagnostic) -> Dim {
+  if k == 1 { return d }
+  if let v = d.value {
+    guard v % k == 0 else { throw ctx.error(what()) }
+    return .fixed(v / k)
+  }
+  return try ctx.dim(d.expression.exactlyDivided(by: DimExpr(k)) ?? d.expression.floorDivided(by: k), "\(d) / \(k)")
 }

@@ -57,27 +57,35 @@ private let affineGrid = OpSchema(
   attributes: [AttributeSpec("align_corners", .int, default: .int(0))],
   inferTypes: { ctx throws(Diagnostic) in
     let theta = try ctx.type(0)
-    let size = try affineGridSize(ctx)
-    return [TensorType(theta.element, shape: [size[0]] + size[2...] + [size.count - 2])]
+    let size = try affineGridDims(ctx)
+    return [TensorType(theta.element, [size[0]] + size[2...] + [.fixed(size.count - 2)])]
   })
 
 /// AffineGrid's `size` (N, C, H, W) or (N, C, D, H, W), checked against theta (N, 2, 3) or (N, 3, 4).
 public func affineGridSize(_ ctx: OpContext) throws(Diagnostic) -> [Int] {
+  let dims = try affineGridDims(ctx)
+  let size = dims.compactMap(\.value)
+  guard size.count == dims.count else { throw ctx.error(.unknownShape, "AffineGrid size \(dimsText(dims)) is symbolic") }
+  return size
+}
+
+/// The size as dims: a constant, or computed from shapes (`affine_grid(theta, x.size())`).
+private func affineGridDims(_ ctx: OpContext) throws(Diagnostic) -> [Dim] {
   let theta = try ctx.type(0)
   let sizeType = try ctx.type(1)
   guard sizeType.element == .i64 else { throw ctx.error(.typeMismatch, "AffineGrid size must be i64, got \(sizeType)") }
-  let size = try ctx.constantInts(1)
+  let size = try ctx.shapeOperand(1)
   guard size.count == 4 || size.count == 5 else {
-    throw ctx.error(.badOperand, "AffineGrid size must be (N, C, H, W) or (N, C, D, H, W), got \(size)")
+    throw ctx.error(.badOperand, "AffineGrid size must be (N, C, H, W) or (N, C, D, H, W), got \(dimsText(size))")
   }
-  guard size.allSatisfy({ $0 >= 0 && $0 < Int(Int32.max) }) else {
-    throw ctx.error(.badOperand, "AffineGrid size must be non-negative, got \(size)")
+  guard size.allSatisfy({ ($0.value ?? 0) >= 0 && ($0.value ?? 0) < Int(Int32.max) }) else {
+    throw ctx.error(.badOperand, "AffineGrid size must be non-negative, got \(dimsText(size))")
   }
   let r = size.count - 2
-  let want: [Int] = [size[0], r, r + 1]
+  let want: [Dim] = [size[0], .fixed(r), .fixed(r + 1)]
   guard theta.rank == 3 else { throw ctx.error("AffineGrid theta must be (N, \(r), \(r + 1)), got \(theta)") }
-  for (d, w) in zip(theta.dims, want) {
-    if let v = d.value, v != w { throw ctx.error("AffineGrid theta must be (N, \(r), \(r + 1)) for size \(size), got \(theta)") }
+  for (d, w) in zip(theta.dims, want) where d != w && provablyDiffer(d.expression, w.expression) {
+    throw ctx.error("AffineGrid theta must be (N, \(r), \(r + 1)) for size \(dimsText(size)), got \(theta)")
   }
   _ = try ctx.flag("align_corners")
   return size

@@ -13,20 +13,28 @@ private let centerCropPad = OpSchema(
   inferTypes: { ctx throws(Diagnostic) in
     let x = try ctx.type(0)
     var dims = x.dims
-    for (axis, size) in try centerCropPadSizes(ctx) { dims[axis] = .fixed(size) }
+    for (axis, size) in try centerCropPadTargets(ctx) { dims[axis] = size }
     return [x.with(dims: dims)]
   })
 
 /// CenterCropPad's target size per axis it crops or pads (`axes`, default all), from the constant `shape`.
 public func centerCropPadSizes(_ ctx: OpContext) throws(Diagnostic) -> [(axis: Int, size: Int)] {
+  try centerCropPadTargets(ctx).map { axis, size throws(Diagnostic) in
+    guard let v = size.value else { throw ctx.error(.unknownShape, "CenterCropPad shape has the symbolic size \(size)") }
+    return (axis, v)
+  }
+}
+
+/// The target sizes as dims: `shape` may be computed from symbolic shapes (cropping to another input's size).
+private func centerCropPadTargets(_ ctx: OpContext) throws(Diagnostic) -> [(axis: Int, size: Dim)] {
   let x = try ctx.type(0)
   let axes = try ctx.normalizedAxes(ctx.ints("axes") ?? Array(0..<x.rank), rank: x.rank)
-  let sizes = try ctx.constantInts(1)
+  let sizes = try ctx.shapeOperand(1)
   guard sizes.count == axes.count else {
     throw ctx.error(.badOperand, "CenterCropPad shape has \(sizes.count) values for \(axes.count) axes")
   }
-  guard sizes.allSatisfy({ $0 >= 0 && $0 < Int(Int32.max) }) else {
-    throw ctx.error(.badOperand, "CenterCropPad shape must be non-negative, got \(sizes)")
+  guard sizes.allSatisfy({ ($0.value ?? 0) >= 0 && ($0.value ?? 0) < Int(Int32.max) }) else {
+    throw ctx.error(.badOperand, "CenterCropPad shape must be non-negative, got \(dimsText(sizes))")
   }
   return Array(zip(axes, sizes))
 }
@@ -38,25 +46,63 @@ private let maxUnpool = OpSchema(
   ],
   inferTypes: { ctx throws(Diagnostic) in
     let x = try ctx.type(0)
-    return [TensorType(x.element, shape: try maxUnpoolShapes(ctx).output)]
+    if x.isStatic, try ctx.type(1).isStatic, !ctx.has(2) || ctx.constant(2) != nil {
+      return [TensorType(x.element, shape: try maxUnpoolShapes(ctx).output)]
+    }
+    return [TensorType(x.element, try symbolicMaxUnpoolOutput(ctx))]
   })
 
-/// MaxUnpool's shapes: `inferred` is the shape the pooling indices count in ((in - 1) * stride - pads +
-/// kernel per spatial axis); `output` is output_shape when given (it must hold `inferred`, which fills its
-/// leading corner, as in the ONNX reference), else `inferred`.
-public func maxUnpoolShapes(_ ctx: OpContext) throws(Diagnostic) -> (inferred: [Int], output: [Int]) {
+/// MaxUnpool's output over symbolic dims: (in - 1) * stride - pads + kernel per spatial axis, or output_shape
+/// (constant or computed from shapes) when given.
+private func symbolicMaxUnpoolOutput(_ ctx: OpContext) throws(Diagnostic) -> [Dim] {
+  let (x, indices) = (try ctx.type(0), try ctx.type(1))
+  let (kernel, strides, pads) = try maxUnpoolWindows(ctx)
+  guard x.rank == indices.rank, zip(x.dims, indices.dims).allSatisfy({ !provablyDiffer($0.expression, $1.expression) }) else {
+    throw ctx.error("MaxUnpool I \(indices) must have the shape of X \(x)")
+  }
+  let r = x.rank - 2
+  var inferred = Array(x.dims[..<2])
+  for i in 0..<r {
+    let d = x.dims[i + 2].expression
+    let size = try ctx.dim(d.plus(-1)?.scaled(by: strides[i])?.plus(kernel[i] - pads[i] - pads[i + r]), "MaxUnpool output axis \(i + 2)")
+    guard (size.expression.bounds.upper ?? 0) >= 0 else { throw ctx.error("MaxUnpool output axis \(i + 2) would have size \(size)") }
+    inferred.append(size)
+  }
+  guard ctx.has(2) else { return inferred }
+  let output = try ctx.shapeOperand(2)
+  if output.isEmpty { return inferred }
+  guard output.count == x.rank, zip(output, inferred).allSatisfy({ a, b in
+    (a.expression.minus(b.expression)?.bounds.upper ?? 0) >= 0 && (a.value ?? 0) < Int(Int32.max)
+  }) else {
+    throw ctx.error(
+      .badOperand, "MaxUnpool output_shape \(dimsText(output)) must have rank \(x.rank) and hold the unpooled shape \(dimsText(inferred))")
+  }
+  return output
+}
+
+/// MaxUnpool's kernel_shape, strides and pads, checked.
+private func maxUnpoolWindows(_ ctx: OpContext) throws(Diagnostic) -> (kernel: [Int], strides: [Int], pads: [Int]) {
   let x = try ctx.type(0)
   let indices = try ctx.type(1)
   guard x.rank >= 3 else { throw ctx.error("MaxUnpool needs X of rank 3 or more (N, C, spatial...), got \(x)") }
   guard indices.element == .i64, indices.rank == x.rank else {
     throw ctx.error(.typeMismatch, "MaxUnpool I must be i64 with the shape of X \(x), got \(indices)")
   }
-  let shape = try ctx.staticShape(0)
-  guard try ctx.staticShape(1) == shape else { throw ctx.error("MaxUnpool I \(indices) must have the shape of X \(x)") }
   let r = x.rank - 2
   let kernel = try ctx.kernelShape(weights: nil, spatial: r)
   let window = try ctx.windowAttributes(spatial: r)
-  let (strides, pads) = (window.strides, window.pads)
+  return (kernel, window.strides, window.pads)
+}
+
+/// MaxUnpool's shapes: `inferred` is the shape the pooling indices count in ((in - 1) * stride - pads +
+/// kernel per spatial axis); `output` is output_shape when given (it must hold `inferred`, which fills its
+/// leading corner, as in the ONNX reference), else `inferred`.
+public func maxUnpoolShapes(_ ctx: OpContext) throws(Diagnostic) -> (inferred: [Int], output: [Int]) {
+  let (x, indices) = (try ctx.type(0), try ctx.type(1))
+  let (kernel, strides, pads) = try maxUnpoolWindows(ctx)
+  let shape = try ctx.staticShape(0)
+  guard try ctx.staticShape(1) == shape else { throw ctx.error("MaxUnpool I \(indices) must have the shape of X \(x)") }
+  let r = x.rank - 2
   var inferred = Array(shape[..<2])
   for i in 0..<r {
     let size = try ctx.sum([try ctx.multiply(shape[i + 2] - 1, strides[i]), -pads[i], -pads[i + r], kernel[i]])
@@ -75,9 +121,47 @@ private let col2Im = OpSchema(
   attributes: [AttributeSpec("dilations", .ints), AttributeSpec("pads", .ints), AttributeSpec("strides", .ints)],
   inferTypes: { ctx throws(Diagnostic) in
     let x = try ctx.type(0)
+    guard x.isStatic, ctx.constant(1) != nil else { return [TensorType(x.element, try symbolicCol2ImOutput(ctx))] }
     let g = try col2ImGeometry(ctx)
     return [TensorType(x.element, shape: [g.batch, g.channels] + g.image)]
   })
+
+/// Col2Im's output (N, C, image...) when the input has symbolic dims or image_shape is computed from shapes.
+/// The block-position count is checked where it provably differs; the rest once the dims are fixed.
+private func symbolicCol2ImOutput(_ ctx: OpContext) throws(Diagnostic) -> [Dim] {
+  let x = try ctx.type(0)
+  guard x.rank == 3 else { throw ctx.error("Col2Im needs input of rank 3 (N, C * prod(block_shape), L), got \(x)") }
+  let image = try ctx.shapeOperand(1)
+  let block = try ctx.constantInts(2)
+  let r = image.count
+  guard r >= 1, block.count == r, block.allSatisfy({ $0 >= 1 && $0 < 1 << 24 }), image.allSatisfy({ ($0.value ?? 1) >= 1 }) else {
+    throw ctx.error(.badOperand, "Col2Im image_shape \(dimsText(image)) and block_shape \(block) must have one positive value per spatial axis")
+  }
+  let window = try ctx.windowAttributes(spatial: r)
+  let (dilations, strides, pads) = (window.dilations, window.strides, window.pads)
+  var blockSize = 1
+  for b in block { blockSize = try ctx.multiply(blockSize, b) }
+  let channels: Dim
+  if let c = x.dims[1].value {
+    guard c % blockSize == 0 else { throw ctx.error("Col2Im input dim 1 (\(c)) is not a multiple of prod(block_shape) \(blockSize)") }
+    channels = .fixed(c / blockSize)
+  } else {
+    channels = try ctx.dim(x.dims[1].expression.floorDivided(by: blockSize), "\(x.dims[1]) / \(blockSize)")
+  }
+  // Block positions per axis: (image + pads - dilation * (block - 1) - 1) / stride + 1.
+  var positions = DimExpr(1)
+  for i in 0..<r {
+    let span = image[i].expression.plus(pads[i] + pads[i + r] - dilations[i] * (block[i] - 1) - 1)
+    guard let count = span?.floorDivided(by: strides[i])?.plus(1), let product = positions.times(count) else {
+      throw ctx.error("Col2Im block positions over \(dimsText(image)) overflow")
+    }
+    positions = product
+  }
+  if provablyDiffer(positions, x.dims[2].expression) {
+    throw ctx.error("Col2Im input has \(x.dims[2]) block positions; image \(dimsText(image)) and block \(block) give \(positions)")
+  }
+  return [x.dims[0], channels] + image
+}
 
 /// Col2Im's geometry: input (N, C * prod(block), L) where L is the number of block positions of the padded
 /// image, each axis (image + pads - dilation * (block - 1) - 1) / stride + 1.
