@@ -6,8 +6,11 @@ import SSMCIR
 // `Lowerings.runtimeSized` take such types; their lowerings branch here when `hasRuntimeExtents`.
 
 extension Lowerings {
-  /// Ops whose lowerings take operand and result types with run-time extents.
-  public static let runtimeSized: Set<String> = Set(elementwiseFormulas.keys).union([
+  /// Ops whose lowerings take operand and result types with run-time extents, by family.
+  public static let runtimeSized: Set<String> = Set([runtimeSizedCore].joined())
+
+  /// Elementwise ops, products, layout and row-wise normalizations (this file).
+  static let runtimeSizedCore: Set<String> = Set(elementwiseFormulas.keys).union([
     "ssmc.FusedElementwise", "Dropout", "CastLike", "Pow", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "MatMul",
     "Transpose", "Softmax", "LogSoftmax", "LayerNormalization", "RMSNormalization",
   ])
