@@ -7,6 +7,7 @@ import SSMCIR
 /// maps every output index to its source for reflect, edge and wrap.
 let indexingLowerings: [String: Lowering] = [
   "Slice": { ctx in
+    if ctx.hasRuntimeExtents || !sliceBoundsAreStatic(ctx.op) { return try lowerRuntimeSlice(ctx) }
     let shape = ctx.operandShape(0)
     let strides = rowMajorStrides(shape)
     let axes = try sliceAxes(ctx.op)
@@ -18,6 +19,7 @@ let indexingLowerings: [String: Lowering] = [
       to: ctx.results[0], strides: rowMajorStrides(out))
   },
   "Gather": { ctx in
+    if ctx.hasRuntimeExtents { return try lowerRuntimeGather(ctx) }
     let data = ctx.operandShape(0)
     let axis = try normalizedAxis(ctx)
     let scalar = try ctx.moveScalar(ctx.operandType(0).element)
@@ -75,6 +77,7 @@ private struct PadAxis {
 }
 
 private let lowerPad: Lowering = { ctx in
+  if ctx.hasRuntimeExtents { return try lowerRuntimePad(ctx) }
   let shape = ctx.operandShape(0)
   let out = ctx.resultShape(0)
   let mode = try ctx.op.string("mode") ?? "constant"

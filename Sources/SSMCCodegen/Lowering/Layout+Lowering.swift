@@ -60,6 +60,7 @@ private func nchw(_ ctx: LoweringContext) throws -> (Int, Int, Int, Int) {
 /// Joining and replicating ops, each a strided copy per operand or result.
 let combineLowerings: [String: Lowering] = [
   "Concat": { ctx in
+    if ctx.hasRuntimeExtents { return try lowerRuntimeConcat(ctx) }
     let out = ctx.resultShape(0)
     let axis = try normalizedAxis(ctx)
     let scalar = try ctx.moveScalar(ctx.resultType(0).element)
@@ -74,6 +75,7 @@ let combineLowerings: [String: Lowering] = [
     }
   },
   "Split": { ctx in
+    if ctx.hasRuntimeExtents { return try lowerRuntimeSplit(ctx) }
     let shape = ctx.operandShape(0)
     let axis = try normalizedAxis(ctx)
     let scalar = try ctx.moveScalar(ctx.operandType(0).element)
@@ -88,10 +90,12 @@ let combineLowerings: [String: Lowering] = [
     }
   },
   "Expand": { ctx in
+    if ctx.hasRuntimeExtents { return try lowerRuntimeExpand(ctx) }
     let out = ctx.resultShape(0)
     try permutedCopy(ctx, shape: out, sourceStrides: broadcastStrides(of: ctx.operandShape(0), to: out))
   },
   "Tile": { ctx in
+    if ctx.hasRuntimeExtents { return try lowerRuntimeTile(ctx) }
     // Output dim k (size r_k * d_k) is split into a repeat index (source stride 0) and the input index.
     let input = ctx.operandShape(0)
     let out = ctx.resultShape(0)

@@ -6,7 +6,9 @@ import SSMCIR
 /// `--passes` without it), the lowering evaluates the op's own folder at compile time and copies the
 /// result from read-only data.
 let shapeLowerings: [String: Lowering] = [
-  "Shape": writeFolded, "Size": writeFolded, "Range": writeFolded, "ConstantOfShape": writeFolded, "NonZero": writeFolded,
+  "Shape": runtimeOr(lowerRuntimeShape, writeFolded), "Size": runtimeOr(lowerRuntimeSize, writeFolded),
+  "Range": runtimeOr(lowerRuntimeRange, writeFolded), "ConstantOfShape": runtimeOr(lowerRuntimeConstantOfShape, writeFolded),
+  "NonZero": writeFolded,
 ]
 
 let writeFolded: Lowering = { ctx in

@@ -77,7 +77,8 @@ struct ViewPlan {
     let strides = rowMajorStrides(inShape)
     switch node.op {
     case "Slice":
-      guard let axes = try? sliceAxes(graph.context(for: node)) else { return nil }
+      // Starts computed from extents given at run time are not in `sliceAxes`.
+      guard sliceBoundsAreStatic(graph.context(for: node)), let axes = try? sliceAxes(graph.context(for: node)) else { return nil }
       let counts = axes.map { $0.count.value ?? -1 }
       guard counts.allSatisfy({ $0 > 0 }), isContiguousRun(inShape, counts),
         zip(axes, counts).allSatisfy({ $0.step == 1 || $1 == 1 })
