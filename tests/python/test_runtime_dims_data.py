@@ -188,3 +188,30 @@ def test_size_constant_of_shape_and_range(tmp_path):
     outputs = (("y", T.FLOAT), ("z", T.FLOAT), ("n", T.INT64), ("positions", T.INT64), ("down", T.INT64))
     m = graph(nodes, [f32("x", ["B", "T", 4])], inits, outputs=outputs)
     check_sizes(m, tmp_path, tokens(4), SIZES)
+
+
+def test_static_table_sliced_by_a_runtime_length(tmp_path):
+    # A learned position table [1, 80, 16] cut to the sequence length, pos[:, :T] (bounds as i32; shape
+    # inference types it [1, min(80, T), 16]), and pos[:, 1:T] with i64 bounds, both read from Shape(x).
+    nodes = [
+        h.make_node("Shape", ["x"], ["s"], start=1, end=2), h.make_node("Cast", ["s"], ["s32"], to=T.INT32),
+        h.make_node("Slice", ["pos", "zero", "s32", "one"], ["cut"]), h.make_node("Neg", ["cut"], ["y"]),
+        h.make_node("Slice", ["pos", "one64", "s", "one64"], ["tail"]),
+    ]
+    inits = [weight("pos", 1, 80, 16, scale=1.0), nh.from_array(np.array([0], np.int32), "zero"),
+             nh.from_array(np.array([1], np.int32), "one"), ints("one64", [1])]
+    m = graph(nodes, [f32("x", ["B", "T", 16])], inits, outputs=(("y", T.FLOAT), ("tail", T.FLOAT)))
+    check_sizes(m, tmp_path, tokens(16), [(1, 2), (2, 5), (3, 17), (1, 64), (1, 90)])
+
+
+def test_split_of_a_runtime_axis_in_equal_parts(tmp_path):
+    nodes = [h.make_node("Split", ["x"], ["y", "z"], axis=1, num_outputs=2)]
+    m = graph(nodes, [f32("x", ["B", "T", 8])], outputs=(("y", T.FLOAT), ("z", T.FLOAT)))
+    check_sizes(m, tmp_path, tokens(8), [(1, 2), (2, 5), (3, 17), (1, 64)])
+
+
+def test_pad_wrap(tmp_path):
+    nodes = [h.make_node("Pad", ["x", "pads", "", "axes"], ["y"], mode="wrap")]
+    m = graph(nodes, [f32("x", ["N", 3, "H", "W"])], [ints("pads", [2, 1, 0, 3]), ints("axes", [2, -1])])
+    m.opset_import[0].version = 19
+    check_sizes(m, tmp_path, lambda n, hw: [RNG.standard_normal((n, 3, hw, hw + 2)).astype(np.float32)], [(1, 2), (2, 5), (1, 9)])
