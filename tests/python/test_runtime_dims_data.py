@@ -215,3 +215,23 @@ def test_pad_wrap(tmp_path):
     m = graph(nodes, [f32("x", ["N", 3, "H", "W"])], [ints("pads", [2, 1, 0, 3]), ints("axes", [2, -1])])
     m.opset_import[0].version = 19
     check_sizes(m, tmp_path, lambda n, hw: [RNG.standard_normal((n, 3, hw, hw + 2)).astype(np.float32)], [(1, 2), (2, 5), (1, 9)])
+
+
+def test_token_embedding_gather_from_a_static_table(tmp_path):
+    # ids [B, T] look up a static table [50, 8] (the embedding layer of a text model).
+    nodes = [h.make_node("Gather", ["table", "ids"], ["y"], axis=0)]
+    m = graph(nodes, [h.make_tensor_value_info("ids", T.INT64, ["B", "T"])], [weight("table", 50, 8, scale=1.0)])
+    check_sizes(m, tmp_path, lambda b, t: [RNG.integers(-50, 50, size=(b, t)).astype(np.int64)], SIZES, threads=1)
+
+
+def test_integer_fills_and_i32_ranges(tmp_path):
+    # ConstantOfShape with an i64 value over [B, T]; Range over i32 from T-1 down by 3.
+    nodes = [
+        h.make_node("Shape", ["x"], ["s"], end=2),
+        h.make_node("ConstantOfShape", ["s"], ["sevens"], value=nh.from_array(np.array([-7], np.int64))),
+        h.make_node("Gather", ["s", "i1"], ["t"], axis=0), h.make_node("Cast", ["t"], ["t32"], to=T.INT32),
+        h.make_node("Sub", ["t32", "one"], ["last"]), h.make_node("Range", ["last", "minus1", "minus3"], ["r"]),
+    ]
+    inits = [ints("i1", 1)] + [nh.from_array(np.array(v, np.int32), n) for n, v in [("one", 1), ("minus1", -1), ("minus3", -3)]]
+    m = graph(nodes, [f32("x", ["B", "T", 4])], inits, outputs=(("sevens", T.INT64), ("r", T.INT32)))
+    check_sizes(m, tmp_path, tokens(4), SIZES)
