@@ -82,13 +82,7 @@ private let lowerPad: Lowering = { ctx in
   let out = ctx.resultShape(0)
   let mode = try ctx.op.string("mode") ?? "constant"
   let pads = try ctx.requireConstant(1, what: "pads").ints
-  let rank = shape.count
-  var axes = Array(0..<rank)
-  if let given = ctx.constant(3)?.ints {
-    axes = given.map { $0 < 0 ? $0 + rank : $0 }
-  } else if ctx.hasOperand(3) {
-    throw ctx.error("axes must be a compile-time constant")
-  }
+  let axes = try padAxes(ctx, rank: shape.count)
   var plan = shape.map { PadAxis(low: 0, high: $0, before: 0) }
   for (n, axis) in axes.enumerated() {
     let (begin, end) = (pads[n], pads[n + axes.count])

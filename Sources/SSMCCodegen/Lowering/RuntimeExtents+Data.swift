@@ -68,33 +68,27 @@ extension LoweringContext {
 
 /// Concat: each operand is copied to its run of the result along the axis.
 func lowerRuntimeConcat(_ ctx: LoweringContext) throws {
-  let out = ctx.resultType(0).dims
-  let axis = try normalizedAxis(ctx)
-  let scalar = try ctx.moveScalar(ctx.resultType(0).element)
-  let outStrides = ctx.runtimeStrides(of: out, over: out)
-  var offset = ctx.k.i64(0)
-  for i in ctx.node.operands.indices where ctx.hasOperand(i) {
-    let dims = ctx.operandType(i).dims
-    ctx.runtimeStridedCopy(
-      dims.map(ctx.extent), scalar: scalar, from: ctx.operand(i), offset: ctx.k.i64(0), strides: ctx.runtimeStrides(of: dims, over: dims),
-      to: ctx.results[0], offset: offset * outStrides[axis], strides: outStrides)
-    offset = offset + ctx.extent(dims[axis])
-  }
+  let parts = ctx.node.operands.indices.filter { ctx.hasOperand($0) }.map { (ctx.operandType($0).dims, ctx.operand($0)) }
+  try copyRuns(ctx, parts: parts, whole: (ctx.resultType(0).dims, ctx.results[0]), intoWhole: true)
 }
 
 /// Split: each result copies its run of the operand along the axis.
 func lowerRuntimeSplit(_ ctx: LoweringContext) throws {
-  let dims = ctx.operandType(0).dims
+  let parts = ctx.results.indices.map { (ctx.resultType($0).dims, ctx.results[$0]) }
+  try copyRuns(ctx, parts: parts, whole: (ctx.operandType(0).dims, ctx.operand(0)), intoWhole: false)
+}
+
+/// Copies each part to (`intoWhole`) or from its run of `whole` along the node's axis, the parts in order.
+private func copyRuns(_ ctx: LoweringContext, parts: [([Dim], IRValue)], whole: ([Dim], IRValue), intoWhole: Bool) throws {
   let axis = try normalizedAxis(ctx)
-  let scalar = try ctx.moveScalar(ctx.operandType(0).element)
-  let strides = ctx.runtimeStrides(of: dims, over: dims)
-  var offset = ctx.k.i64(0)
-  for r in ctx.results.indices {
-    let part = ctx.resultType(r).dims
-    ctx.runtimeStridedCopy(
-      part.map(ctx.extent), scalar: scalar, from: ctx.operand(0), offset: offset * strides[axis], strides: strides,
-      to: ctx.results[r], offset: ctx.k.i64(0), strides: ctx.runtimeStrides(of: part, over: part))
-    offset = offset + ctx.extent(part[axis])
+  let scalar = try ctx.moveScalar(ctx.resultType(0).element)
+  let wholeStrides = ctx.runtimeStrides(of: whole.0, over: whole.0)
+  var start = ctx.k.i64(0)
+  for (dims, data) in parts {
+    let (run, runStrides) = ((data, ctx.k.i64(0), ctx.runtimeStrides(of: dims, over: dims)), (whole.1, start * wholeStrides[axis], wholeStrides))
+    let (from, to) = intoWhole ? (run, runStrides) : (runStrides, run)
+    ctx.runtimeStridedCopy(dims.map(ctx.extent), scalar: scalar, from: from.0, offset: from.1, strides: from.2, to: to.0, offset: to.1, strides: to.2)
+    start = start + ctx.extent(dims[axis])
   }
 }
 
@@ -241,12 +235,7 @@ func lowerRuntimePad(_ ctx: LoweringContext) throws {
   guard ["constant", "reflect", "edge", "wrap"].contains(mode) else { throw ctx.error("unknown mode \(mode)") }
   let pads = try ctx.requireConstant(1, what: "pads").ints
   let rank = dims.count
-  var axes = Array(0..<rank)
-  if let given = ctx.constant(3)?.ints {
-    axes = given.map { $0 < 0 ? $0 + rank : $0 }
-  } else if ctx.hasOperand(3) {
-    throw ctx.error("axes must be a compile-time constant")
-  }
+  let axes = try padAxes(ctx, rank: rank)
   let k = ctx.k
   // Per axis: positions cropped from the front and the back, and padding put before.
   var (cropFront, cropBack, before) = (Array(repeating: 0, count: rank), Array(repeating: 0, count: rank), Array(repeating: 0, count: rank))
@@ -309,4 +298,11 @@ private func padSourcePosition(_ k: KernelBuilder, _ q: IRValue, count n: IRValu
 func sliceBoundsAreStatic(_ op: OpContext) -> Bool {
   guard let starts = try? op.shapeOperand(1), let ends = try? op.shapeOperand(2) else { return false }
   return (starts + ends).allSatisfy { $0.value != nil }
+}
+
+/// Pad's axes operand (constant, counted from the back when negative), or every axis when absent.
+func padAxes(_ ctx: LoweringContext, rank: Int) throws(CodegenError) -> [Int] {
+  if let given = ctx.constant(3)?.ints { return given.map { $0 < 0 ? $0 + rank : $0 } }
+  if ctx.hasOperand(3) { throw ctx.error("axes must be a compile-time constant") }
+  return Array(0..<rank)
 }
