@@ -235,3 +235,19 @@ def test_integer_fills_and_i32_ranges(tmp_path):
     inits = [ints("i1", 1)] + [nh.from_array(np.array(v, np.int32), n) for n, v in [("one", 1), ("minus1", -1), ("minus3", -3)]]
     m = graph(nodes, [f32("x", ["B", "T", 4])], inits, outputs=(("sevens", T.INT64), ("r", T.INT32)))
     check_sizes(m, tmp_path, tokens(4), SIZES)
+
+
+def test_torch_style_expand_of_a_class_token(tmp_path):
+    # What torch.onnx writes for cls.expand(B, -1, -1): the shape [B, -1, -1] with the -1s replaced by ones
+    # through Equal/Where, then Expand, then Concat in front of the tokens.
+    nodes = [
+        h.make_node("Shape", ["x"], ["s"]), h.make_node("Gather", ["s", "i0"], ["b"], axis=0),
+        h.make_node("Unsqueeze", ["b", "ax"], ["bu"]), h.make_node("Concat", ["bu", "m1", "m1"], ["cs"], axis=0),
+        h.make_node("ConstantOfShape", ["three"], ["ones"], value=nh.from_array(np.array([1], np.int64))),
+        h.make_node("Mul", ["ones", "m1s"], ["neg"]), h.make_node("Equal", ["cs", "neg"], ["eq"]),
+        h.make_node("Where", ["eq", "ones", "cs"], ["shape"]), h.make_node("Expand", ["cls", "shape"], ["ce"]),
+        h.make_node("Concat", ["ce", "x"], ["y"], axis=1),
+    ]
+    inits = [ints("i0", 0), ints("ax", [0]), ints("m1", [-1]), ints("three", [3]), ints("m1s", -1), weight("cls", 1, 1, 32, scale=1.0)]
+    m = graph(nodes, [f32("x", ["B", "T", 32])], inits)
+    check_sizes(m, tmp_path, tokens(32), SIZES)
