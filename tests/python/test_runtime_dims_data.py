@@ -251,3 +251,17 @@ def test_torch_style_expand_of_a_class_token(tmp_path):
     inits = [ints("i0", 0), ints("ax", [0]), ints("m1", [-1]), ints("three", [3]), ints("m1s", -1), weight("cls", 1, 1, 32, scale=1.0)]
     m = graph(nodes, [f32("x", ["B", "T", 32])], inits)
     check_sizes(m, tmp_path, tokens(32), SIZES)
+
+
+def test_static_views_next_to_runtime_sized_values(tmp_path):
+    # w: [3, 8] is static: its Split parts, row Gather and leading Slice are views (no copy) of it, added to
+    # the run-time sized tokens; the memory plan keeps w alive next to values placed at run time.
+    nodes = [
+        h.make_node("Split", ["w", "sp"], ["w0", "w12"], axis=0), h.make_node("Gather", ["w", "i2"], ["g"], axis=0),
+        h.make_node("Slice", ["w", "zero", "one", "zero"], ["s"]), h.make_node("Add", ["x", "w0"], ["a"]),
+        h.make_node("Add", ["a", "g"], ["b"]), h.make_node("Mul", ["b", "s"], ["y"]),
+        h.make_node("ReduceSum", ["w12", "zero"], ["r"], keepdims=1), h.make_node("Sub", ["y", "r"], ["z"]),
+    ]
+    inits = [ints("sp", [1, 2]), ints("i2", 2), ints("zero", [0]), ints("one", [1])]
+    m = graph(nodes, [f32("x", ["B", "T", 8]), f32("w", [3, 8])], inits, outputs=(("y", T.FLOAT), ("z", T.FLOAT)))
+    check_sizes(m, tmp_path, lambda b, t: tokens(8)(b, t) + [RNG.standard_normal((3, 8)).astype(np.float32)], SIZES)
