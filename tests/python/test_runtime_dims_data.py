@@ -265,3 +265,12 @@ def test_static_views_next_to_runtime_sized_values(tmp_path):
     inits = [ints("sp", [1, 2]), ints("i2", 2), ints("zero", [0]), ints("one", [1])]
     m = graph(nodes, [f32("x", ["B", "T", 8]), f32("w", [3, 8])], inits, outputs=(("y", T.FLOAT), ("z", T.FLOAT)))
     check_sizes(m, tmp_path, lambda b, t: tokens(8)(b, t) + [RNG.standard_normal((3, 8)).astype(np.float32)], SIZES)
+
+
+@pytest.mark.parametrize("rows", [1, 4])
+def test_symbolic_dim_that_broadcasts_at_run_time(tmp_path, rows):
+    # [R, T] + [4, 1] is typed [4, T]: R = 1 repeats the row (stride 0 chosen at run time), R = 4 does not.
+    nodes = [h.make_node("Add", ["row", "c"], ["y"]), h.make_node("Expand", ["row", "shape"], ["e"])]
+    inits = [weight("c", 4, 1, scale=1.0), ints("shape", [4, 1])]
+    m = graph(nodes, [f32("row", ["R", "T"])], inits, outputs=(("y", T.FLOAT), ("e", T.FLOAT)))
+    check_sizes(m, tmp_path, lambda _, t: [RNG.standard_normal((rows, t)).astype(np.float32)], SIZES)

@@ -23,17 +23,6 @@ extension LoweringContext {
     dims.reduce(k.i64(1)) { $0 * extent($1) }
   }
 
-  /// `runtimeStrides`, and 0 also along axes whose symbolic extent meets a different result dim and is 1 at run
-  /// time (Expand of [B, T] to [4, T] infers [4, T], which B = 1 broadcasts).
-  func runtimeBroadcastStrides(of dims: [Dim], over outer: [Dim]) -> [IRValue] {
-    var strides = runtimeStrides(of: dims, over: outer)
-    let offset = outer.count - dims.count
-    for (axis, dim) in dims.enumerated() where dim.value == nil && dim != outer[axis + offset] {
-      strides[axis + offset] = k.select(k.compare(.eq, extent(dim), k.i64(1)), k.i64(0), strides[axis + offset])
-    }
-    return strides
-  }
-
   /// `dst[dstOffset + Σ i_d dstStrides_d] = src[srcOffset + Σ i_d srcStrides_d]` for every index of `extents`,
   /// all given as i64 values (strides in elements, possibly negative or 0).
   func runtimeStridedCopy(
@@ -157,7 +146,7 @@ func lowerRuntimeExpand(_ ctx: LoweringContext) throws {
   let scalar = try ctx.moveScalar(ctx.operandType(0).element)
   ctx.runtimeStridedCopy(
     out.map(ctx.extent), scalar: scalar, from: ctx.operand(0), offset: ctx.k.i64(0),
-    strides: ctx.runtimeBroadcastStrides(of: ctx.operandType(0).dims, over: out),
+    strides: ctx.runtimeStrides(of: ctx.operandType(0).dims, over: out),
     to: ctx.results[0], offset: ctx.k.i64(0), strides: ctx.runtimeStrides(of: out, over: out))
 }
 

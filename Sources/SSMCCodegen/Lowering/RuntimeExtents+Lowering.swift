@@ -18,15 +18,20 @@ extension Lowerings {
 
 extension LoweringContext {
   /// Element strides of a tensor of `dims` over a loop nest of `outer` (right-aligned, numpy broadcasting):
-  /// 0 along axes it broadcasts or lacks.
+  /// 0 along axes it broadcasts or lacks. A symbolic dim that differs from its loop's dim broadcasts when it
+  /// is 1 at run time ([R, T] + [4, 1] is typed [4, T]; R = 1 repeats the row).
   func runtimeStrides(of dims: [Dim], over outer: [Dim]) -> [IRValue] {
     var strides = [IRValue](repeating: k.i64(0), count: outer.count)
     var step = k.i64(1)
     let offset = outer.count - dims.count
     for axis in stride(from: dims.count - 1, through: 0, by: -1) {
-      let broadcast = dims[axis] == .fixed(1) && outer[axis + offset] != .fixed(1)
-      if !broadcast { strides[axis + offset] = step }
-      step = step * extent(dims[axis])
+      let (dim, loop) = (dims[axis], outer[axis + offset])
+      if dim.value == nil && dim != loop {
+        strides[axis + offset] = k.select(k.compare(.eq, extent(dim), k.i64(1)), k.i64(0), step)
+      } else if !(dim == .fixed(1) && loop != .fixed(1)) {
+        strides[axis + offset] = step
+      }
+      step = step * extent(dim)
     }
     return strides
   }
