@@ -42,7 +42,7 @@ extension LoweringContext {
   func runtimeFill(_ buffer: IRValue, count: IRValue, scalar: ScalarType, value: IRValue?, bits: Int64 = 0) {
     let k = self.k
     forEachIndex(extents: [count], captures: [buffer] + (value.map { [$0] } ?? [])) { i, c in
-      let v = c.count > 2 ? k.load(scalar, from: c[1], at: k.i64(0)) : k.constant(bits: bits, k.type(scalar))
+      let v = value != nil ? k.load(scalar, from: c[1], at: k.i64(0)) : k.constant(bits: bits, k.type(scalar))
       k.store(v, scalar, to: c[0], at: i[0])
     }
   }
