@@ -43,6 +43,7 @@ struct ScanPlan {
 }
 
 private func lowerSelectiveScan(_ ctx: LoweringContext) throws(CodegenError) {
+  if ctx.hasRuntimeExtents { return try lowerRuntimeSelectiveScan(ctx) }
   let layouts = ScanPlan.layouts(ctx.node)
   let stored = ctx.operandShape(0)
   // The logical (batch, channels, length) shape; operand and result types are the stored ones.
