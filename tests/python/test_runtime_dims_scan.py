@@ -1,7 +1,9 @@
 """ssmc.SelectiveScan with extents given at run time: the batch and the sequence length L are symbolic, the
 model compiles once and runs at many sizes, compared with the float64 numpy reference of selective_scan_fn
 (tests/python/test_selective_scan.py). Channels, states and groups stay static (model widths); a symbolic
-one is refused at compile time with a message naming it. Criterion: max-abs error <= 1e-5 * max|reference|.
+one is refused at compile time with a message naming it. ssmc.LinearScan (an ONNX Scan of h = a*h + b) takes
+every extent at run time, checked against a float64 numpy recurrence.
+Criterion: max-abs error <= 1e-5 * max|reference|.
 """
 import itertools
 import os
@@ -136,3 +138,50 @@ def test_symbolic_channels_are_refused(tmp_path):
                             capture_output=True, text=True)
     assert result.returncode != 0
     assert "channels D" in result.stderr and "must be static" in result.stderr, result.stderr
+
+
+def linear_scan_model(input_shape, state_shape, axis, output_axis):
+    """h = sigmoid(x) * h + b over `axis` of x and b (ONNX Scan, imported as ssmc.LinearScan)."""
+    step = h.make_graph(
+        [h.make_node("Mul", ["h", "a_t"], ["ah"]), h.make_node("Add", ["b_t", "ah"], ["h2"]),
+         h.make_node("Identity", ["h2"], ["out"])],
+        "step", [h.make_tensor_value_info(n, T.FLOAT, None) for n in ("h", "a_t", "b_t")],
+        [h.make_tensor_value_info(n, T.FLOAT, None) for n in ("h2", "out")])
+    nodes = [h.make_node("Sigmoid", ["x"], ["a"]),
+             h.make_node("Scan", ["h0", "a", "b"], ["last", "all"], num_scan_inputs=2, scan_input_axes=[axis, axis],
+                         scan_output_axes=[output_axis], body=step)]
+    inputs = [h.make_tensor_value_info("x", T.FLOAT, input_shape), h.make_tensor_value_info("b", T.FLOAT, input_shape),
+              h.make_tensor_value_info("h0", T.FLOAT, state_shape)]
+    outputs = [h.make_tensor_value_info(n, T.FLOAT, None) for n in ("all", "last")]
+    model = h.make_model(h.make_graph(nodes, "linear_scan", inputs, outputs), opset_imports=[h.make_opsetid("", 17)])
+    model.ir_version = 9
+    return model
+
+
+@pytest.mark.parametrize("axis,output_axis", [(1, 1), (1, 0), (1, 2), (0, 0), (0, 2), (2, 1)])
+def test_linear_scan_at_runtime_sizes(tmp_path, axis, output_axis):
+    # The state is (B, C), x and b have L inserted at `axis`; B and L are symbolic, C is a static 5 in half the
+    # cases and symbolic in the others (then the inner extents come from run time too).
+    channels = "C" if (axis + output_axis) % 2 else 5
+    state_dims = ["B", channels]
+    model = linear_scan_model(state_dims[:axis] + ["L"] + state_dims[axis:], state_dims, axis, output_axis)
+    assert "ssmc.LinearScan" in emitted_ir(model, tmp_path)
+    compiled = compile_model(model, tmp_path)
+    rng = np.random.default_rng(axis * 3 + output_axis)
+    for b, length, c in [(2, 6, 5), (1, 1, 5), (3, 40, 5), (2, 9, 3)]:
+        if channels == 5 and c != 5:
+            continue
+        state = [b, c]
+        shape = state[:axis] + [length] + state[axis:]
+        x, bb = (rng.standard_normal(shape).astype(np.float32) for _ in range(2))
+        h0 = rng.standard_normal(state).astype(np.float32)
+        a = 1 / (1 + np.exp(-np.moveaxis(x.astype(np.float64), axis, 0)))
+        bl = np.moveaxis(bb.astype(np.float64), axis, 0)
+        hv, states = h0.astype(np.float64), []
+        for l in range(length):
+            hv = a[l] * hv + bl[l]
+            states.append(hv)
+        want_all = np.moveaxis(np.stack(states, 0), 0, output_axis)
+        got_all, got_last = compiled.run(x, bb, h0)
+        check_close(got_all, want_all, f"axis {axis} output_axis {output_axis} B={b} L={length} C={c}: all states")
+        check_close(got_last, hv, f"axis {axis} output_axis {output_axis} B={b} L={length} C={c}: last state")

@@ -1,18 +1,19 @@
 import CLLVM
 import SSMCIR
 
-// The selective scan over extents given at run time (see RuntimeExtents+Lowering.swift): the batch and the
-// sequence length L may be symbolic, the channels D, states N and groups G must be static (in Vim and VMamba
-// they are model widths; only the token count and batch follow the input size).
+// The scans over extents given at run time (see RuntimeExtents+Lowering.swift). In SelectiveScan the batch
+// and the sequence length L may be symbolic, the channels D, states N and groups G must be static (in Vim and
+// VMamba they are model widths; only the token count and batch follow the input size). LinearScan (the ONNX
+// Scan form of a recurrence) takes every extent at run time.
 //
-// Kernel shape: one work item per (batch, channel), spread over the pool. Per item the N states live in a
+// SelectiveScan's kernel shape: one work item per (batch, channel), spread over the pool. Per item the N states live in a
 // stack array and one loop walks the sequence, one position at a time, in the storage the layout flags
 // describe (SelectiveScan+Layout.swift). The recurrence is the static kernel's, scalar per channel:
 // h = 2^(Δ·A·log2 e) ⊙ h + Δ·u·B, y = ⟨C, h⟩ + D·u, with an fp32 state.
 
 extension Lowerings {
   /// State-space scans (this file).
-  static let runtimeSizedScan: Set<String> = ["ssmc.SelectiveScan"]
+  static let runtimeSizedScan: Set<String> = ["ssmc.SelectiveScan", "ssmc.LinearScan"]
 }
 
 /// The static facts of a scan over run-time batch and length.
@@ -133,6 +134,46 @@ private struct RuntimeScanEmitter {
         y = y * (gate * k.sigmoid(gate))
       }
       k.store(y, .f32, to: p.y, at: index(3, batch: batch, channel: channel, position: l))
+    }
+  }
+}
+
+/// `ssmc.LinearScan` (h = a_l ⊙ h + b_l along `axis`) over run-time extents, as the static lowering splits
+/// it: the state is outer × inner at the scan axis, each outer index is a task whose inner loop is
+/// contiguous in a, b and the state; the all-states result puts l at `output_axis`.
+func lowerRuntimeLinearScan(_ ctx: LoweringContext) throws {
+  let a = ctx.operandType(1).dims
+  let axis = try ctx.op.axis(ctx.op.int("axis"), rank: a.count)
+  let outAxis = try ctx.op.axis(ctx.op.int("output_axis"), rank: a.count, what: "output_axis")
+  let state = ctx.operandType(0).dims
+  let k = ctx.k
+  func product(_ dims: ArraySlice<Dim>) -> IRValue { dims.reduce(k.i64(1)) { $0 * ctx.extent($1) } }
+  let outer = product(state[..<axis])
+  let sizes = [ctx.extent(a[axis]), product(state[axis...]), product(state[outAxis...])]
+  let captures = [ctx.operand(0), ctx.operand(1), ctx.operand(2), ctx.results[0], ctx.results[1]] + sizes
+  let scanAxisStays = outAxis == axis
+  k.parallelFor(count: outer, pool: ctx.pool, captures: captures) { begin, end, c in
+    let (initial, a, b, h, all) = (c[0], c[1], c[2], c[3], c[4])
+    let (length, inner, outInner) = (c[5], c[6], c[7])
+    k.forLoop(from: begin, to: end, hints: LoopHints(vectorize: false)) { o in
+      let stateBase = o * inner
+      k.forLoop(from: k.i64(0), to: inner, hints: LoopHints(vectorize: true)) { i in
+        k.store(k.load(.f32, from: initial, at: stateBase + i), .f32, to: h, at: stateBase + i)
+      }
+      k.forLoop(from: k.i64(0), to: length, hints: LoopHints(vectorize: false)) { l in
+        let base = (o * length + l) * inner
+        k.forLoop(from: k.i64(0), to: inner, hints: LoopHints(vectorize: true)) { i in
+          let next = k.mulAdd(k.load(.f32, from: a, at: base + i), k.load(.f32, from: h, at: stateBase + i), k.load(.f32, from: b, at: base + i))
+          k.store(next, .f32, to: h, at: stateBase + i)
+          // The all-states result puts l at output_axis: split the state index there.
+          var at = base + i
+          if !scanAxisStays {
+            let s = stateBase + i
+            at = (s / outInner * length + l) * outInner + s % outInner
+          }
+          k.store(next, .f32, to: all, at: at)
+        }
+      }
     }
   }
 }
