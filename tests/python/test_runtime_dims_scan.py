@@ -5,7 +5,6 @@ one is refused at compile time with a message naming it. ssmc.LinearScan (an ONN
 every extent at run time, checked against a float64 numpy recurrence.
 Criterion: max-abs error <= 1e-5 * max|reference|.
 """
-import itertools
 import os
 import re
 import subprocess
@@ -17,7 +16,7 @@ from onnx import helper as h
 from onnx import numpy_helper as nh
 
 from ssmc_testing import SSMC, compile_model, emitted_ir, errors, save
-from test_selective_scan import OPTIONAL, make_inputs, reference, scan_model
+from test_selective_scan import OPTION_CASES, OPTIONAL, make_inputs, reference, scan_model
 from test_selective_scan_layouts import LAYOUTS, PAIRWISE, SEQUENCE, layout_model, make_data, to_logical, to_stored
 
 
@@ -52,14 +51,8 @@ def run_sizes(tmp_path, channels, states, groups, rank, present, softplus, rever
                                f"softplus={softplus} reverse={reverse}")
 
 
-# Every combination of the optional inputs and both flags; the layout (groups, B/C rank, N) rotates with the case.
-SHAPES = [(1, 3, 16), (1, 4, 1), (2, 4, 16), (4, 4, 1), (4, 4, 16), (1, 3, 1), (2, 4, 5)]
-OPTION_CASES = [
-    (frozenset(n for n, on in zip(OPTIONAL, flags[:3]) if on), flags[3], flags[4], SHAPES[i % len(SHAPES)])
-    for i, flags in enumerate(itertools.product([False, True], repeat=5))
-]
-
-
+# OPTION_CASES (test_selective_scan.py): every combination of the optional inputs and both flags, the
+# (groups, B/C rank, N) layout rotating with the case.
 @pytest.mark.parametrize("present,softplus,reverse,shape", OPTION_CASES,
                          ids=[f"{'+'.join(sorted(p)) or 'none'}-sp{int(s)}-rev{int(r)}-G{l[0]}r{l[1]}N{l[2]}"
                               for p, s, r, l in OPTION_CASES])

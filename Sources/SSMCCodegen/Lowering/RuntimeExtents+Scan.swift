@@ -61,23 +61,13 @@ func lowerRuntimeSelectiveScan(_ ctx: LoweringContext) throws(CodegenError) {
     softplus: ((try? op.int("delta_softplus")) ?? 0) != 0, reverse: ((try? op.int("reverse")) ?? 0) != 0,
     scalefExp: ctx.x86AVX512 && lanes == 16)
 
-  // Captures: the five required pointers, the present optional ones, y, then the length.
-  var captures = (0..<5).map { ctx.operand($0) }
-  var slot: [Int: Int] = [:]
-  for index in 5...7 where ctx.hasOperand(index) {
-    slot[index] = captures.count
-    captures.append(ctx.operand(index))
-  }
-  let resultSlot = captures.count
-  captures.append(ctx.results[0])
-  captures.append(ctx.extent(logical[2]))
+  // Captures: the scan's pointers, then the length.
+  let (pointerCaptures, unpack) = ScanPointers.captures(ctx)
   let k = ctx.k
   let items = ctx.extent(logical[0]) * k.i64(Int64(groups * shape.blocksPerGroup))
-  k.parallelFor(count: items, pool: ctx.pool, captures: captures) { begin, end, c in
-    let pointers = ScanPointers(
-      u: c[0], delta: c[1], a: c[2], b: c[3], c: c[4], d: slot[5].map { c[$0] }, z: slot[6].map { c[$0] },
-      deltaBias: slot[7].map { c[$0] }, y: c[resultSlot])
-    let emitter = RuntimeScanEmitter(k: k, shape: shape, p: pointers, length: c[resultSlot + 1])
+  k.parallelFor(count: items, pool: ctx.pool, captures: pointerCaptures + [ctx.extent(logical[2])]) { begin, end, c in
+    let pointers = unpack(Array(c.dropLast()))
+    let emitter = RuntimeScanEmitter(k: k, shape: shape, p: pointers, length: c[c.count - 1])
     k.forLoop(from: begin, to: end, hints: LoopHints(vectorize: false, unrollCount: 1)) { item in
       emitter.emitBlock(item)
     }
