@@ -178,3 +178,21 @@ def test_linear_scan_at_runtime_sizes(tmp_path, axis, output_axis):
         got_all, got_last = compiled.run(x, bb, h0)
         check_close(got_all, want_all, f"axis {axis} output_axis {output_axis} B={b} L={length} C={c}: all states")
         check_close(got_last, hv, f"axis {axis} output_axis {output_axis} B={b} L={length} C={c}: last state")
+
+
+def test_runtime_batch_with_static_length(tmp_path):
+    # Another input's symbolic T puts the graph in run-time extents mode; the scan's own L is a static 9, its
+    # batch B is given at run time.
+    channels, states, length = 20, 3, 9
+    model, names = scan_model(symbolic_shapes(channels, states, 1, 3, length=length), {"D", "z"}, False, True)
+    model.graph.input.append(h.make_tensor_value_info("x", T.FLOAT, ["B", "T"]))
+    model.graph.node.append(h.make_node("Relu", ["x"], ["r"]))
+    model.graph.output.append(h.make_tensor_value_info("r", T.FLOAT, None))
+    compiled = compile_model(model, tmp_path)
+    rng = np.random.default_rng(4)
+    for b, t in [(1, 2), (3, 5), (2, 1)]:
+        data = make_inputs(rng, b, channels, length, states, 1, 3, False)
+        x = rng.standard_normal((b, t)).astype(np.float32)
+        y, r = compiled.run(*[data[n] for n in names], x)
+        check_close(y, reference(**{n: data[n] for n in names}, reverse=True), f"B={b} L={length}")
+        assert np.array_equal(r, np.maximum(x, 0))
