@@ -7,9 +7,9 @@ import SSMCIR
 ///     y' = Slice(SelectiveScan(...)) reversing L           →  y' = SelectiveScan(...) {layout_flipped[y] = 1}
 ///
 /// and the same for delta, z (inputs) and Transpose on y. A "reversal" is a Slice with constant steps of ±1
-/// whose result has its input's static shape and whose only −1 step is on the axis that stores L (the last
-/// axis, or the middle one for a transposed operand): such a Slice is exactly the full reversal of that
-/// axis. Chains (a Transpose of a reversal, ...) are absorbed step by step, toggling the flags. An input
+/// whose result has its input's shape (static, or the same symbolic dims) and whose only −1 step is on the
+/// axis that stores L (the last axis, or the middle one for a transposed operand): such a Slice is exactly
+/// the full reversal of that axis. Chains (a Transpose of a reversal, ...) are absorbed step by step, toggling the flags. An input
 /// copy with other users stays for them (dce removes it otherwise); an output copy is absorbed only when it
 /// is y's only user and y is no graph output, since the scan's result then takes its place.
 public struct AbsorbScanLayouts: Pass {
@@ -77,7 +77,8 @@ public struct AbsorbScanLayouts: Pass {
 
   /// The one axis a Slice reverses completely while keeping every other axis whole, or nil.
   func reversedAxis(_ graph: Graph, _ node: Node, _ inType: TensorType, _ outType: TensorType) -> Int? {
-    guard let shape = inType.staticShape, outType.staticShape == shape, node.operands.count >= 5, let stepsValue = node.operands[4],
+    // Equal symbolic dims are equal at every size, so the argument below holds for run-time extents too.
+    guard outType.dims == inType.dims, node.operands.count >= 5, let stepsValue = node.operands[4],
       let stepsData = graph.constants[stepsValue], let startsValue = node.operands[1], let startsData = graph.constants[startsValue]
     else { return nil }
     let steps = (0..<stepsData.count).map { Int(stepsData.element(at: $0)) }
@@ -89,7 +90,7 @@ public struct AbsorbScanLayouts: Pass {
     guard steps.count == axes.count, steps.allSatisfy({ $0 == 1 || $0 == -1 }) else { return nil }
     // With |step| = 1 and the axis's full length kept, step 1 is the identity and step −1 the reversal.
     var reversed: [Int] = []
-    for (axis, step) in zip(axes, steps) where step == -1 { reversed.append(axis < 0 ? axis + shape.count : axis) }
+    for (axis, step) in zip(axes, steps) where step == -1 { reversed.append(axis < 0 ? axis + inType.rank : axis) }
     return reversed.count == 1 ? reversed[0] : nil
   }
 }

@@ -156,6 +156,7 @@ private let lowerLinearAttention: Lowering = { ctx in
 /// The state splits at the scan axis into outer × inner; each outer index is an independent task whose
 /// inner loop is contiguous in a, b and the state (and in the all-states result when the scan axis stays).
 private let lowerLinearScan: Lowering = { ctx in
+  if ctx.hasRuntimeExtents { return try lowerRuntimeLinearScan(ctx) }
   let shape = ctx.operandShape(1)
   let axis = try ctx.op.axis(ctx.op.int("axis"), rank: shape.count)
   let outAxis = try ctx.op.axis(ctx.op.int("output_axis"), rank: shape.count, what: "output_axis")

@@ -43,6 +43,7 @@ struct ScanPlan {
 }
 
 private func lowerSelectiveScan(_ ctx: LoweringContext) throws(CodegenError) {
+  if ctx.hasRuntimeExtents { return try lowerRuntimeSelectiveScan(ctx) }
   let layouts = ScanPlan.layouts(ctx.node)
   let stored = ctx.operandShape(0)
   // The logical (batch, channels, length) shape; operand and result types are the stored ones.
@@ -64,21 +65,10 @@ private func lowerSelectiveScan(_ ctx: LoweringContext) throws(CodegenError) {
   }
   guard plan.workItems > 0, plan.length > 0 else { return }  // an empty output: nothing to compute
 
-  // Captures in a fixed order; optional operands are appended when present.
-  var captures = (0..<5).map { ctx.operand($0) }
-  var slot: [Int: Int] = [:]
-  for index in 5...7 where ctx.hasOperand(index) {
-    slot[index] = captures.count
-    captures.append(ctx.operand(index))
-  }
-  let resultSlot = captures.count
-  captures.append(ctx.results[0])
+  let (captures, unpack) = ScanPointers.captures(ctx)
   let k = ctx.k
   k.parallelFor(count: k.i64(Int64(plan.workItems)), pool: ctx.pool, captures: captures) { begin, end, captured in
-    let pointers = ScanPointers(
-      u: captured[0], delta: captured[1], a: captured[2], b: captured[3], c: captured[4],
-      d: slot[5].map { captured[$0] }, z: slot[6].map { captured[$0] }, deltaBias: slot[7].map { captured[$0] },
-      y: captured[resultSlot])
+    let pointers = unpack(captured)
     let emitter = ScanEmitter(k: k, plan: plan, p: pointers)
     k.forLoop(from: begin, to: end, hints: LoopHints(vectorize: false, unrollCount: 1)) { item in
       emitter.emitBlock(item)
@@ -91,6 +81,24 @@ struct ScanPointers {
   let u, delta, a, b, c: IRValue
   let d, z, deltaBias: IRValue?
   let y: IRValue
+
+  /// The node's pointers as parallel-loop captures in a fixed order (u, delta, A, B, C, the present optional
+  /// operands, y), and how to read them back from the captured values.
+  static func captures(_ ctx: LoweringContext) -> (values: [IRValue], unpack: ([IRValue]) -> ScanPointers) {
+    var values = (0..<5).map { ctx.operand($0) }
+    var slot: [Int: Int] = [:]
+    for index in 5...7 where ctx.hasOperand(index) {
+      slot[index] = values.count
+      values.append(ctx.operand(index))
+    }
+    let resultSlot = values.count
+    values.append(ctx.results[0])
+    return (values, { c in
+      ScanPointers(
+        u: c[0], delta: c[1], a: c[2], b: c[3], c: c[4], d: slot[5].map { c[$0] }, z: slot[6].map { c[$0] },
+        deltaBias: slot[7].map { c[$0] }, y: c[resultSlot])
+    })
+  }
 }
 
 /// Emits one work item: a block of channels of one batch element, over the whole sequence.
