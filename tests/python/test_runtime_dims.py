@@ -164,3 +164,22 @@ def test_transformer_block_runs_at_any_sequence_length(tmp_path):
     sizes = [(1, 1), (2, 7), (1, 64), (3, 19), (1, 2)]
     # Summation orders differ from onnxruntime's blocked products through two residual layers of O(1) values.
     check_sizes(m, tmp_path, lambda b, t: [RNG.standard_normal((b, t, d)).astype(np.float32)], sizes, threads=2, rtol=1e-4, atol=1e-5)
+
+
+def test_symbolic_dims_typed_against_fixed_ones_are_checked(tmp_path):
+    # [R, T] + [4, 1] is typed [4, T]: R must be 4, or 1 (broadcast); x [B, C] @ w [8, 3] needs C = 8.
+    nodes = [h.make_node("Add", ["x", "b"], ["y"]), h.make_node("MatMul", ["z", "w"], ["m"])]
+    m = model(nodes, [f32("x", ["R", "T"]), f32("z", ["B", "C"])],
+              [weight("b", 4, 1), weight("w", 8, 3)], outputs=("y", "m"))
+    compiled = compile_model(m, tmp_path)
+    for r in [1, 4]:
+        x = RNG.standard_normal((r, 5)).astype(np.float32)
+        z = RNG.standard_normal((2, 8)).astype(np.float32)
+        got = compiled.run(x, z)
+        want = run_onnxruntime(m, tmp_path, x, z)
+        for g, w in zip(got, want):
+            assert g.shape == w.shape and np.allclose(g, w, rtol=1e-5, atol=1e-6), errors(g, w)
+    with pytest.raises(SSMCError, match=r"do not fit the model: Add .*operand 0 dim 0 \(R\) must be 4 or 1"):
+        compiled.run(np.ones((2, 5), np.float32), np.ones((2, 8), np.float32))
+    with pytest.raises(SSMCError, match=r"do not fit the model: MatMul .*inner dim \(C\) must be 8"):
+        compiled.run(np.ones((4, 5), np.float32), np.ones((2, 7), np.float32))

@@ -26,7 +26,8 @@ public enum GlueGenerator {
       + "  const int64_t *const *output_dims;\n  ssmc_kernel_fn kernel;\n"
       + "  int32_t num_symbols;\n  const char *const *symbol_names;\n"
       + "  const int32_t *const *input_symbols; /* per input dim: the run-time symbol it gives, or -1 */\n"
-      + "  void (*shapes)(const int64_t *symbols, int64_t *out); /* scratch bytes, then the outputs' dims */\n"
+      + "  void (*shapes)(const int64_t *symbols, int64_t *out); /* scratch bytes (-(k + 1): check k fails), then the outputs' dims */\n"
+      + "  const char *const *checks; /* what the run-time sizes must satisfy */\n"
       + "} ssmc_shape_variant;\n"
     tables += variantTables(library, kernelParameters: kernelParameters)
     let nin = library.inputs.count

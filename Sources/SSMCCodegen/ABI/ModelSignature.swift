@@ -45,6 +45,9 @@ public struct ModelSignature: Sendable, Equatable {
   /// for a model of static shapes. With any, the kernel has a shape function `KERNEL_shapes(dims, out)`
   /// that writes the scratch bytes the call needs and then every output's dims.
   public var runtimeSymbols: [String] = []
+  /// What the run-time sizes must satisfy, in the order the shape function numbers them (-(k + 1) in its
+  /// out[0] for the k-th), as the error a call that breaks one gets.
+  public var runtimeChecks: [String] = []
 
   public init(
     name: String, inputs: [TensorSignature], outputs: [TensorSignature], scratchBytes: Int, kernelSymbol: String,

@@ -13,13 +13,15 @@ enum RuntimeDimsGlue {
     }
     let pointers = variant.inputs.enumerated().map { i, t in t.dims.isEmpty ? "NULL" : "ssmc_v\(v)_input_symbols_\(i)" }
     text += "static const int32_t *const ssmc_v\(v)_input_symbols[] = {\((pointers.isEmpty ? ["NULL"] : pointers).joined(separator: ", "))};\n"
+    let checks = variant.runtimeChecks.map(cStringLiteral)
+    text += "static const char *const ssmc_v\(v)_checks[] = {\((checks.isEmpty ? ["NULL"] : checks).joined(separator: ", "))};\n"
     return text
   }
 
   /// The run-time symbol fields of the variant's `ssmc_shape_variant` entry.
   static func variantEntry(_ variant: ModelSignature, index v: Int) -> String {
-    guard !variant.runtimeSymbols.isEmpty else { return "0, NULL, NULL, NULL" }
-    return "\(variant.runtimeSymbols.count), ssmc_v\(v)_symbol_names, ssmc_v\(v)_input_symbols, \(variant.kernelSymbol)_shapes"
+    guard !variant.runtimeSymbols.isEmpty else { return "0, NULL, NULL, NULL, NULL" }
+    return "\(variant.runtimeSymbols.count), ssmc_v\(v)_symbol_names, ssmc_v\(v)_input_symbols, \(variant.kernelSymbol)_shapes, ssmc_v\(v)_checks"
   }
 
   /// `ssmc_resolve` and `ssmc_reserve_scratch`, after the variant tables.
@@ -71,7 +73,9 @@ enum RuntimeDimsGlue {
         in += info->rank;
       }
       variant->shapes(r->symbols, r->output_storage);
-      if (r->output_storage[0] < 0) return ssmc_fail(ctx, SSMC_ERROR_SHAPE_MISMATCH, "these input sizes need a negative scratch size");
+      if (r->output_storage[0] < 0)
+        return ssmc_fail(ctx, SSMC_ERROR_SHAPE_MISMATCH, "the input sizes do not fit the model: %s",
+                         variant->checks[-r->output_storage[0] - 1]);
       r->scratch_bytes = (size_t)r->output_storage[0];
       const int64_t *out = r->output_storage + 1;
       for (int32_t i = 0; i < SSMC_NUM_OUTPUTS; i++) {

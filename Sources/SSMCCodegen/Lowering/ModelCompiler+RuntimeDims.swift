@@ -54,6 +54,52 @@ extension ModelCompiler {
     return k.evaluate(count, symbols: symbols, dims: dims) * k.i64(Int64(type.element.byteSize))
   }
 
+  /// What the run-time sizes must satisfy for the kernels to read only what is there: shape inference typed a
+  /// symbolic dim against a fixed one (a broadcast against a weight, a MatMul's inner dim), which holds only if
+  /// the symbol's value is that size (or 1, where it broadcasts).
+  struct RuntimeCheck: Equatable {
+    var dim: DimExpr
+    var size: Int
+    var orOne: Bool
+    /// For the glue's error: the node and the operand.
+    var text: String
+  }
+
+  var runtimeChecks: [RuntimeCheck] {
+    var checks: [RuntimeCheck] = []
+    func add(_ dim: Dim, against target: Dim, orOne: Bool, _ what: @autoclosure () -> String) {
+      guard dim.value == nil, let size = target.value else { return }
+      let check = RuntimeCheck(dim: dim.expression, size: size, orOne: orOne && size != 1, text: what())
+      if !checks.contains(where: { $0.dim == check.dim && $0.size == check.size && $0.orOne == check.orOne }) { checks.append(check) }
+    }
+    for node in graph.nodes where node.results.contains(where: isRuntimeSized) || node.operands.contains(where: { $0.map(isRuntimeSized) ?? false }) {
+      let types = node.operands.map { $0.flatMap { graph.type(of: $0) } }
+      guard let result = graph.type(of: node.results[0]) else { continue }
+      let name = "\(node.op) '\(node.name)'"
+      if Lowerings.broadcastsOperands(node.op) {
+        // Each operand dim against the result dim it broadcasts to (right-aligned).
+        for (i, type) in types.enumerated() {
+          guard let type, type.rank <= result.rank else { continue }
+          for (axis, dim) in type.dims.enumerated() {
+            let target = result.dims[axis + result.rank - type.rank]
+            add(dim, against: target, orOne: true, "\(name) operand \(i) dim \(axis) (\(dim)) must be \(target) or 1")
+          }
+        }
+      } else if node.op == "MatMul", let a = types[0], let b = types[1], a.rank >= 2, b.rank >= 2 {
+        let (ka, kb) = (a.dims[a.rank - 1], b.dims[b.rank - 2])
+        add(ka, against: kb, orOne: false, "\(name): A's inner dim (\(ka)) must be \(kb)")
+        add(kb, against: ka, orOne: false, "\(name): B's inner dim (\(kb)) must be \(ka)")
+        for (i, type) in [a, b].enumerated() {
+          for axis in 0..<(type.rank - 2) {
+            let target = result.dims[axis + result.rank - type.rank]
+            add(type.dims[axis], against: target, orOne: true, "\(name) operand \(i) batch dim \(axis) (\(type.dims[axis])) must be \(target) or 1")
+          }
+        }
+      }
+    }
+    return checks
+  }
+
   /// Scratch offsets of the values sized at run time, placed one after another behind the `planned` bytes
   /// (no reuse between them yet), and the scratch bytes they all need.
   func runtimeLayout(_ k: KernelBuilder, after planned: Int, dims: IRValue) -> (offsets: [(ValueID, IRValue)], total: IRValue) {
@@ -72,14 +118,24 @@ extension ModelCompiler {
     return (offsets, offset)
   }
 
-  /// `void KERNEL_shapes(const int64_t *dims, int64_t *out)`: out[0] = the scratch bytes a call needs, then
-  /// the dims of every output in order. The glue calls it before each run.
+  /// `void KERNEL_shapes(const int64_t *dims, int64_t *out)`: out[0] = the scratch bytes a call needs, or
+  /// -(k + 1) when the sizes break the k-th of `runtimeChecks`; then the dims of every output in order. The
+  /// glue calls it before each run.
   func emitShapesFunction(_ k: KernelBuilder, plannedBytes: Int) {
     let ptr = k.llvm.ptr
+    let checks = runtimeChecks
     let function = k.defineFunction(
       "\(kernelSymbol)_shapes", returns: k.llvm.void, params: [.init("dims", ptr, noalias: true), .init("out", ptr, noalias: true)]
     ) { p in
-      k.store(runtimeLayout(k, after: plannedBytes, dims: p[0]).total, .i64, to: p[1], at: k.i64(0))
+      var status = runtimeLayout(k, after: plannedBytes, dims: p[0]).total
+      // The first broken check wins: walk them last to first.
+      for (index, check) in checks.enumerated().reversed() {
+        let value = k.evaluate(check.dim, symbols: symbols, dims: p[0])
+        var holds = k.compare(.eq, value, k.i64(Int64(check.size)))
+        if check.orOne { holds = k.or(holds, k.compare(.eq, value, k.i64(1))) }
+        status = k.select(holds, status, k.i64(Int64(-(index + 1))))
+      }
+      k.store(status, .i64, to: p[1], at: k.i64(0))
       var slot: Int64 = 1
       for output in graph.outputs {
         for dim in graph.type(of: output.value)!.dims {

@@ -96,6 +96,7 @@ public struct ModelCompiler {
       kernelSymbol: kernelSymbol,
       profiledNodes: profile ? profiledNodes : [])
     signature.runtimeSymbols = symbols.names
+    signature.runtimeChecks = symbols.isEmpty ? [] : runtimeChecks.map(\.text)
     return signature
   }
 
