@@ -89,6 +89,10 @@ private func runs(_ shape: [Int], axes: Set<Int>) -> [Run] {
 
 private func reduction(_ r: Reducer, floatOnly: Bool = false, logSumExp: Bool = false) -> Lowering {
   { ctx in
+    if ctx.hasRuntimeExtents && !logSumExp {
+      if try floatOnly && !ctx.scalar(ctx.operandType(0).element).isFloat { throw ctx.error("needs a float input") }
+      return try lowerRuntimeReduction(ctx, r, mean: ctx.node.op == "ReduceMean")
+    }
     let shape = ctx.operandShape(0)
     let scalar = try ctx.scalar(ctx.operandType(0).element)
     if (floatOnly || logSumExp) && !scalar.isFloat { throw ctx.error("needs a float input") }

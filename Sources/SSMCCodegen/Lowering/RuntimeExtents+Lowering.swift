@@ -7,7 +7,7 @@ import SSMCIR
 
 extension Lowerings {
   /// Ops whose lowerings take operand and result types with run-time extents, by family.
-  public static let runtimeSized: Set<String> = Set([runtimeSizedCore].joined())
+  public static let runtimeSized: Set<String> = Set([runtimeSizedCore, runtimeSizedConvolution].joined())
 
   /// Elementwise ops, products, layout and row-wise normalizations (this file).
   static let runtimeSizedCore: Set<String> = Set(elementwiseFormulas.keys).union([

@@ -1,0 +1,157 @@
+import CLLVM
+import SSMCIR
+
+// Conv over spatial extents given at run time. The window geometry is the shape rule's (`convWindows`), with
+// sizes, window counts and pads evaluated at run time: SAME padding of a symbolic axis with stride > 1
+// depends on the size, so its pads are computed in the kernel from the size, as the static rule does.
+
+extension Lowerings {
+  /// Convolutions, pools, reductions and Gemm (this file, RuntimeExtents+Pooling/Reduction/Gemm).
+  static let runtimeSizedConvolution: Set<String> = [
+    "Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "ReduceMean", "ReduceSum", "ReduceMax",
+    "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceSumSquare", "ReduceLogSum", "Gemm",
+  ]
+}
+
+/// One spatial axis of a window with run-time extents: kernel, stride and dilation are attributes; the input
+/// size, the window count and the pads are i64 values.
+struct RuntimeWindowAxis {
+  var kernel: Int
+  var stride: Int
+  var dilation: Int
+  var size: IRValue
+  var output: IRValue
+  var padBegin: IRValue
+  var padEnd: IRValue
+
+  /// The four run-time values, for passing an axis into an outlined loop body.
+  var values: [IRValue] { [size, output, padBegin, padEnd] }
+
+  /// The same axis with its run-time values taken from `values` (four, as `values` lists them).
+  func rebound(_ values: ArraySlice<IRValue>) -> RuntimeWindowAxis {
+    var axis = self
+    let v = Array(values)
+    (axis.size, axis.output, axis.padBegin, axis.padEnd) = (v[0], v[1], v[2], v[3])
+    return axis
+  }
+}
+
+extension [RuntimeWindowAxis] {
+  var values: [IRValue] { flatMap(\.values) }
+  /// The axes with their values taken from `values` (four per axis).
+  func rebound(_ values: ArraySlice<IRValue>) -> [RuntimeWindowAxis] {
+    let start = values.startIndex
+    return indices.map { self[$0].rebound(values[(start + 4 * $0)..<(start + 4 * $0 + 4)]) }
+  }
+}
+
+extension LoweringContext {
+  /// `windows` (from the op's shape rule) with their extents as i64 values. SAME pads over a symbolic size
+  /// with stride > 1 are left for run time by the rule: total = max(0, (out - 1) * stride + kernel extent
+  /// - size), the odd pixel at the end (SAME_UPPER) or the beginning (SAME_LOWER).
+  func runtimeWindowAxes(_ windows: [WindowAxis]) throws -> [RuntimeWindowAxis] {
+    let autoPad = try op.string("auto_pad") ?? "NOTSET"
+    return windows.map { w in
+      var axis = RuntimeWindowAxis(
+        kernel: w.kernel, stride: w.stride, dilation: w.dilation, size: extent(w.input), output: extent(w.output),
+        padBegin: k.i64(Int64(w.padBegin)), padEnd: k.i64(Int64(w.padEnd)))
+      if autoPad.hasPrefix("SAME") && w.input.value == nil && w.stride > 1 {
+        let reach = (axis.output - k.i64(1)) * k.i64(Int64(w.stride)) + k.i64(Int64(w.effectiveKernel))
+        let total = k.max(reach - axis.size, k.i64(0))
+        let half = total / k.i64(2)
+        (axis.padBegin, axis.padEnd) = autoPad == "SAME_UPPER" ? (half, total - half) : (total - half, half)
+      }
+      return axis
+    }
+  }
+}
+
+extension KernelBuilder {
+  /// ceil(max(n, 0) / d) for d > 0: the first multiple count at or past n, never below 0.
+  func ceilDividedClamped(_ n: IRValue, by d: Int) -> IRValue {
+    (max(n, i64(0)) + i64(Int64(d - 1))) / i64(Int64(d))
+  }
+
+  /// The kernel positions q of `axis` whose input coordinate `origin + q * dilation` lies in [0, size):
+  /// q in [lower, upper), upper >= lower.
+  func validTaps(_ axis: RuntimeWindowAxis, origin: IRValue) -> (lower: IRValue, upper: IRValue) {
+    let lower = ceilDividedClamped(-origin, by: axis.dilation)
+    let upper = min(ceilDividedClamped(axis.size - origin, by: axis.dilation), i64(Int64(axis.kernel)))
+    return (lower, max(upper, lower))
+  }
+
+  /// Horner's row-major flat index of `index` in `extents`, starting from `base` (the outer flat index).
+  func rowMajor(_ index: [IRValue], _ extents: [IRValue], base: IRValue) -> IRValue {
+    zip(index, extents).reduce(base) { $0 * $1.1 + $1.0 }
+  }
+}
+
+/// Conv (any rank, groups, pads, strides, dilations, bias) over run-time extents. Each row along the last
+/// spatial axis of one (n, m) output plane is owned by one loop iteration: it starts at the bias, then for
+/// every input channel of the group and every kernel position whose row lies inside X adds weight times
+/// the input row over the output positions whose input is inside X (so no position needs a test, and the
+/// innermost loop is contiguous when the stride is 1).
+func lowerRuntimeConv(_ ctx: LoweringContext) throws {
+  let (x, w, y) = (ctx.operandType(0), ctx.operandType(1), ctx.resultType(0))
+  let element = try ctx.scalar(y.element)
+  guard element.isFloat, x.element == y.element, w.element == y.element, ctx.stridedOperands.isEmpty else {
+    throw ctx.error("with run-time extents, Conv takes contiguous f32 or f64 operands, got X \(x) and W \(w)")
+  }
+  let windows: [WindowAxis]
+  do { windows = try convWindows(ctx.op) } catch { throw ctx.error("\(error)") }
+  let groups = try ctx.op.int("group")
+  let channels = try ctx.staticExtents(x.dims[1...1], what: "X's channels")[0]
+  let outChannels = try ctx.staticExtents(w.dims[0...0], what: "W's output channels")[0]
+  let (inPerGroup, outPerGroup) = (channels / groups, outChannels / groups)
+  let kernelVolume = windows.reduce(1) { $0 * $1.kernel }
+  let axes = try ctx.runtimeWindowAxes(windows)
+  let hasBias = ctx.hasOperand(2)
+  let k = ctx.k
+  let pointers = [ctx.operand(0), ctx.operand(1), ctx.results[0]] + (hasBias ? [ctx.operand(2)] : [])
+  let planes = ctx.extent(x.dims[0]) * k.i64(Int64(outChannels))
+  let rows = [planes] + axes.dropLast().map(\.output)
+  ctx.forEachIndex(extents: rows, captures: pointers + axes.values) { index, c in
+    let axes = axes.rebound(c[pointers.count...])
+    let (last, leading) = (axes[axes.count - 1], Array(axes.dropLast()))
+    let plane = index[0]
+    let n = plane / k.i64(Int64(outChannels))
+    let m = plane - n * k.i64(Int64(outChannels))
+    let firstChannel = m / k.i64(Int64(outPerGroup)) * k.i64(Int64(inPerGroup))
+    let yRow = k.rowMajor(Array(index[1...]), leading.map(\.output), base: plane) * last.output
+    let start = hasBias ? k.load(element, from: c[3], at: m) : k.constant(0, k.type(element))
+    k.forLoop(from: k.i64(0), to: last.output) { o in k.store(start, element, to: c[2], at: yRow + o) }
+    let inputPlane = axes.dropFirst().reduce(axes[0].size) { $0 * $1.size }
+    k.forLoop(from: k.i64(0), to: k.i64(Int64(inPerGroup)), hints: LoopHints(vectorize: false)) { ci in
+      let xPlane = (n * k.i64(Int64(channels)) + firstChannel + ci) * inputPlane
+      let wBase = (m * k.i64(Int64(inPerGroup)) + ci) * k.i64(Int64(kernelVolume))
+      // The leading axes: only kernel positions whose input row is inside X.
+      func level(_ a: Int, _ xOffset: IRValue, _ wOffset: IRValue) {
+        guard a == leading.count else {
+          let axis = leading[a]
+          let origin = index[a + 1] * k.i64(Int64(axis.stride)) - axis.padBegin
+          let (lower, upper) = k.validTaps(axis, origin: origin)
+          k.forLoop(from: lower, to: upper, hints: LoopHints(vectorize: false)) { q in
+            let coordinate = origin + q * k.i64(Int64(axis.dilation))
+            level(a + 1, xOffset * axis.size + coordinate, wOffset * k.i64(Int64(axis.kernel)) + q)
+          }
+          return
+        }
+        let xRow = xPlane + xOffset * last.size
+        let wRow = wBase + wOffset * k.i64(Int64(last.kernel))
+        k.forLoop(from: k.i64(0), to: k.i64(Int64(last.kernel)), hints: LoopHints(vectorize: false)) { q in
+          // Output positions o with 0 <= o * stride + shift < size.
+          let shift = q * k.i64(Int64(last.dilation)) - last.padBegin
+          let lower = k.ceilDividedClamped(-shift, by: last.stride)
+          let upper = k.max(k.min(k.ceilDividedClamped(last.size - shift, by: last.stride), last.output), lower)
+          let weight = k.load(element, from: c[1], at: wRow + q)
+          k.forLoop(from: lower, to: upper) { o in
+            let input = k.load(element, from: c[0], at: xRow + o * k.i64(Int64(last.stride)) + shift)
+            let at = yRow + o
+            k.store(k.mulAdd(input, weight, k.load(element, from: c[2], at: at)), element, to: c[2], at: at)
+          }
+        }
+      }
+      level(0, k.i64(0), k.i64(0))
+    }
+  }
+}

@@ -1,0 +1,120 @@
+import CLLVM
+import SSMCIR
+
+// Reductions and Gemm over extents given at run time.
+
+/// A reduction (constant axes; keepdims only changes the result's dims, not its element order) over run-time
+/// extents: one loop iteration per result element, split across the pool. The reduced axes at the end of
+/// the input are one contiguous run, folded with vectors; the other reduced axes are loops around it.
+/// `mean` divides the folded sum by the run-time count; the other reducers' `finish` does not use the count.
+func lowerRuntimeReduction(_ ctx: LoweringContext, _ r: Reducer, mean: Bool) throws {
+  let input = ctx.operandType(0)
+  let scalar = try ctx.scalar(input.element)
+  guard ctx.stridedOperands.isEmpty else { throw ctx.error("with run-time extents, reductions take contiguous operands") }
+  let rank = input.rank
+  var axes: [Int]
+  if let given = ctx.constant(1)?.ints, !given.isEmpty {
+    axes = given.map { $0 < 0 ? $0 + rank : $0 }
+  } else if ctx.hasOperand(1) && ctx.constant(1) == nil && ctx.operandType(1).dims != [.fixed(0)] {
+    throw ctx.error("axes must be a compile-time constant")
+  } else {
+    axes = try ctx.op.int("noop_with_empty_axes") == 1 ? [] : Array(0..<rank)
+  }
+  let reduced = Set(axes)
+  guard reduced.allSatisfy({ (0..<rank).contains($0) }) else { throw ctx.error("axes \(axes) are out of range for rank \(rank)") }
+  // The trailing reduced axes form one contiguous run of the row-major input.
+  let trailing = (0..<rank).reversed().prefix { reduced.contains($0) }.count
+  let kept = (0..<rank).filter { !reduced.contains($0) }
+  let looped = (0..<(rank - trailing)).filter { reduced.contains($0) }
+  let k = ctx.k
+  let extents = input.dims.map(ctx.extent)
+  let strides = ctx.runtimeStrides(of: input.dims, over: input.dims)
+  let results = kept.map { extents[$0] }.reduce(k.i64(1), *)
+  let count = axes.isEmpty ? k.i64(1) : reduced.map { extents[$0] }.reduce(k.i64(1), *)
+  let run = (rank - trailing..<rank).map { extents[$0] }.reduce(k.i64(1), *)
+  let type = k.type(scalar)
+  let lanes = ctx.lanes(for: scalar)
+  ctx.forEachIndex(extents: [results], captures: [ctx.operand(0), ctx.results[0], count, run] + extents + strides) { index, c in
+    let (count, run) = (c[2], c[3])
+    let (extents, strides) = (Array(c[4..<(4 + rank)]), Array(c[(4 + rank)..<(4 + 2 * rank)]))
+    // The result index, split into the kept axes (innermost last), gives the slice's first element.
+    var rest = index[0]
+    var base = k.i64(0)
+    for a in kept.reversed() {
+      let next = rest / extents[a]
+      base = base + (rest - next * extents[a]) * strides[a]
+      rest = next
+    }
+    func level(_ n: Int, _ offset: IRValue, _ acc: IRValue) -> IRValue {
+      guard n == looped.count else {
+        let a = looped[n]
+        return k.forLoop(from: k.i64(0), to: extents[a], hints: LoopHints(vectorize: false), carrying: [acc]) { i, carried in
+          [level(n + 1, offset + i * strides[a], carried[0])]
+        }[0]
+      }
+      guard trailing > 0 else { return r.combine(k, acc, r.map(k, k.load(scalar, from: c[0], at: offset))) }
+      let folded = k.foldContiguous(
+        scalar, lanes: lanes, base: c[0], start: offset, count: run, identity: r.identity(k, type), map: { r.map(k, $0) }
+      ) { r.combine(k, $0, $1) }
+      return r.combine(k, acc, folded)
+    }
+    let sum = level(0, base, r.identity(k, type))
+    let value: IRValue
+    if mean {
+      // An empty integer mean stays 0, as the static lowering leaves it; an empty float mean is 0/0.
+      value = scalar.isFloat ? sum / k.convert(count, to: scalar) : sum / k.convert(k.max(count, k.i64(1)), to: scalar)
+    } else {
+      value = r.finish(k, sum, 0)
+    }
+    k.store(value, scalar, to: c[1], at: index[0])
+  }
+}
+
+/// Gemm over run-time extents (2-D A and B, transA/transB, alpha, beta, C broadcasting to (M, N)): each row of
+/// Y accumulates the rows of op(B) scaled by op(A)'s entries, then takes alpha and beta * C; rows go to the pool.
+func lowerRuntimeGemm(_ ctx: LoweringContext) throws {
+  let (a, b, y) = (ctx.operandType(0), ctx.operandType(1), ctx.resultType(0))
+  let element = try ctx.scalar(y.element)
+  guard element.isFloat, a.element == y.element, b.element == y.element, a.rank == 2, b.rank == 2, ctx.stridedOperands.isEmpty else {
+    throw ctx.error("with run-time extents, Gemm takes contiguous 2-D float operands, got \(a) x \(b)")
+  }
+  let op = ctx.op
+  let (alpha, beta) = (Double(try op.float("alpha")), Double(try op.float("beta")))
+  let (transA, transB) = (try op.flag("transA"), try op.flag("transB"))
+  let hasC = ctx.hasOperand(2) && beta != 0
+  let (m, n) = (y.dims[0], y.dims[1])
+  let inner = transA ? a.dims[0] : a.dims[1]
+  let k = ctx.k
+  // Strides of op(A) along (m, p) and op(B) along (p, j): a transposed operand swaps its row-major strides.
+  let aRowMajor = ctx.runtimeStrides(of: a.dims, over: a.dims)
+  let bRowMajor = ctx.runtimeStrides(of: b.dims, over: b.dims)
+  let aStrides = transA ? aRowMajor.reversed() : aRowMajor
+  let bStrides = transB ? bRowMajor.reversed() : bRowMajor
+  let cStrides = hasC ? ctx.runtimeStrides(of: ctx.operandType(2).dims, over: [m, n]) : [k.i64(0), k.i64(0)]
+  let pointers = [ctx.operand(0), ctx.operand(1), ctx.results[0]] + (hasC ? [ctx.operand(2)] : [])
+  let values = [ctx.extent(inner), ctx.extent(n)] + aStrides + bStrides + cStrides
+  ctx.forEachIndex(extents: [ctx.extent(m)], captures: pointers + values) { index, c in
+    let v = Array(c[pointers.count...])
+    let (inner, columns, sa, sb, sc) = (v[0], v[1], Array(v[2..<4]), Array(v[4..<6]), Array(v[6..<8]))
+    let row = index[0]
+    let (aRow, yRow) = (row * sa[0], row * columns)
+    let zero = k.constant(0, k.type(element))
+    k.forLoop(from: k.i64(0), to: columns) { j in k.store(zero, element, to: c[2], at: yRow + j) }
+    k.forLoop(from: k.i64(0), to: inner, hints: LoopHints(vectorize: false)) { p in
+      let scale = k.load(element, from: c[0], at: aRow + p * sa[1])
+      let bRow = p * sb[0]
+      k.forLoop(from: k.i64(0), to: columns) { j in
+        let at = yRow + j
+        k.store(k.mulAdd(scale, k.load(element, from: c[1], at: bRow + j * sb[1]), k.load(element, from: c[2], at: at)), element, to: c[2], at: at)
+      }
+    }
+    guard alpha != 1 || hasC else { return }
+    k.forLoop(from: k.i64(0), to: columns) { j in
+      let at = yRow + j
+      var value = k.load(element, from: c[2], at: at)
+      if alpha != 1 { value = value * alpha }
+      if hasC { value = value + k.load(element, from: c[3], at: row * sc[0] + j * sc[1]) * beta }
+      k.store(value, element, to: c[2], at: at)
+    }
+  }
+}
