@@ -86,11 +86,10 @@ extension KernelBuilder {
   }
 }
 
-/// Conv (any rank, groups, pads, strides, dilations, bias) over run-time extents. Each row along the last
-/// spatial axis of one (n, m) output plane is owned by one loop iteration: it starts at the bias, then for
-/// every input channel of the group and every kernel position whose row lies inside X adds weight times
-/// the input row over the output positions whose input is inside X (so no position needs a test, and the
-/// innermost loop is contiguous when the stride is 1).
+/// Conv (any rank, groups, pads, strides, dilations, bias) over run-time extents. Rows along the last spatial
+/// axis are the unit of work; kernel positions whose input row lies outside X are skipped by loop bounds,
+/// and along the row only the output positions whose input lies inside X are computed (masks or bounds), so
+/// no position needs padding. Unit stride along the row takes `emitRuntimeConvBlocks`, others the scalar rows.
 func lowerRuntimeConv(_ ctx: LoweringContext) throws {
   let (x, w, y) = (ctx.operandType(0), ctx.operandType(1), ctx.resultType(0))
   let element = try ctx.scalar(y.element)
@@ -108,6 +107,14 @@ func lowerRuntimeConv(_ ctx: LoweringContext) throws {
   let hasBias = ctx.hasOperand(2)
   let k = ctx.k
   let pointers = [ctx.operand(0), ctx.operand(1), ctx.results[0]] + (hasBias ? [ctx.operand(2)] : [])
+  let shape = RuntimeConvShape(
+    element: element, channels: channels, outChannels: outChannels, inPerGroup: inPerGroup, outPerGroup: outPerGroup,
+    kernelVolume: kernelVolume, hasBias: hasBias)
+  if axes[axes.count - 1].stride == 1 {
+    return emitRuntimeConvBlocks(ctx, shape, axes: axes, batch: ctx.extent(x.dims[0]), pointers: pointers)
+  }
+  // One row of one (n, m) plane per iteration: it starts at the bias, then for every input channel of the
+  // group and kernel position adds weight times the input row over the output positions inside X.
   let planes = ctx.extent(x.dims[0]) * k.i64(Int64(outChannels))
   let rows = [planes] + axes.dropLast().map(\.output)
   ctx.forEachIndex(extents: rows, captures: pointers + axes.values) { index, c in
@@ -154,4 +161,90 @@ func lowerRuntimeConv(_ ctx: LoweringContext) throws {
       level(0, k.i64(0), k.i64(0))
     }
   }
+}
+
+/// The static sizes of a Conv with run-time spatial extents.
+struct RuntimeConvShape {
+  var element: ScalarType
+  var channels: Int
+  var outChannels: Int
+  var inPerGroup: Int
+  var outPerGroup: Int
+  var kernelVolume: Int
+  var hasBias: Bool
+}
+
+/// Conv rows with unit stride along the last axis: each iteration owns one row of up to 8 output channels of
+/// a group, and computes it a vector of output positions at a time with the accumulators in registers: every
+/// kernel position loads the input under a mask of the positions whose input is inside X (masked-off lanes
+/// are never read) and broadcasts each channel's weight into its accumulator.
+private func emitRuntimeConvBlocks(
+  _ ctx: LoweringContext, _ s: RuntimeConvShape, axes: [RuntimeWindowAxis], batch: IRValue, pointers: [IRValue]
+) {
+  let k = ctx.k
+  let element = s.element
+  let lanes = element == .f64 ? ctx.vectorLanes / 2 : ctx.vectorLanes
+  let block = [8, 4, 2, 1].first { s.outPerGroup % $0 == 0 }!
+  let blocksPerImage = s.outChannels / block
+  let rows = [batch * k.i64(Int64(blocksPerImage))] + axes.dropLast().map(\.output)
+  let vectorType = k.type(element, lanes: lanes)
+  ctx.forEachIndex(extents: rows, captures: pointers + axes.values) { index, c in
+    let axes = axes.rebound(c[pointers.count...])
+    let (last, leading) = (axes[axes.count - 1], Array(axes.dropLast()))
+    let n = index[0] / k.i64(Int64(blocksPerImage))
+    let firstOut = (index[0] - n * k.i64(Int64(blocksPerImage))) * k.i64(Int64(block))
+    let firstChannel = firstOut / k.i64(Int64(s.outPerGroup)) * k.i64(Int64(s.inPerGroup))
+    let outPlane = n * k.i64(Int64(s.outChannels)) + firstOut
+    let yRows = (0..<block).map { j in k.rowMajor(Array(index[1...]), leading.map(\.output), base: outPlane + k.i64(Int64(j))) * last.output }
+    let starts = (0..<block).map { j in
+      s.hasBias ? k.splat(k.load(element, from: c[3], at: firstOut + k.i64(Int64(j))), lanes: lanes) : k.constant(0, vectorType)
+    }
+    let inputPlane = axes.dropFirst().reduce(axes[0].size) { $0 * $1.size }
+    let vectors = (last.output + k.i64(Int64(lanes - 1))) / k.i64(Int64(lanes))
+    k.forLoop(from: k.i64(0), to: vectors, hints: LoopHints(vectorize: false)) { v in
+      let first = v * k.i64(Int64(lanes))
+      let positions = k.splat(first, lanes: lanes) + k.laneIndices(lanes: lanes)
+      let sums = k.forLoop(from: k.i64(0), to: k.i64(Int64(s.inPerGroup)), hints: LoopHints(vectorize: false), carrying: starts) { ci, accs in
+        let xPlane = (n * k.i64(Int64(s.channels)) + firstChannel + ci) * inputPlane
+        let wBase = (firstOut * k.i64(Int64(s.inPerGroup)) + ci) * k.i64(Int64(s.kernelVolume))
+        func level(_ a: Int, _ xOffset: IRValue, _ wOffset: IRValue, _ accs: [IRValue]) -> [IRValue] {
+          guard a == leading.count else {
+            let axis = leading[a]
+            let origin = index[a + 1] * k.i64(Int64(axis.stride)) - axis.padBegin
+            let (lower, upper) = k.validTaps(axis, origin: origin)
+            return k.forLoop(from: lower, to: upper, hints: LoopHints(vectorize: false), carrying: accs) { q, carried in
+              let coordinate = origin + q * k.i64(Int64(axis.dilation))
+              return level(a + 1, xOffset * axis.size + coordinate, wOffset * k.i64(Int64(axis.kernel)) + q, carried)
+            }
+          }
+          let xRow = xPlane + xOffset * last.size + first
+          let wRow = wBase + wOffset * k.i64(Int64(last.kernel))
+          return k.forLoop(from: k.i64(0), to: k.i64(Int64(last.kernel)), hints: LoopHints(vectorize: false), carrying: accs) { q, carried in
+            // Positions o read input o + shift: inside X for -shift <= o < size - shift.
+            let shift = q * k.i64(Int64(last.dilation)) - last.padBegin
+            let inside = k.and(
+              k.compare(.ge, positions, k.splat(-shift, lanes: lanes)), k.compare(.lt, positions, k.splat(last.size - shift, lanes: lanes)))
+            let input = maskedLoad(k, element, lanes: lanes, from: c[0], at: xRow + shift, mask: inside)
+            return (0..<block).map { j in
+              let weight = k.load(element, from: c[1], at: wRow + q + k.i64(Int64(j * s.inPerGroup * s.kernelVolume)))
+              return k.mulAdd(input, k.splat(weight, lanes: lanes), carried[j])
+            }
+          }
+        }
+        return level(0, k.i64(0), k.i64(0), accs)
+      }
+      let inRow = k.compare(.lt, positions, k.splat(last.output, lanes: lanes))
+      for j in 0..<block { k.storeVector(sums[j], element, to: c[2], at: yRows[j] + first, mask: inRow) }
+    }
+  }
+}
+
+/// A masked vector load whose start may lie outside the array (a plain GEP, not inbounds: the masked-off
+/// lanes are never read, but an inbounds address past the array would be poison).
+private func maskedLoad(_ k: KernelBuilder, _ element: ScalarType, lanes: Int, from base: IRValue, at index: IRValue, mask: IRValue) -> IRValue {
+  var offsets = [Optional(index.ref)]
+  let address = IRValue(LLVMBuildGEP2(k.llvm.builder, k.type(element), base.ref, &offsets, 1, "")!, k)
+  let vectorType = k.type(element, lanes: lanes)
+  return k.intrinsic(
+    "llvm.masked.load", overloads: [vectorType, k.llvm.ptr], [address, k.i32(Int32(element.byteSize)), mask, k.constant(0, vectorType)])
 }
