@@ -12,8 +12,8 @@ from test_runtime_dims import f32, model, weight
 
 RNG = np.random.default_rng(11)
 
-# (H, W) pairs covering 1..9, 16 and 31, square and not.
-SIZES = [(1, 1), (2, 3), (3, 2), (4, 4), (5, 7), (6, 1), (7, 9), (8, 5), (9, 8), (1, 16), (16, 16), (31, 9), (9, 31)]
+# (H, W) pairs covering 1..9, 16 and 31, square and not, and rows longer than a few vectors.
+SIZES = [(1, 1), (2, 3), (3, 2), (4, 4), (5, 7), (6, 1), (7, 9), (8, 5), (9, 8), (1, 16), (16, 16), (31, 9), (9, 31), (3, 70)]
 
 
 def fits(kernel, attrs, size):

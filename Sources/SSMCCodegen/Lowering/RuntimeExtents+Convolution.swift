@@ -87,9 +87,9 @@ extension KernelBuilder {
 }
 
 /// Conv (any rank, groups, pads, strides, dilations, bias) over run-time extents. Rows along the last spatial
-/// axis are the unit of work; kernel positions whose input row lies outside X are skipped by loop bounds,
-/// and along the row only the output positions whose input lies inside X are computed (masks or bounds), so
-/// no position needs padding. Unit stride along the row takes `emitRuntimeConvBlocks`, others the scalar rows.
+/// axis are the unit of work; kernel positions whose input row lies outside X are skipped by loop bounds, and
+/// along the row the input is read under a mask of the output positions whose input lies inside X, so no
+/// position needs padding (see `emitRuntimeConvBlocks`).
 func lowerRuntimeConv(_ ctx: LoweringContext) throws {
   let (x, w, y) = (ctx.operandType(0), ctx.operandType(1), ctx.resultType(0))
   let element = try ctx.scalar(y.element)
@@ -101,66 +101,12 @@ func lowerRuntimeConv(_ ctx: LoweringContext) throws {
   let groups = try ctx.op.int("group")
   let channels = try ctx.staticExtents(x.dims[1...1], what: "X's channels")[0]
   let outChannels = try ctx.staticExtents(w.dims[0...0], what: "W's output channels")[0]
-  let (inPerGroup, outPerGroup) = (channels / groups, outChannels / groups)
-  let kernelVolume = windows.reduce(1) { $0 * $1.kernel }
-  let axes = try ctx.runtimeWindowAxes(windows)
   let hasBias = ctx.hasOperand(2)
-  let k = ctx.k
-  let pointers = [ctx.operand(0), ctx.operand(1), ctx.results[0]] + (hasBias ? [ctx.operand(2)] : [])
   let shape = RuntimeConvShape(
-    element: element, channels: channels, outChannels: outChannels, inPerGroup: inPerGroup, outPerGroup: outPerGroup,
-    kernelVolume: kernelVolume, hasBias: hasBias)
-  if axes[axes.count - 1].stride == 1 {
-    return emitRuntimeConvBlocks(ctx, shape, axes: axes, batch: ctx.extent(x.dims[0]), pointers: pointers)
-  }
-  // One row of one (n, m) plane per iteration: it starts at the bias, then for every input channel of the
-  // group and kernel position adds weight times the input row over the output positions inside X.
-  let planes = ctx.extent(x.dims[0]) * k.i64(Int64(outChannels))
-  let rows = [planes] + axes.dropLast().map(\.output)
-  ctx.forEachIndex(extents: rows, captures: pointers + axes.values) { index, c in
-    let axes = axes.rebound(c[pointers.count...])
-    let (last, leading) = (axes[axes.count - 1], Array(axes.dropLast()))
-    let plane = index[0]
-    let n = plane / k.i64(Int64(outChannels))
-    let m = plane - n * k.i64(Int64(outChannels))
-    let firstChannel = m / k.i64(Int64(outPerGroup)) * k.i64(Int64(inPerGroup))
-    let yRow = k.rowMajor(Array(index[1...]), leading.map(\.output), base: plane) * last.output
-    let start = hasBias ? k.load(element, from: c[3], at: m) : k.constant(0, k.type(element))
-    k.forLoop(from: k.i64(0), to: last.output) { o in k.store(start, element, to: c[2], at: yRow + o) }
-    let inputPlane = axes.dropFirst().reduce(axes[0].size) { $0 * $1.size }
-    k.forLoop(from: k.i64(0), to: k.i64(Int64(inPerGroup)), hints: LoopHints(vectorize: false)) { ci in
-      let xPlane = (n * k.i64(Int64(channels)) + firstChannel + ci) * inputPlane
-      let wBase = (m * k.i64(Int64(inPerGroup)) + ci) * k.i64(Int64(kernelVolume))
-      // The leading axes: only kernel positions whose input row is inside X.
-      func level(_ a: Int, _ xOffset: IRValue, _ wOffset: IRValue) {
-        guard a == leading.count else {
-          let axis = leading[a]
-          let origin = index[a + 1] * k.i64(Int64(axis.stride)) - axis.padBegin
-          let (lower, upper) = k.validTaps(axis, origin: origin)
-          k.forLoop(from: lower, to: upper, hints: LoopHints(vectorize: false)) { q in
-            let coordinate = origin + q * k.i64(Int64(axis.dilation))
-            level(a + 1, xOffset * axis.size + coordinate, wOffset * k.i64(Int64(axis.kernel)) + q)
-          }
-          return
-        }
-        let xRow = xPlane + xOffset * last.size
-        let wRow = wBase + wOffset * k.i64(Int64(last.kernel))
-        k.forLoop(from: k.i64(0), to: k.i64(Int64(last.kernel)), hints: LoopHints(vectorize: false)) { q in
-          // Output positions o with 0 <= o * stride + shift < size.
-          let shift = q * k.i64(Int64(last.dilation)) - last.padBegin
-          let lower = k.ceilDividedClamped(-shift, by: last.stride)
-          let upper = k.max(k.min(k.ceilDividedClamped(last.size - shift, by: last.stride), last.output), lower)
-          let weight = k.load(element, from: c[1], at: wRow + q)
-          k.forLoop(from: lower, to: upper) { o in
-            let input = k.load(element, from: c[0], at: xRow + o * k.i64(Int64(last.stride)) + shift)
-            let at = yRow + o
-            k.store(k.mulAdd(input, weight, k.load(element, from: c[2], at: at)), element, to: c[2], at: at)
-          }
-        }
-      }
-      level(0, k.i64(0), k.i64(0))
-    }
-  }
+    element: element, channels: channels, outChannels: outChannels, inPerGroup: channels / groups,
+    outPerGroup: outChannels / groups, kernelVolume: windows.reduce(1) { $0 * $1.kernel }, hasBias: hasBias)
+  let pointers = [ctx.operand(0), ctx.operand(1), ctx.results[0]] + (hasBias ? [ctx.operand(2)] : [])
+  emitRuntimeConvBlocks(ctx, shape, axes: try ctx.runtimeWindowAxes(windows), batch: ctx.extent(x.dims[0]), pointers: pointers)
 }
 
 /// The static sizes of a Conv with run-time spatial extents.
@@ -174,10 +120,10 @@ struct RuntimeConvShape {
   var hasBias: Bool
 }
 
-/// Conv rows with unit stride along the last axis: each iteration owns one row of up to 8 output channels of
-/// a group, and computes it a vector of output positions at a time with the accumulators in registers: every
-/// kernel position loads the input under a mask of the positions whose input is inside X (masked-off lanes
-/// are never read) and broadcasts each channel's weight into its accumulator.
+/// Conv rows: each iteration owns one row of up to 8 output channels of a group, and computes it a vector of
+/// output positions at a time with the accumulators in registers: every kernel position loads the input
+/// (contiguous with unit stride, else gathered) under a mask of the positions whose input is inside X
+/// (masked-off lanes are never read) and broadcasts each channel's weight into its accumulator.
 private func emitRuntimeConvBlocks(
   _ ctx: LoweringContext, _ s: RuntimeConvShape, axes: [RuntimeWindowAxis], batch: IRValue, pointers: [IRValue]
 ) {
@@ -204,6 +150,7 @@ private func emitRuntimeConvBlocks(
     k.forLoop(from: k.i64(0), to: vectors, hints: LoopHints(vectorize: false)) { v in
       let first = v * k.i64(Int64(lanes))
       let positions = k.splat(first, lanes: lanes) + k.laneIndices(lanes: lanes)
+      let strided = positions * k.splat(k.i64(Int64(axes[axes.count - 1].stride)), lanes: lanes)
       let sums = k.forLoop(from: k.i64(0), to: k.i64(Int64(s.inPerGroup)), hints: LoopHints(vectorize: false), carrying: starts) { ci, accs in
         let xPlane = (n * k.i64(Int64(s.channels)) + firstChannel + ci) * inputPlane
         let wBase = (firstOut * k.i64(Int64(s.inPerGroup)) + ci) * k.i64(Int64(s.kernelVolume))
@@ -217,14 +164,21 @@ private func emitRuntimeConvBlocks(
               return level(a + 1, xOffset * axis.size + coordinate, wOffset * k.i64(Int64(axis.kernel)) + q, carried)
             }
           }
-          let xRow = xPlane + xOffset * last.size + first
+          let xRow = xPlane + xOffset * last.size
           let wRow = wBase + wOffset * k.i64(Int64(last.kernel))
           return k.forLoop(from: k.i64(0), to: k.i64(Int64(last.kernel)), hints: LoopHints(vectorize: false), carrying: accs) { q, carried in
-            // Positions o read input o + shift: inside X for -shift <= o < size - shift.
+            // Position o reads input o * stride + shift.
             let shift = q * k.i64(Int64(last.dilation)) - last.padBegin
-            let inside = k.and(
-              k.compare(.ge, positions, k.splat(-shift, lanes: lanes)), k.compare(.lt, positions, k.splat(last.size - shift, lanes: lanes)))
-            let input = maskedLoad(k, element, lanes: lanes, from: c[0], at: xRow + shift, mask: inside)
+            let input: IRValue
+            if last.stride == 1 {
+              let inside = k.and(
+                k.compare(.ge, positions, k.splat(-shift, lanes: lanes)), k.compare(.lt, positions, k.splat(last.size - shift, lanes: lanes)))
+              input = maskedLoad(k, element, lanes: lanes, from: c[0], at: xRow + first + shift, mask: inside)
+            } else {
+              let taps = strided + k.splat(shift, lanes: lanes)
+              let inside = k.and(k.compare(.ge, taps, k.splat(k.i64(0), lanes: lanes)), k.compare(.lt, taps, k.splat(last.size, lanes: lanes)))
+              input = maskedGather(k, element, lanes: lanes, from: c[0], at: k.splat(xRow, lanes: lanes) + taps, mask: inside)
+            }
             return (0..<block).map { j in
               let weight = k.load(element, from: c[1], at: wRow + q + k.i64(Int64(j * s.inPerGroup * s.kernelVolume)))
               return k.mulAdd(input, k.splat(weight, lanes: lanes), carried[j])
@@ -247,4 +201,14 @@ private func maskedLoad(_ k: KernelBuilder, _ element: ScalarType, lanes: Int, f
   let vectorType = k.type(element, lanes: lanes)
   return k.intrinsic(
     "llvm.masked.load", overloads: [vectorType, k.llvm.ptr], [address, k.i32(Int32(element.byteSize)), mask, k.constant(0, vectorType)])
+}
+
+/// A masked gather of the elements at `indices` (an i64 vector); masked-off lanes are never read.
+private func maskedGather(_ k: KernelBuilder, _ element: ScalarType, lanes: Int, from base: IRValue, at indices: IRValue, mask: IRValue) -> IRValue {
+  var offsets = [Optional(indices.ref)]
+  let addresses = IRValue(LLVMBuildGEP2(k.llvm.builder, k.type(element), base.ref, &offsets, 1, "")!, k)
+  let vectorType = k.type(element, lanes: lanes)
+  return k.intrinsic(
+    "llvm.masked.gather", overloads: [vectorType, k.llvm.vector(k.llvm.ptr, lanes: lanes)],
+    [addresses, k.i32(Int32(element.byteSize)), mask, k.constant(0, vectorType)])
 }
