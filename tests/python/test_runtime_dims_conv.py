@@ -147,6 +147,24 @@ def test_pool(tmp_path, name):
     check(m, tmp_path, image(3), SIZES, threads=2, valid=lambda s: fits(attrs["kernel_shape"], attrs, s))
 
 
+@pytest.mark.parametrize("op,attrs", [
+    ("AveragePool", dict(kernel_shape=[4], strides=[3], pads=[2, 1], count_include_pad=1, ceil_mode=1)),
+    ("MaxPool", dict(kernel_shape=[3], strides=[1], pads=[1, 1], dilations=[2])),
+])
+def test_pool_1d(tmp_path, op, attrs):
+    m = model([h.make_node(op, ["x"], ["y"], **attrs)], [f32("x", [2, 3, "L"])])
+    lengths = [(n,) for n in [1, 2, 3, 5, 8, 16, 31, 100]]
+    check(m, tmp_path, lambda n: [RNG.standard_normal((2, 3, n)).astype(np.float32)], lengths,
+          valid=lambda s: fits(attrs["kernel_shape"], attrs, s))
+
+
+def test_pool_3d(tmp_path):
+    attrs = dict(kernel_shape=[2, 3, 2], strides=[1, 2, 2], pads=[0, 1, 1, 1, 1, 0])
+    m = model([h.make_node("AveragePool", ["x"], ["y"], **attrs)], [f32("x", [1, 2, "D", "H", "W"])])
+    sizes = [(2, 1, 1), (3, 4, 5), (2, 9, 33)]
+    check(m, tmp_path, lambda d, hh, ww: [RNG.standard_normal((1, 2, d, hh, ww)).astype(np.float32)], sizes, least=3)
+
+
 @pytest.mark.parametrize("storage_order", [0, 1])
 def test_maxpool_indices(tmp_path, storage_order):
     node = h.make_node("MaxPool", ["x"], ["y", "i"], kernel_shape=[3, 2], strides=[2, 1], pads=[1, 0, 1, 1], storage_order=storage_order)

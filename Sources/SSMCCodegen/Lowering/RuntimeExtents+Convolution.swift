@@ -150,42 +150,21 @@ private func emitRuntimeConvBlocks(
     k.forLoop(from: k.i64(0), to: vectors, hints: LoopHints(vectorize: false)) { v in
       let first = v * k.i64(Int64(lanes))
       let positions = k.splat(first, lanes: lanes) + k.laneIndices(lanes: lanes)
-      let strided = positions * k.splat(k.i64(Int64(axes[axes.count - 1].stride)), lanes: lanes)
       let sums = k.forLoop(from: k.i64(0), to: k.i64(Int64(s.inPerGroup)), hints: LoopHints(vectorize: false), carrying: starts) { ci, accs in
         let xPlane = (n * k.i64(Int64(s.channels)) + firstChannel + ci) * inputPlane
         let wBase = (firstOut * k.i64(Int64(s.inPerGroup)) + ci) * k.i64(Int64(s.kernelVolume))
-        func level(_ a: Int, _ xOffset: IRValue, _ wOffset: IRValue, _ accs: [IRValue]) -> [IRValue] {
-          guard a == leading.count else {
-            let axis = leading[a]
-            let origin = index[a + 1] * k.i64(Int64(axis.stride)) - axis.padBegin
-            let (lower, upper) = k.validTaps(axis, origin: origin)
-            return k.forLoop(from: lower, to: upper, hints: LoopHints(vectorize: false), carrying: accs) { q, carried in
-              let coordinate = origin + q * k.i64(Int64(axis.dilation))
-              return level(a + 1, xOffset * axis.size + coordinate, wOffset * k.i64(Int64(axis.kernel)) + q, carried)
-            }
-          }
-          let xRow = xPlane + xOffset * last.size
-          let wRow = wBase + wOffset * k.i64(Int64(last.kernel))
+        return k.forEachInsideRow(leading, outputs: Array(index[1...]), carrying: accs) { inputRow, kernelRow, accs in
+          let xRow = xPlane + inputRow * last.size
+          let wRow = wBase + kernelRow * k.i64(Int64(last.kernel))
           return k.forLoop(from: k.i64(0), to: k.i64(Int64(last.kernel)), hints: LoopHints(vectorize: false), carrying: accs) { q, carried in
-            // Position o reads input o * stride + shift.
             let shift = q * k.i64(Int64(last.dilation)) - last.padBegin
-            let input: IRValue
-            if last.stride == 1 {
-              let inside = k.and(
-                k.compare(.ge, positions, k.splat(-shift, lanes: lanes)), k.compare(.lt, positions, k.splat(last.size - shift, lanes: lanes)))
-              input = maskedLoad(k, element, lanes: lanes, from: c[0], at: xRow + first + shift, mask: inside)
-            } else {
-              let taps = strided + k.splat(shift, lanes: lanes)
-              let inside = k.and(k.compare(.ge, taps, k.splat(k.i64(0), lanes: lanes)), k.compare(.lt, taps, k.splat(last.size, lanes: lanes)))
-              input = maskedGather(k, element, lanes: lanes, from: c[0], at: k.splat(xRow, lanes: lanes) + taps, mask: inside)
-            }
+            let input = k.windowRowLoad(element, lanes: lanes, from: c[0], row: xRow, positions: positions, stride: last.stride, shift: shift, size: last.size)
             return (0..<block).map { j in
               let weight = k.load(element, from: c[1], at: wRow + q + k.i64(Int64(j * s.inPerGroup * s.kernelVolume)))
-              return k.mulAdd(input, k.splat(weight, lanes: lanes), carried[j])
+              return k.mulAdd(input.value, k.splat(weight, lanes: lanes), carried[j])
             }
           }
         }
-        return level(0, k.i64(0), k.i64(0), accs)
       }
       let inRow = k.compare(.lt, positions, k.splat(last.output, lanes: lanes))
       for j in 0..<block { k.storeVector(sums[j], element, to: c[2], at: yRows[j] + first, mask: inRow) }
@@ -193,22 +172,48 @@ private func emitRuntimeConvBlocks(
   }
 }
 
-/// A masked vector load whose start may lie outside the array (a plain GEP, not inbounds: the masked-off
-/// lanes are never read, but an inbounds address past the array would be poison).
-private func maskedLoad(_ k: KernelBuilder, _ element: ScalarType, lanes: Int, from base: IRValue, at index: IRValue, mask: IRValue) -> IRValue {
-  var offsets = [Optional(index.ref)]
-  let address = IRValue(LLVMBuildGEP2(k.llvm.builder, k.type(element), base.ref, &offsets, 1, "")!, k)
-  let vectorType = k.type(element, lanes: lanes)
-  return k.intrinsic(
-    "llvm.masked.load", overloads: [vectorType, k.llvm.ptr], [address, k.i32(Int32(element.byteSize)), mask, k.constant(0, vectorType)])
-}
+extension KernelBuilder {
+  /// Visits the kernel positions of the `leading` window axes (all but the last) whose input row lies inside
+  /// X, for the output row at `outputs`: `body(input row, kernel row, carried)` gets the row-major indices
+  /// of the input row among X's rows and of the kernel row among the kernel's rows.
+  func forEachInsideRow(
+    _ leading: [RuntimeWindowAxis], outputs: [IRValue], carrying initial: [IRValue],
+    body: (_ inputRow: IRValue, _ kernelRow: IRValue, _ carried: [IRValue]) -> [IRValue]
+  ) -> [IRValue] {
+    func level(_ a: Int, _ inputRow: IRValue, _ kernelRow: IRValue, _ carried: [IRValue]) -> [IRValue] {
+      guard a < leading.count else { return body(inputRow, kernelRow, carried) }
+      let axis = leading[a]
+      let origin = outputs[a] * i64(Int64(axis.stride)) - axis.padBegin
+      let (lower, upper) = validTaps(axis, origin: origin)
+      return forLoop(from: lower, to: upper, hints: LoopHints(vectorize: false), carrying: carried) { q, c in
+        let coordinate = origin + q * i64(Int64(axis.dilation))
+        return level(a + 1, inputRow * axis.size + coordinate, kernelRow * i64(Int64(axis.kernel)) + q, c)
+      }
+    }
+    return level(0, i64(0), i64(0), initial)
+  }
 
-/// A masked gather of the elements at `indices` (an i64 vector); masked-off lanes are never read.
-private func maskedGather(_ k: KernelBuilder, _ element: ScalarType, lanes: Int, from base: IRValue, at indices: IRValue, mask: IRValue) -> IRValue {
-  var offsets = [Optional(indices.ref)]
-  let addresses = IRValue(LLVMBuildGEP2(k.llvm.builder, k.type(element), base.ref, &offsets, 1, "")!, k)
-  let vectorType = k.type(element, lanes: lanes)
-  return k.intrinsic(
-    "llvm.masked.gather", overloads: [vectorType, k.llvm.vector(k.llvm.ptr, lanes: lanes)],
-    [addresses, k.i32(Int32(element.byteSize)), mask, k.constant(0, vectorType)])
+  /// The inputs read by a vector of output `positions` (i64 lanes) along one input row starting at element
+  /// `row`: position o reads o * stride + shift, and `inside` marks the lanes where that lies in [0, size).
+  /// The other lanes read as 0 and are never accessed (contiguous masked load, or a gather when strided).
+  func windowRowLoad(
+    _ element: ScalarType, lanes: Int, from base: IRValue, row: IRValue, positions: IRValue, stride: Int, shift: IRValue, size: IRValue
+  ) -> (value: IRValue, inside: IRValue, taps: IRValue) {
+    let taps = (stride == 1 ? positions : positions * splat(i64(Int64(stride)), lanes: lanes)) + splat(shift, lanes: lanes)
+    let inside = and(compare(.ge, taps, splat(i64(0), lanes: lanes)), compare(.lt, taps, splat(size, lanes: lanes)))
+    let vectorType = type(element, lanes: lanes)
+    // Plain GEPs, not inbounds: a masked-off lane's address may lie outside the array.
+    if stride == 1 {
+      var offsets = [Optional((row + extractLane(taps, 0)).ref)]
+      let address = IRValue(LLVMBuildGEP2(llvm.builder, type(element), base.ref, &offsets, 1, "")!, self)
+      let value = intrinsic("llvm.masked.load", overloads: [vectorType, llvm.ptr], [address, i32(Int32(element.byteSize)), inside, constant(0, vectorType)])
+      return (value, inside, taps)
+    }
+    var offsets = [Optional((splat(row, lanes: lanes) + taps).ref)]
+    let addresses = IRValue(LLVMBuildGEP2(llvm.builder, type(element), base.ref, &offsets, 1, "")!, self)
+    let value = intrinsic(
+      "llvm.masked.gather", overloads: [vectorType, llvm.vector(llvm.ptr, lanes: lanes)],
+      [addresses, i32(Int32(element.byteSize)), inside, constant(0, vectorType)])
+    return (value, inside, taps)
+  }
 }

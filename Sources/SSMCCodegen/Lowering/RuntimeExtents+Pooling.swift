@@ -6,8 +6,8 @@ import SSMCIR
 // inside X and its declared pads, never the extra ones ceil_mode adds; MaxPool's Indices point at the first
 // maximum), with sizes, window counts and pads evaluated at run time.
 
-/// AveragePool and MaxPool (with or without Indices) over run-time extents: one loop iteration per output
-/// element, (N * C) planes split across the pool.
+/// AveragePool and MaxPool (with or without Indices) over run-time extents, (N * C) planes split across the
+/// pool: float pools without Indices by vector rows, the others one output element per loop iteration.
 func lowerRuntimeWindowPool(_ ctx: LoweringContext) throws {
   let x = ctx.operandType(0)
   let element = try ctx.scalar(x.element)
@@ -23,6 +23,9 @@ func lowerRuntimeWindowPool(_ ctx: LoweringContext) throws {
   let k = ctx.k
   let pointers = [ctx.operand(0)] + ctx.results
   let planes = ctx.extent(x.dims[0]) * ctx.extent(x.dims[1])
+  if !withIndices && element.isFloat {
+    return emitRuntimePoolRows(ctx, axes: axes, element: element, average: average, includePad: includePad, planes: planes)
+  }
   let zero = k.constant(0, k.type(element))
   ctx.forEachIndex(extents: [planes] + axes.map(\.output), captures: pointers + axes.values) { index, c in
     let axes = axes.rebound(c[pointers.count...])
@@ -57,6 +60,63 @@ func lowerRuntimeWindowPool(_ ctx: LoweringContext) throws {
     let at = k.rowMajor(Array(index[1...]), axes.map(\.output), base: index[0])
     k.store(average ? result[0] / result[1] : result[0], element, to: c[1], at: at)
     if withIndices { k.store(result[1], .i64, to: c[2], at: at) }
+  }
+}
+
+/// Float AveragePool and MaxPool without Indices: each iteration owns one output row of one (n, c) plane and
+/// computes it a vector of positions at a time. Kernel rows outside X are skipped by loop bounds; along the
+/// row, each kernel position reads under the mask of the positions whose input is inside X. AveragePool's
+/// count is a product over axes (the counted window is a box): the leading axes' counts are scalars, the
+/// last axis's a vector.
+private func emitRuntimePoolRows(
+  _ ctx: LoweringContext, axes: [RuntimeWindowAxis], element: ScalarType, average: Bool, includePad: Bool, planes: IRValue
+) {
+  let k = ctx.k
+  let lanes = element == .f64 ? ctx.vectorLanes / 2 : ctx.vectorLanes
+  let vectorType = k.type(element, lanes: lanes)
+  let (zero, one) = (k.constant(0, vectorType), k.constant(1, vectorType))
+  let pointers = [ctx.operand(0), ctx.results[0]]
+  ctx.forEachIndex(extents: [planes] + axes.dropLast().map(\.output), captures: pointers + axes.values) { index, c in
+    let axes = axes.rebound(c[pointers.count...])
+    let (last, leading) = (axes[axes.count - 1], Array(axes.dropLast()))
+    let outputs = Array(index[1...])
+    let yRow = k.rowMajor(outputs, leading.map(\.output), base: index[0]) * last.output
+    let xPlane = index[0] * axes.dropFirst().reduce(axes[0].size) { $0 * $1.size }
+    // Window positions counted along each leading axis: inside X, or inside X and its declared pads (a
+    // window never starts before the begin padding, so only the end bounds it).
+    var counted = k.i64(1)
+    for (a, axis) in leading.enumerated() where average {
+      let origin = outputs[a] * k.i64(Int64(axis.stride)) - axis.padBegin
+      let (lower, upper) = k.validTaps(axis, origin: origin)
+      let padded = k.min(k.ceilDividedClamped(axis.size + axis.padEnd - origin, by: axis.dilation), k.i64(Int64(axis.kernel)))
+      counted = counted * (includePad ? padded : upper - lower)
+    }
+    let vectors = (last.output + k.i64(Int64(lanes - 1))) / k.i64(Int64(lanes))
+    k.forLoop(from: k.i64(0), to: vectors, hints: LoopHints(vectorize: false)) { v in
+      let first = v * k.i64(Int64(lanes))
+      let positions = k.splat(first, lanes: lanes) + k.laneIndices(lanes: lanes)
+      let start = average ? zero : k.splat(lowestValue(k, element), lanes: lanes)
+      let folded = k.forEachInsideRow(leading, outputs: outputs, carrying: [start]) { inputRow, _, carried in
+        let row = xPlane + inputRow * last.size
+        return k.forLoop(from: k.i64(0), to: k.i64(Int64(last.kernel)), hints: LoopHints(vectorize: false), carrying: carried) { q, acc in
+          let shift = q * k.i64(Int64(last.dilation)) - last.padBegin
+          let input = k.windowRowLoad(element, lanes: lanes, from: c[0], row: row, positions: positions, stride: last.stride, shift: shift, size: last.size)
+          if average { return [acc[0] + input.value] }
+          return [k.select(k.and(input.inside, k.compare(.gt, input.value, acc[0])), input.value, acc[0])]
+        }
+      }[0]
+      var result = folded
+      if average {
+        let count = k.forLoop(from: k.i64(0), to: k.i64(Int64(last.kernel)), hints: LoopHints(vectorize: false), carrying: [zero]) { q, acc in
+          let taps = positions * k.splat(k.i64(Int64(last.stride)), lanes: lanes) + k.splat(q * k.i64(Int64(last.dilation)) - last.padBegin, lanes: lanes)
+          let inside = k.and(k.compare(.ge, taps, k.splat(k.i64(0), lanes: lanes)), k.compare(.lt, taps, k.splat(last.size, lanes: lanes)))
+          let inPadded = k.compare(.lt, taps, k.splat(last.size + last.padEnd, lanes: lanes))
+          return [acc[0] + k.select(includePad ? inPadded : inside, one, zero)]
+        }[0]
+        result = folded / (count * k.splat(k.convert(counted, to: element), lanes: lanes))
+      }
+      k.storeVector(result, element, to: c[1], at: yRow + first, mask: k.compare(.lt, positions, k.splat(last.output, lanes: lanes)))
+    }
   }
 }
 
