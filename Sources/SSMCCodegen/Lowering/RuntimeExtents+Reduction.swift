@@ -4,8 +4,9 @@ import SSMCIR
 // Reductions and Gemm over extents given at run time.
 
 /// A reduction (constant axes; keepdims only changes the result's dims, not its element order) over run-time
-/// extents: one loop iteration per result element, split across the pool. The reduced axes at the end of
-/// the input are one contiguous run, folded with vectors; the other reduced axes are loops around it.
+/// extents, split across the pool. When the last axis is kept, vectors of the kept run after the last reduced
+/// axis accumulate over the reduced axes; else each result element folds its slice, the reduced axes at the
+/// end of the input as one contiguous run folded with vectors and the other reduced axes as loops around it.
 /// `mean` divides the folded sum by the run-time count; the other reducers' `finish` does not use the count.
 func lowerRuntimeReduction(_ ctx: LoweringContext, _ r: Reducer, mean: Bool) throws {
   let input = ctx.operandType(0)
@@ -34,6 +35,48 @@ func lowerRuntimeReduction(_ ctx: LoweringContext, _ r: Reducer, mean: Bool) thr
   let run = (rank - trailing..<rank).map { extents[$0] }.reduce(k.i64(1), *)
   let type = k.type(scalar)
   let lanes = ctx.lanes(for: scalar)
+  /// The folded value (a scalar or a vector) finished: the mean divides by the count.
+  func finish(_ sum: IRValue, count: IRValue) -> IRValue {
+    guard mean else { return r.finish(k, sum, 0) }
+    // An empty integer mean stays 0, as the static lowering leaves it; an empty float mean is 0/0.
+    let divisor = k.convert(scalar.isFloat ? count : k.max(count, k.i64(1)), to: scalar)
+    return sum / (sum.isVector ? k.splat(divisor, lanes: sum.lanes) : divisor)
+  }
+  if trailing == 0, let lastReduced = reduced.max() {
+    // The kept axes after the last reduced one are contiguous in the input and in the result: vectors of
+    // that run accumulate over the reduced axes in registers.
+    let outer = kept.filter { $0 < lastReduced }
+    let run = ((lastReduced + 1)..<rank).map { extents[$0] }.reduce(k.i64(1), *)
+    let vectors = (run + k.i64(Int64(lanes - 1))) / k.i64(Int64(lanes))
+    let rows = outer.map { extents[$0] }.reduce(k.i64(1), *)
+    let reducedAxes = reduced.sorted()
+    ctx.forEachIndex(extents: [rows * vectors], captures: [ctx.operand(0), ctx.results[0], count, run, vectors] + extents + strides) { index, c in
+      let (count, run, vectors) = (c[2], c[3], c[4])
+      let (extents, strides) = (Array(c[5..<(5 + rank)]), Array(c[(5 + rank)..<(5 + 2 * rank)]))
+      let row = index[0] / vectors
+      let first = (index[0] - row * vectors) * k.i64(Int64(lanes))
+      var rest = row
+      var base = first
+      for a in outer.reversed() {
+        let next = rest / extents[a]
+        base = base + (rest - next * extents[a]) * strides[a]
+        rest = next
+      }
+      let mask = k.prefixMask(count: run - first, lanes: lanes)
+      func level(_ n: Int, _ offset: IRValue, _ acc: IRValue) -> IRValue {
+        guard n == reducedAxes.count else {
+          let a = reducedAxes[n]
+          return k.forLoop(from: k.i64(0), to: extents[a], hints: LoopHints(vectorize: false), carrying: [acc]) { i, carried in
+            [level(n + 1, offset + i * strides[a], carried[0])]
+          }[0]
+        }
+        return r.combine(k, acc, r.map(k, k.loadVector(scalar, lanes: lanes, from: c[0], at: offset, mask: mask)))
+      }
+      let sum = level(0, base, k.splat(r.identity(k, type), lanes: lanes))
+      k.storeVector(finish(sum, count: count), scalar, to: c[1], at: row * run + first, mask: mask)
+    }
+    return
+  }
   ctx.forEachIndex(extents: [results], captures: [ctx.operand(0), ctx.results[0], count, run] + extents + strides) { index, c in
     let (count, run) = (c[2], c[3])
     let (extents, strides) = (Array(c[4..<(4 + rank)]), Array(c[(4 + rank)..<(4 + 2 * rank)]))
@@ -58,15 +101,7 @@ func lowerRuntimeReduction(_ ctx: LoweringContext, _ r: Reducer, mean: Bool) thr
       ) { r.combine(k, $0, $1) }
       return r.combine(k, acc, folded)
     }
-    let sum = level(0, base, r.identity(k, type))
-    let value: IRValue
-    if mean {
-      // An empty integer mean stays 0, as the static lowering leaves it; an empty float mean is 0/0.
-      value = scalar.isFloat ? sum / k.convert(count, to: scalar) : sum / k.convert(k.max(count, k.i64(1)), to: scalar)
-    } else {
-      value = r.finish(k, sum, 0)
-    }
-    k.store(value, scalar, to: c[1], at: index[0])
+    k.store(finish(level(0, base, r.identity(k, type)), count: count), scalar, to: c[1], at: index[0])
   }
 }
 
