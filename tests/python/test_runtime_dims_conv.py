@@ -259,3 +259,12 @@ def test_small_cnn_runs_at_any_image_size(tmp_path):
              weight("wf", 10, 8), weight("bf", 10)]
     m = model(nodes, [f32("x", ["N", 3, "H", "W"])], inits)
     check(m, tmp_path, image(3), SIZES + [(32, 32), (45, 23)], threads=2)
+
+
+def test_conv_with_runtime_channels_is_refused_clearly(tmp_path):
+    import subprocess
+    from ssmc_testing import SSMC, save
+    m = model([h.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1])], [f32("x", ["N", "C", "H", "W"]), f32("w", [4, "C", 3, 3])])
+    path = save(m, tmp_path)
+    result = subprocess.run([SSMC, "compile", path, "-o", str(tmp_path / "lib.so")], capture_output=True, text=True)
+    assert result.returncode != 0 and "Conv: X's channels [C] must have static extents" in result.stderr, result.stderr
