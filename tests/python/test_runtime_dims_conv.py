@@ -185,7 +185,8 @@ def test_global_pool(tmp_path, op):
     check(m, tmp_path, image(5), SIZES + [(40, 41), (17, 1)], threads=2)
 
 
-REDUCTIONS = ["ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceSumSquare", "ReduceLogSum"]
+REDUCTIONS = ["ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceSumSquare", "ReduceLogSum",
+              "ReduceLogSumExp"]
 
 
 @pytest.mark.parametrize("op", REDUCTIONS)

@@ -9,7 +9,7 @@ extension Lowerings {
   /// Convolutions, pools, reductions and Gemm (this file, RuntimeExtents+Pooling/Reduction/Gemm).
   static let runtimeSizedConvolution: Set<String> = [
     "Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "ReduceMean", "ReduceSum", "ReduceMax",
-    "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceSumSquare", "ReduceLogSum", "Gemm",
+    "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceSumSquare", "ReduceLogSum", "ReduceLogSumExp", "Gemm",
   ]
 }
 

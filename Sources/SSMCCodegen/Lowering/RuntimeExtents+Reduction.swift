@@ -8,7 +8,8 @@ import SSMCIR
 /// axis accumulate over the reduced axes; else each result element folds its slice, the reduced axes at the
 /// end of the input as one contiguous run folded with vectors and the other reduced axes as loops around it.
 /// `mean` divides the folded sum by the run-time count; the other reducers' `finish` does not use the count.
-func lowerRuntimeReduction(_ ctx: LoweringContext, _ r: Reducer, mean: Bool) throws {
+/// `logSumExp` folds each slice twice (its maximum, then the shifted exponentials), as the static lowering.
+func lowerRuntimeReduction(_ ctx: LoweringContext, _ r: Reducer, mean: Bool, logSumExp: Bool) throws {
   let input = ctx.operandType(0)
   let scalar = try ctx.scalar(input.element)
   guard ctx.stridedOperands.isEmpty else { throw ctx.error("with run-time extents, reductions take contiguous operands") }
@@ -42,7 +43,7 @@ func lowerRuntimeReduction(_ ctx: LoweringContext, _ r: Reducer, mean: Bool) thr
     let divisor = k.convert(scalar.isFloat ? count : k.max(count, k.i64(1)), to: scalar)
     return sum / (sum.isVector ? k.splat(divisor, lanes: sum.lanes) : divisor)
   }
-  if trailing == 0, let lastReduced = reduced.max() {
+  if trailing == 0, !logSumExp, let lastReduced = reduced.max() {
     // The kept axes after the last reduced one are contiguous in the input and in the result: vectors of
     // that run accumulate over the reduced axes in registers.
     let outer = kept.filter { $0 < lastReduced }
@@ -88,20 +89,30 @@ func lowerRuntimeReduction(_ ctx: LoweringContext, _ r: Reducer, mean: Bool) thr
       base = base + (rest - next * extents[a]) * strides[a]
       rest = next
     }
-    func level(_ n: Int, _ offset: IRValue, _ acc: IRValue) -> IRValue {
-      guard n == looped.count else {
-        let a = looped[n]
-        return k.forLoop(from: k.i64(0), to: extents[a], hints: LoopHints(vectorize: false), carrying: [acc]) { i, carried in
-          [level(n + 1, offset + i * strides[a], carried[0])]
-        }[0]
+    /// Folds the slice with `map`/`combine` from `identity`: loops over the looped axes, then the trailing run.
+    func fold(_ identity: IRValue, _ map: @escaping (IRValue) -> IRValue, _ combine: @escaping (IRValue, IRValue) -> IRValue) -> IRValue {
+      func level(_ n: Int, _ offset: IRValue, _ acc: IRValue) -> IRValue {
+        guard n == looped.count else {
+          let a = looped[n]
+          return k.forLoop(from: k.i64(0), to: extents[a], hints: LoopHints(vectorize: false), carrying: [acc]) { i, carried in
+            [level(n + 1, offset + i * strides[a], carried[0])]
+          }[0]
+        }
+        guard trailing > 0 else { return combine(acc, map(k.load(scalar, from: c[0], at: offset))) }
+        let folded = k.foldContiguous(scalar, lanes: lanes, base: c[0], start: offset, count: run, identity: identity, map: map, combine: combine)
+        return combine(acc, folded)
       }
-      guard trailing > 0 else { return r.combine(k, acc, r.map(k, k.load(scalar, from: c[0], at: offset))) }
-      let folded = k.foldContiguous(
-        scalar, lanes: lanes, base: c[0], start: offset, count: run, identity: r.identity(k, type), map: { r.map(k, $0) }
-      ) { r.combine(k, $0, $1) }
-      return r.combine(k, acc, folded)
+      return level(0, base, identity)
     }
-    k.store(finish(level(0, base, r.identity(k, type)), count: count), scalar, to: c[1], at: index[0])
+    guard logSumExp else {
+      k.store(finish(fold(r.identity(k, type), { r.map(k, $0) }, { r.combine(k, $0, $1) }), count: count), scalar, to: c[1], at: index[0])
+      return
+    }
+    // log Σ exp(x - m) + m with m the slice maximum (0 when infinite or empty), as the static lowering.
+    let m = fold(extremum(k, type, largest: false), { $0 }, { maximum(k, $0, $1) })
+    let shift = k.select(k.compare(.lt, k.abs(m), .infinity), m, k.constant(0, type))
+    let sum = fold(k.constant(0, type), { x in inF32(k, x - (x.isVector ? k.splat(shift, lanes: x.lanes) : shift), k.exp) }, { $0 + $1 })
+    k.store(inF32(k, sum, k.log) + shift, scalar, to: c[1], at: index[0])
   }
 }
 
