@@ -56,24 +56,11 @@ func lowerRuntimeReduction(_ ctx: LoweringContext, _ r: Reducer, mean: Bool, log
       let (extents, strides) = (Array(c[5..<(5 + rank)]), Array(c[(5 + rank)..<(5 + 2 * rank)]))
       let row = index[0] / vectors
       let first = (index[0] - row * vectors) * k.i64(Int64(lanes))
-      var rest = row
-      var base = first
-      for a in outer.reversed() {
-        let next = rest / extents[a]
-        base = base + (rest - next * extents[a]) * strides[a]
-        rest = next
-      }
+      let base = k.offset(ofFlat: row, axes: outer, extents: extents, strides: strides, base: first)
       let mask = k.prefixMask(count: run - first, lanes: lanes)
-      func level(_ n: Int, _ offset: IRValue, _ acc: IRValue) -> IRValue {
-        guard n == reducedAxes.count else {
-          let a = reducedAxes[n]
-          return k.forLoop(from: k.i64(0), to: extents[a], hints: LoopHints(vectorize: false), carrying: [acc]) { i, carried in
-            [level(n + 1, offset + i * strides[a], carried[0])]
-          }[0]
-        }
-        return r.combine(k, acc, r.map(k, k.loadVector(scalar, lanes: lanes, from: c[0], at: offset, mask: mask)))
+      let sum = k.foldLoops(axes: reducedAxes, extents: extents, strides: strides, from: base, carrying: k.splat(r.identity(k, type), lanes: lanes)) {
+        offset, acc in r.combine(k, acc, r.map(k, k.loadVector(scalar, lanes: lanes, from: c[0], at: offset, mask: mask)))
       }
-      let sum = level(0, base, k.splat(r.identity(k, type), lanes: lanes))
       k.storeVector(finish(sum, count: count), scalar, to: c[1], at: row * run + first, mask: mask)
     }
     return
@@ -82,27 +69,13 @@ func lowerRuntimeReduction(_ ctx: LoweringContext, _ r: Reducer, mean: Bool, log
     let (count, run) = (c[2], c[3])
     let (extents, strides) = (Array(c[4..<(4 + rank)]), Array(c[(4 + rank)..<(4 + 2 * rank)]))
     // The result index, split into the kept axes (innermost last), gives the slice's first element.
-    var rest = index[0]
-    var base = k.i64(0)
-    for a in kept.reversed() {
-      let next = rest / extents[a]
-      base = base + (rest - next * extents[a]) * strides[a]
-      rest = next
-    }
+    let base = k.offset(ofFlat: index[0], axes: kept, extents: extents, strides: strides, base: k.i64(0))
     /// Folds the slice with `map`/`combine` from `identity`: loops over the looped axes, then the trailing run.
     func fold(_ identity: IRValue, _ map: @escaping (IRValue) -> IRValue, _ combine: @escaping (IRValue, IRValue) -> IRValue) -> IRValue {
-      func level(_ n: Int, _ offset: IRValue, _ acc: IRValue) -> IRValue {
-        guard n == looped.count else {
-          let a = looped[n]
-          return k.forLoop(from: k.i64(0), to: extents[a], hints: LoopHints(vectorize: false), carrying: [acc]) { i, carried in
-            [level(n + 1, offset + i * strides[a], carried[0])]
-          }[0]
-        }
+      k.foldLoops(axes: looped, extents: extents, strides: strides, from: base, carrying: identity) { offset, acc in
         guard trailing > 0 else { return combine(acc, map(k.load(scalar, from: c[0], at: offset))) }
-        let folded = k.foldContiguous(scalar, lanes: lanes, base: c[0], start: offset, count: run, identity: identity, map: map, combine: combine)
-        return combine(acc, folded)
+        return combine(acc, k.foldContiguous(scalar, lanes: lanes, base: c[0], start: offset, count: run, identity: identity, map: map, combine: combine))
       }
-      return level(0, base, identity)
     }
     guard logSumExp else {
       k.store(finish(fold(r.identity(k, type), { r.map(k, $0) }, { r.combine(k, $0, $1) }), count: count), scalar, to: c[1], at: index[0])
@@ -113,6 +86,36 @@ func lowerRuntimeReduction(_ ctx: LoweringContext, _ r: Reducer, mean: Bool, log
     let shift = k.select(k.compare(.lt, k.abs(m), .infinity), m, k.constant(0, type))
     let sum = fold(k.constant(0, type), { x in inF32(k, x - (x.isVector ? k.splat(shift, lanes: x.lanes) : shift), k.exp) }, { $0 + $1 })
     k.store(inF32(k, sum, k.log) + shift, scalar, to: c[1], at: index[0])
+  }
+}
+
+extension KernelBuilder {
+  /// `base` plus the element offset of row-major index `flat` over `axes` (innermost last) of a tensor
+  /// with these per-axis `extents` and `strides`.
+  func offset(ofFlat flat: IRValue, axes: [Int], extents: [IRValue], strides: [IRValue], base: IRValue) -> IRValue {
+    var (rest, offset) = (flat, base)
+    for a in axes.reversed() {
+      let next = rest / extents[a]
+      offset = offset + (rest - next * extents[a]) * strides[a]
+      rest = next
+    }
+    return offset
+  }
+
+  /// Nested loops over `axes` (per-axis `extents` and `strides`) from element `offset`, carrying one value
+  /// through `body(offset, carried)` at every position.
+  func foldLoops(
+    axes: [Int], extents: [IRValue], strides: [IRValue], from offset: IRValue, carrying initial: IRValue,
+    body: (_ offset: IRValue, _ carried: IRValue) -> IRValue
+  ) -> IRValue {
+    func level(_ n: Int, _ offset: IRValue, _ acc: IRValue) -> IRValue {
+      guard n < axes.count else { return body(offset, acc) }
+      let a = axes[n]
+      return forLoop(from: i64(0), to: extents[a], hints: LoopHints(vectorize: false), carrying: [acc]) { i, carried in
+        [level(n + 1, offset + i * strides[a], carried[0])]
+      }[0]
+    }
+    return level(0, offset, initial)
   }
 }
 
