@@ -41,6 +41,7 @@ struct ConvGeometry {
 /// `fused`: the epilogue of an `ssmc.FusedConv`, in the GEMM's store where the conv is one (and the
 /// extra operands index the output plane as a whole), else as a sweep after the conv.
 func lowerConv(_ ctx: LoweringContext, fused: ProductEpilogue? = nil) throws {
+  if ctx.hasRuntimeExtents && fused == nil { return try lowerRuntimeConv(ctx) }
   let g = try ConvGeometry(ctx)
   let element = try ctx.scalar(ctx.resultType(0).element)
   guard element.isFloat else { throw ctx.error("Conv needs float operands") }

@@ -91,6 +91,7 @@ func lowerMatMul(_ ctx: LoweringContext, fused: ProductEpilogue? = nil) throws {
 
 /// Gemm: Y = alpha * op(A) op(B) + beta * C. `fused`: the epilogue of an `ssmc.FusedGemm`, after C.
 func lowerGemm(_ ctx: LoweringContext, fused: ProductEpilogue? = nil) throws {
+  if ctx.hasRuntimeExtents && fused == nil { return try lowerRuntimeGemm(ctx) }
   let op = ctx.op
   let alpha = Double(try op.float("alpha"))
   let beta = Double(try op.float("beta"))

@@ -3,12 +3,13 @@ import SSMCIR
 
 /// AveragePool, MaxPool (with or without Indices), LpPool and the global pools.
 let poolingLowerings: [String: Lowering] = [
-  "AveragePool": { ctx in try lowerWindowPool(ctx, average: true) },
+  "AveragePool": { ctx in ctx.hasRuntimeExtents ? try lowerRuntimeWindowPool(ctx) : try lowerWindowPool(ctx, average: true) },
   "MaxPool": { ctx in
+    if ctx.hasRuntimeExtents { return try lowerRuntimeWindowPool(ctx) }
     if ctx.node.results.count == 2 { try lowerMaxPoolWithIndices(ctx) } else { try lowerWindowPool(ctx, average: false) }
   },
-  "GlobalAveragePool": { ctx in try lowerGlobalPool(ctx, average: true) },
-  "GlobalMaxPool": { ctx in try lowerGlobalPool(ctx, average: false) },
+  "GlobalAveragePool": { ctx in ctx.hasRuntimeExtents ? try lowerRuntimeGlobalPool(ctx, average: true) : try lowerGlobalPool(ctx, average: true) },
+  "GlobalMaxPool": { ctx in ctx.hasRuntimeExtents ? try lowerRuntimeGlobalPool(ctx, average: false) : try lowerGlobalPool(ctx, average: false) },
   "LpPool": lowerLpPool,
   "GlobalLpPool": lowerGlobalLpPool,
 ]

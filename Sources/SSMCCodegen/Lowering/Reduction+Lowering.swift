@@ -61,7 +61,7 @@ func extremum(_ k: KernelBuilder, _ type: LLVMTypeRef, largest: Bool) -> IRValue
 
 /// `f` (an f32 math function) applied to f32 or f64 `x`; f64 goes through f32, whose ~1e-7 relative error
 /// is far inside what a log/exp reduction is checked to.
-private func inF32(_ k: KernelBuilder, _ x: IRValue, _ f: (IRValue) -> IRValue) -> IRValue {
+func inF32(_ k: KernelBuilder, _ x: IRValue, _ f: (IRValue) -> IRValue) -> IRValue {
   guard LLVMGetTypeKind(x.scalarType) == LLVMDoubleTypeKind else { return f(x) }
   return k.convert(f(k.convert(x, to: .f32)), to: .f64)
 }
@@ -89,6 +89,10 @@ private func runs(_ shape: [Int], axes: Set<Int>) -> [Run] {
 
 private func reduction(_ r: Reducer, floatOnly: Bool = false, logSumExp: Bool = false) -> Lowering {
   { ctx in
+    if ctx.hasRuntimeExtents {
+      if try (floatOnly || logSumExp) && !ctx.scalar(ctx.operandType(0).element).isFloat { throw ctx.error("needs a float input") }
+      return try lowerRuntimeReduction(ctx, r, mean: ctx.node.op == "ReduceMean", logSumExp: logSumExp)
+    }
     let shape = ctx.operandShape(0)
     let scalar = try ctx.scalar(ctx.operandType(0).element)
     if (floatOnly || logSumExp) && !scalar.isFloat { throw ctx.error("needs a float input") }

@@ -7,12 +7,8 @@ import SSMCIR
 
 extension Lowerings {
   /// Ops whose lowerings take operand and result types with run-time extents, by family.
-  public static let runtimeSized: Set<String> = Set([runtimeSizedCore, runtimeSizedData, runtimeSizedScan].joined())
-
-  /// Whether the op's operands broadcast against its result (numpy style), as elementwise ops do.
-  static func broadcastsOperands(_ op: String) -> Bool {
-    elementwiseFormulas[op] != nil || ["ssmc.FusedElementwise", "Dropout", "CastLike", "Pow"].contains(op)
-  }
+  public static let runtimeSized: Set<String> = Set(
+    [runtimeSizedCore, runtimeSizedData, runtimeSizedScan, runtimeSizedConvolution].joined())
 
   /// Elementwise ops, products, layout and row-wise normalizations (this file).
   static let runtimeSizedCore: Set<String> = Set(elementwiseFormulas.keys).union([
