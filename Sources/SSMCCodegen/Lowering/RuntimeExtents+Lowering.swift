@@ -10,6 +10,11 @@ extension Lowerings {
   public static let runtimeSized: Set<String> = Set(
     [runtimeSizedCore, runtimeSizedData, runtimeSizedScan, runtimeSizedConvolution].joined())
 
+  /// Whether the op's operands broadcast against its result (numpy style), as elementwise ops do.
+  static func broadcastsOperands(_ op: String) -> Bool {
+    elementwiseFormulas[op] != nil || ["ssmc.FusedElementwise", "Dropout", "CastLike", "Pow"].contains(op)
+  }
+
   /// Elementwise ops, products, layout and row-wise normalizations (this file).
   static let runtimeSizedCore: Set<String> = Set(elementwiseFormulas.keys).union([
     "ssmc.FusedElementwise", "Dropout", "CastLike", "Pow", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "MatMul",
