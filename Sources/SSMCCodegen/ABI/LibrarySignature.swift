@@ -14,6 +14,12 @@ public struct LibrarySignature: Sendable, Equatable {
         CodegenError(.invalidModule, "shape variant \(index) does not fit variant 0: \(what)")
       }
       guard variant.name == first.name else { throw differ("model name '\(variant.name)' is not '\(first.name)'") }
+      guard variant.runtimeSymbols == first.runtimeSymbols else {
+        func given(_ v: ModelSignature) -> String {
+          v.runtimeSymbols.isEmpty ? (v.hasRuntimeBatch ? "only a batch (run sample by sample)" : "nothing") : v.runtimeSymbols.joined(separator: ", ")
+        }
+        throw differ("variant 0 leaves \(given(first)) to run time, this one \(given(variant)); leave the same dims symbolic in every variant")
+      }
       for (role, mine, theirs) in [("input", variant.inputs, first.inputs), ("output", variant.outputs, first.outputs)] {
         guard mine.count == theirs.count else { throw differ("\(mine.count) \(role)s instead of \(theirs.count)") }
         for (i, (a, b)) in zip(mine, theirs).enumerated() {
