@@ -183,3 +183,15 @@ def test_symbolic_dims_typed_against_fixed_ones_are_checked(tmp_path):
         compiled.run(np.ones((2, 5), np.float32), np.ones((2, 8), np.float32))
     with pytest.raises(SSMCError, match=r"do not fit the model: MatMul .*inner dim \(C\) must be 8"):
         compiled.run(np.ones((4, 5), np.float32), np.ones((2, 7), np.float32))
+
+
+def test_an_input_smaller_than_a_window_is_refused(tmp_path):
+    m = model([h.make_node("Conv", ["x", "w"], ["y"], kernel_shape=[3, 3])], [f32("x", ["B", 2, "H", "W"])],
+              [weight("w", 4, 2, 3, 3)])
+    compiled = compile_model(m, tmp_path)
+    x = RNG.standard_normal((1, 2, 5, 4)).astype(np.float32)
+    (got,) = compiled.run(x)
+    (want,) = run_onnxruntime(m, tmp_path, x)
+    assert got.shape == (1, 4, 3, 2) and np.allclose(got, want, rtol=1e-5, atol=1e-6), errors(got, want)
+    with pytest.raises(SSMCError, match=r"do not fit the model: Conv .*output dim 2 \(H - 2\) must be at least 1"):
+        compiled.run(np.ones((1, 2, 2, 4), np.float32))

@@ -51,3 +51,4 @@ def test_sizes_never_compiled_for_match_onnxruntime(vmamba, size):
     max_abs, max_rel = errors(got, want)
     assert got.shape == want.shape
     assert max_abs <= 1e-5 * np.abs(want).max(), f"{size}: max-abs {max_abs:.3g} (rel-to-max {max_abs / np.abs(want).max():.3g})"
+

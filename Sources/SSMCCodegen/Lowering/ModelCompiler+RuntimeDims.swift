@@ -61,6 +61,8 @@ extension ModelCompiler {
     var dim: DimExpr
     var size: Int
     var orOne: Bool
+    /// `dim >= size` instead of equality (a window's output count must be at least 1).
+    var atLeast = false
     /// For the glue's error: the node and the operand.
     var text: String
   }
@@ -72,10 +74,20 @@ extension ModelCompiler {
       let check = RuntimeCheck(dim: dim.expression, size: size, orOne: orOne && size != 1, text: what())
       if !checks.contains(where: { $0.dim == check.dim && $0.size == check.size && $0.orOne == check.orOne }) { checks.append(check) }
     }
+    func atLeastOne(_ dim: Dim, _ what: @autoclosure () -> String) {
+      guard dim.value == nil, !checks.contains(where: { $0.atLeast && $0.dim == dim.expression }) else { return }
+      checks.append(RuntimeCheck(dim: dim.expression, size: 1, orOne: false, atLeast: true, text: what()))
+    }
     for node in graph.nodes where node.results.contains(where: isRuntimeSized) || node.operands.contains(where: { $0.map(isRuntimeSized) ?? false }) {
       let types = node.operands.map { $0.flatMap { graph.type(of: $0) } }
       guard let result = graph.type(of: node.results[0]) else { continue }
       let name = "\(node.op) '\(node.name)'"
+      if ["Conv", "MaxPool", "AveragePool"].contains(node.op) {
+        // A window larger than the padded input leaves no output position (the static compile refuses it).
+        for axis in 2..<result.rank {
+          atLeastOne(result.dims[axis], "\(name): output dim \(axis) (\(result.dims[axis])) must be at least 1; the input is smaller than the window")
+        }
+      }
       if Lowerings.broadcastsOperands(node.op) {
         // Each operand dim against the result dim it broadcasts to (right-aligned).
         for (i, type) in types.enumerated() {
@@ -131,7 +143,7 @@ extension ModelCompiler {
       // The first broken check wins: walk them last to first.
       for (index, check) in checks.enumerated().reversed() {
         let value = k.evaluate(check.dim, symbols: symbols, dims: p[0])
-        var holds = k.compare(.eq, value, k.i64(Int64(check.size)))
+        var holds = k.compare(check.atLeast ? .ge : .eq, value, k.i64(Int64(check.size)))
         if check.orOne { holds = k.or(holds, k.compare(.eq, value, k.i64(1))) }
         status = k.select(holds, status, k.i64(Int64(-(index + 1))))
       }
