@@ -195,3 +195,15 @@ def test_an_input_smaller_than_a_window_is_refused(tmp_path):
     assert got.shape == (1, 4, 3, 2) and np.allclose(got, want, rtol=1e-5, atol=1e-6), errors(got, want)
     with pytest.raises(SSMCError, match=r"do not fit the model: Conv .*output dim 2 \(H - 2\) must be at least 1"):
         compiled.run(np.ones((1, 2, 2, 4), np.float32))
+
+
+def test_conv_batchnorm_relu_at_free_image_sizes(tmp_path):
+    c = 6
+    nodes = [h.make_node("Conv", ["x", "w"], ["y0"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[2, 2]),
+             h.make_node("BatchNormalization", ["y0", "s", "bias", "mean", "var"], ["y1"], epsilon=1e-3),
+             h.make_node("Relu", ["y1"], ["y"])]
+    inits = [weight("w", c, 3, 3, 3), weight("s", c, scale=1.0), weight("bias", c), weight("mean", c),
+             nh.from_array((RNG.random(c) + 0.5).astype(np.float32), "var")]
+    m = model(nodes, [f32("x", ["B", 3, "H", "W"])], inits)
+    check_sizes(m, tmp_path, lambda b, height, width: [RNG.standard_normal((b, 3, height, width)).astype(np.float32)],
+                [(1, 1, 1), (2, 7, 9), (1, 32, 17), (3, 4, 4)])

@@ -101,6 +101,7 @@ private func lowerLayerNorm(_ ctx: LoweringContext, rms: Bool) throws {
 /// BatchNormalization (inference): per channel y = x * a + b with a = scale / sqrt(var + eps), b = B - mean * a.
 private let lowerBatchNorm: Lowering = { ctx in
   try ctx.requireF32([0, 1, 2, 3, 4])
+  if ctx.hasRuntimeExtents { return try lowerRuntimeBatchNorm(ctx) }
   let shape = ctx.operandShape(0)
   let (n, channels) = (shape[0], shape[1])
   let spatial = shape[2...].reduce(1, *)
@@ -113,6 +114,25 @@ private let lowerBatchNorm: Lowering = { ctx in
     let b = k.load(.f32, from: c[2], at: ch) - k.load(.f32, from: c[3], at: ch) * a
     let base = (i[0] * k.i64(Int64(channels)) + ch) * k.i64(Int64(spatial))
     k.forLoop(from: k.i64(0), to: k.i64(Int64(spatial)), hints: LoopHints(vectorize: true)) { s in
+      k.store(k.mulAdd(k.load(.f32, from: c[0], at: base + s), a, b), .f32, to: c[5], at: base + s)
+    }
+  }
+}
+
+/// BatchNormalization over run-time batch and spatial extents (the channels are static, as the parameters').
+private func lowerRuntimeBatchNorm(_ ctx: LoweringContext) throws {
+  let dims = ctx.operandType(0).dims
+  let channels = try ctx.staticExtents(dims[1...1], what: "the channels")[0]
+  let epsilon = try ctx.epsilon
+  let k = ctx.k
+  let spatial = k.evaluate(Dim.product(dims[2...]) ?? DimExpr(0), symbols: ctx.symbols, dims: ctx.dims)
+  let captures = (0..<5).map { ctx.operand($0) } + [ctx.results[0], spatial]
+  ctx.forEachIndex(extents: [ctx.extent(dims[0]), k.i64(Int64(channels))], captures: captures) { i, c in
+    let ch = i[1]
+    let a = k.load(.f32, from: c[1], at: ch) / k.sqrt(k.load(.f32, from: c[4], at: ch) + epsilon)
+    let b = k.load(.f32, from: c[2], at: ch) - k.load(.f32, from: c[3], at: ch) * a
+    let base = (i[0] * k.i64(Int64(channels)) + ch) * c[6]
+    k.forLoop(from: k.i64(0), to: c[6]) { s in
       k.store(k.mulAdd(k.load(.f32, from: c[0], at: base + s), a, b), .f32, to: c[5], at: base + s)
     }
   }

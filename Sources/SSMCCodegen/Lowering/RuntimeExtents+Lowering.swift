@@ -18,7 +18,7 @@ extension Lowerings {
   /// Elementwise ops, products, layout and row-wise normalizations (this file).
   static let runtimeSizedCore: Set<String> = Set(elementwiseFormulas.keys).union([
     "ssmc.FusedElementwise", "Dropout", "CastLike", "Pow", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "MatMul",
-    "Transpose", "Softmax", "LogSoftmax", "LayerNormalization", "RMSNormalization",
+    "Transpose", "Softmax", "LogSoftmax", "LayerNormalization", "RMSNormalization", "BatchNormalization",
   ])
 }
 
