@@ -1,6 +1,7 @@
 import ArgumentParser
 import SSMCFrontend
 import SSMCIR
+import SSMCCodegen
 import SSMCPasses
 
 struct Inspect: ParsableCommand {
@@ -36,6 +37,20 @@ struct Inspect: ParsableCommand {
     return "inferred output types:\n" + inferred.outputs.map { "  \($0.name): \(inferred.type(of: $0.value).map(\.description) ?? "?")\n" }.joined()
   }
 
+  /// Whether the kernels can take the symbolic dims at run time: the standard pipeline, then the compiler's
+  /// check, whose first problem names the ops that cannot yet.
+  static func runtimeExtentsReport(_ graph: Graph) -> String {
+    var optimized = graph
+    do {
+      try PassManager(passes: Pipeline.standard).run(&optimized)
+      try ModelCompiler(graph: optimized, name: "inspect").check()
+      return "given at run time (every op on them takes run-time extents; no --input-shape needed)"
+    } catch {
+      let first = error.all.first.map { "\n  " + $0.description } ?? ""
+      return "to be fixed with --input-shape (give it several times to serve several shapes from one library):\(first)"
+    }
+  }
+
   /// Whether the batch size can be left to run time (see `RuntimeBatch`), and why not.
   static func batchReport(_ graph: Graph) -> String {
     let inner = graph.inputs.flatMap { id in
@@ -44,8 +59,7 @@ struct Inspect: ParsableCommand {
       }
     }
     if !inner.isEmpty {
-      return "shape: \(inner.joined(separator: ", ")) are given at run time where every op on them takes run-time extents; "
-        + "otherwise fix them with --input-shape (give it several times to serve several shapes from one library)"
+      return "shape: \(inner.joined(separator: ", ")) \(inner.count == 1 ? "is" : "are") " + runtimeExtentsReport(graph)
     }
     do {
       guard let symbol = try RuntimeBatch.symbol(of: graph) else { return "batch: fixed (all input dims are static)" }

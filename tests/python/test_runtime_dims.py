@@ -207,3 +207,14 @@ def test_conv_batchnorm_relu_at_free_image_sizes(tmp_path):
     m = model(nodes, [f32("x", ["B", 3, "H", "W"])], inits)
     check_sizes(m, tmp_path, lambda b, height, width: [RNG.standard_normal((b, 3, height, width)).astype(np.float32)],
                 [(1, 1, 1), (2, 7, 9), (1, 32, 17), (3, 4, 4)])
+
+
+def test_inspect_says_whether_the_dims_can_stay_for_run_time(tmp_path):
+    ok = save(token_mlp(), tmp_path, "mlp.onnx")
+    result = subprocess.run([SSMC, "inspect", ok], capture_output=True, text=True)
+    assert result.returncode == 0 and "'T' of input 'x' is given at run time" in result.stdout, result.stdout
+    assert "y: f32[B,T,16]" in result.stdout
+    refused = model([h.make_node("LpNormalization", ["x"], ["y"], axis=-1)], [f32("x", ["B", "T", 8])])
+    result = subprocess.run([SSMC, "inspect", save(refused, tmp_path, "lp.onnx")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "'T' of input 'x' is to be fixed with --input-shape" in result.stdout and "LpNormalization x1" in result.stdout, result.stdout
