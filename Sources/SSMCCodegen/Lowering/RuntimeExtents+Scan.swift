@@ -179,30 +179,10 @@ private struct RuntimeScanEmitter {
   /// One position's state update; returns ⟨C, h⟩ and the next register states (none with the stack tile).
   /// `bc` is the flat index of state 0 of the position in B and C.
   private func recurrence(delta: IRValue, deltaU: IRValue, states h: [IRValue], bc: IRValue) -> (IRValue, [IRValue]) {
-    func broadcast(_ base: IRValue, _ s: IRValue) -> IRValue { k.splat(k.load(.f32, from: base, at: bc + s * length), lanes: lanes) }
-    func update(_ s: IRValue, _ state: IRValue) -> (state: IRValue, c: IRValue) {
-      let scaled = delta * vector(aTile, s * i64(lanes))
-      let decay = shape.scalefExp ? k.scanExp2AVX512(scaled) : k.scanExp2(scaled)
-      return (k.mulAdd(decay, state, deltaU * broadcast(p.b, s)), broadcast(p.c, s))
+    let block = ScanBlock(lanes: lanes, states: shape.states, aTile: aTile, stateTile: stateTile, scalefExp: shape.scalefExp)
+    return k.scanStateUpdate(block, delta: delta, deltaU: deltaU, states: h, plus: zeroVector, b: p.b, c: p.c) { base, s in
+      k.splat(k.load(.f32, from: base, at: bc + s * length), lanes: lanes)
     }
-    if let stateTile {
-      let sum = k.forLoop(from: i64(0), to: i64(shape.states), hints: LoopHints(vectorize: false, unrollCount: 4), carrying: [zeroVector]) {
-        s, acc in
-        let (state, c) = update(s, vector(stateTile, s * i64(lanes)))
-        k.storeVector(state, .f32, to: stateTile, at: s * i64(lanes))
-        return [k.mulAdd(state, c, acc[0])]
-      }
-      return (sum[0], [])
-    }
-    // Up to four partial sums of ⟨C, h⟩ keep the accumulation off the critical path.
-    var next: [IRValue] = []
-    var partial: [IRValue] = []
-    for s in 0..<shape.states {
-      let (state, c) = update(i64(s), h[s])
-      next.append(state)
-      if partial.count < 4 { partial.append(state * c) } else { partial[s % 4] = k.mulAdd(state, c, partial[s % 4]) }
-    }
-    return (partial.dropFirst().reduce(partial.first ?? zeroVector, +), next)
   }
 }
 

@@ -220,36 +220,62 @@ struct ScanEmitter {
     let u = vector(uTile, column)
     let delta = vector(deltaTile, column)
     let deltaU = delta * u
-    func broadcast(_ base: IRValue, _ n: IRValue) -> IRValue {
+    let block = ScanBlock(lanes: lanes, states: plan.states, aTile: aTile, stateTile: stateTile, scalefExp: plan.scalefExp)
+    var (y, next) = k.scanStateUpdate(
+      block, delta: delta, deltaU: deltaU, states: h, plus: dVector.map { $0 * u } ?? zeroVector, b: p.b, c: p.c
+    ) { base, n in
       k.splat(k.load(.f32, from: base, at: bcBase + n * i64(plan.length) + position), lanes: lanes)
-    }
-    func update(_ n: IRValue, _ state: IRValue) -> (state: IRValue, c: IRValue) {
-      let scaled = delta * vector(aTile, n * i64(lanes))
-      let decay = plan.scalefExp ? k.scanExp2AVX512(scaled) : k.scanExp2(scaled)
-      return (k.mulAdd(decay, state, deltaU * broadcast(p.b, n)), broadcast(p.c, n))
-    }
-    var y = dVector.map { $0 * u } ?? zeroVector
-    var next: [IRValue] = []
-    if let stateTile {
-      let sum = k.forLoop(from: i64(0), to: i64(plan.states), hints: LoopHints(vectorize: false, unrollCount: 4), carrying: [y]) {
-        n, acc in
-        let (state, c) = update(n, vector(stateTile, n * i64(lanes)))
-        k.storeVector(state, .f32, to: stateTile, at: n * i64(lanes))
-        return [k.mulAdd(state, c, acc[0])]
-      }
-      y = sum[0]
-    } else {
-      // Up to four partial sums of ⟨C, h⟩ keep the accumulation off the critical path.
-      var partial: [IRValue] = []
-      for n in 0..<plan.states {
-        let (state, c) = update(i64(n), h[n])
-        next.append(state)
-        if partial.count < 4 { partial.append(state * c) } else { partial[n % 4] = k.mulAdd(state, c, partial[n % 4]) }
-      }
-      for value in partial { y = y + value }
     }
     if let gateTile { y = y * vector(gateTile, column) }
     k.storeVector(y, .f32, to: yTile, at: column)
     return next
+  }
+}
+
+/// The channel block of a selective scan as its recurrence step sees it: one channel per lane, A's rows per
+/// state (scaled by log2(e)) in `aTile`, and the states in registers or, with `stateTile`, on the stack.
+struct ScanBlock {
+  var lanes: Int
+  var states: Int
+  var aTile: IRValue
+  var stateTile: IRValue?
+  var scalefExp: Bool
+}
+
+extension KernelBuilder {
+  /// One position of the recurrence for a block: every state n decays by exp(delta · A[n]) and takes
+  /// delta·u·B[n]. Returns `plus` + ⟨C, h⟩ and the next register states (none when the states live in the
+  /// stack tile, which it updates). `broadcast(base, n)` splats state n's entry of B or C at the position.
+  /// The static and the run-time scan kernels share it.
+  func scanStateUpdate(
+    _ block: ScanBlock, delta: IRValue, deltaU: IRValue, states h: [IRValue], plus initial: IRValue, b: IRValue,
+    c: IRValue, broadcast: (IRValue, IRValue) -> IRValue
+  ) -> (sum: IRValue, next: [IRValue]) {
+    let lanes = Int64(block.lanes)
+    func update(_ n: IRValue, _ state: IRValue) -> (state: IRValue, c: IRValue) {
+      let scaled = delta * loadVector(.f32, lanes: block.lanes, from: block.aTile, at: n * i64(lanes))
+      let decay = block.scalefExp ? scanExp2AVX512(scaled) : scanExp2(scaled)
+      return (mulAdd(decay, state, deltaU * broadcast(b, n)), broadcast(c, n))
+    }
+    if let stateTile = block.stateTile {
+      let sum = forLoop(from: i64(0), to: i64(Int64(block.states)), hints: LoopHints(vectorize: false, unrollCount: 4), carrying: [initial]) {
+        n, acc in
+        let (state, cn) = update(n, loadVector(.f32, lanes: block.lanes, from: stateTile, at: n * i64(lanes)))
+        storeVector(state, .f32, to: stateTile, at: n * i64(lanes))
+        return [mulAdd(state, cn, acc[0])]
+      }
+      return (sum[0], [])
+    }
+    // Up to four partial sums of ⟨C, h⟩ keep the accumulation off the critical path.
+    var next: [IRValue] = []
+    var partial: [IRValue] = []
+    for n in 0..<block.states {
+      let (state, cn) = update(i64(Int64(n)), h[n])
+      next.append(state)
+      if partial.count < 4 { partial.append(state * cn) } else { partial[n % 4] = mulAdd(state, cn, partial[n % 4]) }
+    }
+    var y = initial
+    for value in partial { y = y + value }
+    return (y, next)
   }
 }
