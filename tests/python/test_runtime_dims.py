@@ -218,3 +218,32 @@ def test_inspect_says_whether_the_dims_can_stay_for_run_time(tmp_path):
     result = subprocess.run([SSMC, "inspect", save(refused, tmp_path, "lp.onnx")], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "'T' of input 'x' is to be fixed with --input-shape" in result.stdout and "LpNormalization x1" in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("exclusive, reverse", [(0, 0), (1, 0), (0, 1), (1, 1)])
+def test_cumsum_along_runtime_axes(tmp_path, exclusive, reverse):
+    nodes = [h.make_node("CumSum", ["x", "axis"], ["y"], exclusive=exclusive, reverse=reverse)]
+    m = model(nodes, [f32("x", ["B", "T", 8])], [nh.from_array(np.array(1, np.int64), "axis")])
+    check_sizes(m, tmp_path, lambda b, t: [RNG.standard_normal((b, t, 8)).astype(np.float32)], [(1, 1), (2, 9), (3, 40)])
+
+
+EINSUMS = {
+    "batched matmul": ("bij,bjk->bik", [["B", "I", 6], ["B", 6, "K"]]),
+    "attention scores": ("bhqd,bhkd->bhqk", [["B", 2, "T", 4], ["B", 2, "T", 4]]),
+    "weighted sum": ("bi,i->b", [["B", 5], [5]]),
+    "ellipsis transpose": ("...ij->...ji", [["B", "I", 3]]),
+    "outer product": ("bi,bj->bij", [["B", "I"], ["B", 4]]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(EINSUMS))
+def test_einsum_over_runtime_extents(tmp_path, case):
+    equation, shapes = EINSUMS[case]
+    names = [f"x{i}" for i in range(len(shapes))]
+    m = model([h.make_node("Einsum", names, ["y"], equation=equation)], [f32(n, s) for n, s in zip(names, shapes)])
+
+    def inputs(b, i, k, t):
+        size = {"B": b, "I": i, "K": k, "T": t}
+        return [RNG.standard_normal([size.get(d, d) for d in s]).astype(np.float32) for s in shapes]
+
+    check_sizes(m, tmp_path, inputs, [(1, 1, 1, 1), (2, 3, 5, 7), (3, 8, 2, 4)], rtol=1e-5, atol=1e-5)

@@ -44,6 +44,7 @@ private func lowerArgReduce(_ ctx: LoweringContext, largest: Bool) throws {
 /// CumSum or CumProd; the axis may be a run-time input, then the code for every possible axis is emitted and
 /// the loaded value picks one.
 private func lowerCumulative(_ ctx: LoweringContext, product: Bool) throws {
+  if ctx.hasRuntimeExtents { return try lowerRuntimeCumulative(ctx, product: product) }
   let shape = ctx.operandShape(0)
   let rank = shape.count
   let exclusive = try ctx.op.int("exclusive") == 1

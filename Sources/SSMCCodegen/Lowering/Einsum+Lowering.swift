@@ -89,6 +89,7 @@ struct EinsumPlan {
 /// Einsum: matrix-product forms go to the matmul kernels; anything else is a loop over the output with a
 /// reduction loop nest over the summed letters.
 func lowerEinsum(_ ctx: LoweringContext) throws {
+  if ctx.hasRuntimeExtents { return try lowerRuntimeEinsum(ctx) }
   let count = ctx.node.operands.count
   let shapes = (0..<count).map { ctx.operandShape($0) }
   let plan = try EinsumPlan(equation: try ctx.op.string("equation") ?? "", shapes: shapes) { ctx.error($0) }

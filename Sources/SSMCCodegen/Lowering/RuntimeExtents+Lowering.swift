@@ -8,7 +8,7 @@ import SSMCIR
 extension Lowerings {
   /// Ops whose lowerings take operand and result types with run-time extents, by family.
   public static let runtimeSized: Set<String> = Set(
-    [runtimeSizedCore, runtimeSizedData, runtimeSizedScan, runtimeSizedConvolution].joined())
+    [runtimeSizedCore, runtimeSizedData, runtimeSizedScan, runtimeSizedConvolution, runtimeSizedAxisOps].joined())
 
   /// Whether the op's operands broadcast against its result (numpy style), as elementwise ops do.
   static func broadcastsOperands(_ op: String) -> Bool {
