@@ -171,9 +171,8 @@ private func lowerSoftmax(_ ctx: LoweringContext, log: Bool) throws {
 private func lowerRuntimeSoftmax(_ ctx: LoweringContext, log: Bool, axis: Int, scalar: ScalarType) {
   let dims = ctx.operandType(0).dims
   let k = ctx.k
-  let (outer, n, inner) = (Dim.product(dims[..<axis]), dims[axis], Dim.product(dims[(axis + 1)...]))
-  let extents = [outer, inner].map { k.evaluate($0 ?? DimExpr(0), symbols: ctx.symbols, dims: ctx.dims) }
-  ctx.forEachIndex(extents: extents, captures: [ctx.operand(0), ctx.results[0], ctx.extent(n)]) { i, c in
+  let extents = [ctx.extentProduct(dims[..<axis]), ctx.extentProduct(dims[(axis + 1)...])]
+  ctx.forEachIndex(extents: extents, captures: [ctx.operand(0), ctx.results[0], ctx.extent(dims[axis])]) { i, c in
     let (count, stride) = (c[2], c[4])
     softmaxLine(k, scalar: scalar, log: log, x: c[0], y: c[1], base: i[0] * count * stride + i[1], stride: stride, count: count)
   }

@@ -125,7 +125,7 @@ private func lowerRuntimeBatchNorm(_ ctx: LoweringContext) throws {
   let channels = try ctx.staticExtents(dims[1...1], what: "the channels")[0]
   let epsilon = try ctx.epsilon
   let k = ctx.k
-  let spatial = k.evaluate(Dim.product(dims[2...]) ?? DimExpr(0), symbols: ctx.symbols, dims: ctx.dims)
+  let spatial = ctx.extentProduct(dims[2...])
   let captures = (0..<5).map { ctx.operand($0) } + [ctx.results[0], spatial]
   ctx.forEachIndex(extents: [ctx.extent(dims[0]), k.i64(Int64(channels))], captures: captures) { i, c in
     let ch = i[1]

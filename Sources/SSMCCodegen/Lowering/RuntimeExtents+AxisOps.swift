@@ -16,9 +16,7 @@ func lowerRuntimeCumulative(_ ctx: LoweringContext, product: Bool) throws {
   let reverse = try ctx.op.int("reverse") == 1
   let scalar = try ctx.scalar(ctx.operandType(0).element)
   let k = ctx.k
-  let extents = [Dim.product(dims[..<axis]), Dim.product(dims[(axis + 1)...])].map {
-    k.evaluate($0 ?? DimExpr(0), symbols: ctx.symbols, dims: ctx.dims)
-  }
+  let extents = [ctx.extentProduct(dims[..<axis]), ctx.extentProduct(dims[(axis + 1)...])]
   let identity = k.constant(product ? 1 : 0, k.type(scalar))
   ctx.forEachIndex(extents: extents, captures: [ctx.operand(0), ctx.results[0], ctx.extent(dims[axis])]) { i, c in
     let (x, y, n, inner) = (c[0], c[1], c[2], c[4])

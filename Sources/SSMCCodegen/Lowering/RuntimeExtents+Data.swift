@@ -18,11 +18,6 @@ func runtimeOr(_ runtime: @escaping @Sendable (LoweringContext) throws -> Void, 
 }
 
 extension LoweringContext {
-  /// The product of the extents of `dims` as an i64 value (1 for none).
-  func extentProduct<S: Sequence>(_ dims: S) -> IRValue where S.Element == Dim {
-    dims.reduce(k.i64(1)) { $0 * extent($1) }
-  }
-
   /// `dst[dstOffset + Σ i_d dstStrides_d] = src[srcOffset + Σ i_d srcStrides_d]` for every index of `extents`,
   /// all given as i64 values (strides in elements, possibly negative or 0).
   func runtimeStridedCopy(

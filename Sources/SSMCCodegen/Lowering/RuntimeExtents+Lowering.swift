@@ -82,7 +82,7 @@ extension LoweringContext {
       forEachIndex([Dim.product(outer)?.constantValue ?? 0] + shape, work: work, captures: captures, innerHints: innerHints, body: body)
       return
     }
-    let extents = [k.evaluate(rows, symbols: symbols, dims: dims)] + shape.map { k.i64(Int64($0)) }
+    let extents = [extentProduct(outer)] + shape.map { k.i64(Int64($0)) }
     forEachIndex(extents: extents, captures: captures) { index, captured in body(index, Array(captured.prefix(captures.count))) }
   }
 
@@ -91,6 +91,11 @@ extension LoweringContext {
     let values = dims.compactMap(\.value)
     guard values.count == dims.count else { throw error("\(what) \(dimsText(Array(dims))) must have static extents") }
     return values
+  }
+
+  /// The product of the extents of `dims` as an i64 value (1 for none).
+  func extentProduct<S: Sequence>(_ dims: S) -> IRValue where S.Element == Dim {
+    dims.reduce(k.i64(1)) { $0 * extent($1) }
   }
 
   func flatIndex(_ index: [IRValue], runtimeStrides strides: [IRValue]) -> IRValue {
@@ -122,8 +127,7 @@ func lowerRuntimeElementwise(_ ctx: LoweringContext, _ formula: @escaping Formul
 /// Reshape-like ops whose result is no view (a graph output): a copy of the run-time byte count.
 func copyRuntimeBytes(_ ctx: LoweringContext) {
   let type = ctx.resultType(0)
-  let count = ctx.k.evaluate(Dim.product(type.dims) ?? DimExpr(0), symbols: ctx.symbols, dims: ctx.dims)
-  ctx.k.memcpy(to: ctx.results[0], from: ctx.operand(0), bytes: count * ctx.k.i64(Int64(type.element.byteSize)))
+  ctx.k.memcpy(to: ctx.results[0], from: ctx.operand(0), bytes: ctx.extentProduct(type.dims) * ctx.k.i64(Int64(type.element.byteSize)))
 }
 
 /// MatMul over run-time extents (numpy batch broadcasting, operands of rank >= 2): each row of the result
@@ -161,15 +165,10 @@ func lowerRuntimeMatMul(_ ctx: LoweringContext) throws(CodegenError) {
 /// Transpose over run-time extents: result index i reads the operand at its row-major strides, permuted.
 func lowerRuntimeTranspose(_ ctx: LoweringContext) throws(CodegenError) {
   let dims = ctx.operandType(0).dims
+  let out = ctx.resultType(0).dims
   let perm = (try? ctx.op.ints("perm")) ?? nil ?? Array((0..<dims.count).reversed())
-  let scalar = try ctx.moveScalar(ctx.operandType(0).element)
   let source = ctx.runtimeStrides(of: dims, over: dims)
-  let strides = perm.map { source[$0] } + ctx.runtimeStrides(of: ctx.resultType(0).dims, over: ctx.resultType(0).dims)
-  let k = ctx.k
-  let rank = dims.count
-  ctx.forEachIndex(extents: perm.map { ctx.extent(dims[$0]) }, captures: [ctx.operand(0), ctx.results[0]] + strides) { index, c in
-    let from = ctx.flatIndex(index, runtimeStrides: Array(c[2..<(2 + rank)]))
-    let to = ctx.flatIndex(index, runtimeStrides: Array(c[(2 + rank)..<(2 + 2 * rank)]))
-    k.store(k.load(scalar, from: c[0], at: from), scalar, to: c[1], at: to)
-  }
+  ctx.runtimeStridedCopy(
+    out.map(ctx.extent), scalar: try ctx.moveScalar(ctx.operandType(0).element), from: ctx.operand(0), offset: ctx.k.i64(0),
+    strides: perm.map { source[$0] }, to: ctx.results[0], offset: ctx.k.i64(0), strides: ctx.runtimeStrides(of: out, over: out))
 }

@@ -195,9 +195,8 @@ func lowerRuntimeLinearScan(_ ctx: LoweringContext) throws {
   let outAxis = try ctx.op.axis(ctx.op.int("output_axis"), rank: a.count, what: "output_axis")
   let state = ctx.operandType(0).dims
   let k = ctx.k
-  func product(_ dims: ArraySlice<Dim>) -> IRValue { dims.reduce(k.i64(1)) { $0 * ctx.extent($1) } }
-  let outer = product(state[..<axis])
-  let sizes = [ctx.extent(a[axis]), product(state[axis...]), product(state[outAxis...])]
+  let outer = ctx.extentProduct(state[..<axis])
+  let sizes = [ctx.extent(a[axis]), ctx.extentProduct(state[axis...]), ctx.extentProduct(state[outAxis...])]
   let captures = [ctx.operand(0), ctx.operand(1), ctx.operand(2), ctx.results[0], ctx.results[1]] + sizes
   let scanAxisStays = outAxis == axis
   k.parallelFor(count: outer, pool: ctx.pool, captures: captures) { begin, end, c in
