@@ -150,13 +150,28 @@ func lowerRuntimeMatMul(_ ctx: LoweringContext) throws(CodegenError) {
     let (sa, sb, sy) = (Array(c[5..<(5 + rank)]), Array(c[(5 + rank)..<(5 + 2 * rank)]), Array(c[(5 + 2 * rank)..<(5 + 3 * rank)]))
     let row = index + [kb.i64(0)]
     let (aRow, bBase, yRow) = (ctx.flatIndex(row, runtimeStrides: sa), ctx.flatIndex(row, runtimeStrides: Array(sb.prefix(rank - 2)) + [kb.i64(0), kb.i64(0)]), ctx.flatIndex(row, runtimeStrides: sy))
-    kb.forLoop(from: kb.i64(0), to: nCount) { j in kb.store(kb.f32(0), .f32, to: yData, at: yRow + j * sy[rank - 1]) }
-    kb.forLoop(from: kb.i64(0), to: kCount) { p in
-      let scale = kb.load(.f32, from: aData, at: aRow + p * sa[rank - 1])
-      let bRow = bBase + p * sb[rank - 2]
-      kb.forLoop(from: kb.i64(0), to: nCount) { j in
-        let at = yRow + j * sy[rank - 1]
-        kb.store(kb.load(.f32, from: yData, at: at) + scale * kb.load(.f32, from: bData, at: bRow + j * sb[rank - 1]), .f32, to: yData, at: at)
+    kb.emitRowProduct(
+      .f32, columns: nCount, inner: kCount, a: (aData, aRow, sa[rank - 1]), b: (bData, bBase, sb[rank - 2], sb[rank - 1]),
+      y: (yData, yRow, sy[rank - 1]))
+  }
+}
+
+extension KernelBuilder {
+  /// One row of a matrix product over run-time extents: y[j] = Σ_p a[p] b[p, j] for j < `columns`, p < `inner`,
+  /// each operand given as (data, offset of the row, strides): y is zeroed, then accumulates the rows of B
+  /// scaled by A's entries. The run-time MatMul and Gemm lowerings share it.
+  func emitRowProduct(
+    _ element: ScalarType, columns: IRValue, inner: IRValue, a: (data: IRValue, row: IRValue, step: IRValue),
+    b: (data: IRValue, base: IRValue, rowStep: IRValue, columnStep: IRValue), y: (data: IRValue, row: IRValue, step: IRValue)
+  ) {
+    let zero = constant(0, type(element))
+    forLoop(from: i64(0), to: columns) { j in store(zero, element, to: y.data, at: y.row + j * y.step) }
+    forLoop(from: i64(0), to: inner, hints: LoopHints(vectorize: false)) { p in
+      let scale = load(element, from: a.data, at: a.row + p * a.step)
+      let bRow = b.base + p * b.rowStep
+      forLoop(from: i64(0), to: columns) { j in
+        let at = y.row + j * y.step
+        store(mulAdd(scale, load(element, from: b.data, at: bRow + j * b.columnStep), load(element, from: y.data, at: at)), element, to: y.data, at: at)
       }
     }
   }

@@ -146,17 +146,10 @@ func lowerRuntimeGemm(_ ctx: LoweringContext) throws {
     let v = Array(c[pointers.count...])
     let (inner, columns, sa, sb, sc) = (v[0], v[1], Array(v[2..<4]), Array(v[4..<6]), Array(v[6..<8]))
     let row = index[0]
-    let (aRow, yRow) = (row * sa[0], row * columns)
-    let zero = k.constant(0, k.type(element))
-    k.forLoop(from: k.i64(0), to: columns) { j in k.store(zero, element, to: c[2], at: yRow + j) }
-    k.forLoop(from: k.i64(0), to: inner, hints: LoopHints(vectorize: false)) { p in
-      let scale = k.load(element, from: c[0], at: aRow + p * sa[1])
-      let bRow = p * sb[0]
-      k.forLoop(from: k.i64(0), to: columns) { j in
-        let at = yRow + j
-        k.store(k.mulAdd(scale, k.load(element, from: c[1], at: bRow + j * sb[1]), k.load(element, from: c[2], at: at)), element, to: c[2], at: at)
-      }
-    }
+    let yRow = row * columns
+    k.emitRowProduct(
+      element, columns: columns, inner: inner, a: (c[0], row * sa[0], sa[1]), b: (c[1], k.i64(0), sb[0], sb[1]),
+      y: (c[2], yRow, k.i64(1)))
     guard alpha != 1 || hasC else { return }
     k.forLoop(from: k.i64(0), to: columns) { j in
       let at = yRow + j
